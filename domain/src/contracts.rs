@@ -1,0 +1,123 @@
+//! What crosses the Temporal boundary: the workflow's input, its update and query
+//! payloads, and each activity's name, input and output.
+//!
+//! `workflows` declares the activities from these names and types
+//! (`#[activity_definitions]`) and `activities` implements them under the same
+//! names, so workflow code never links the crate that does I/O. A worker test
+//! checks that every declared activity is registered.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::VisitStatus;
+
+pub const VISIT_WORKFLOW_TYPE: &str = "VisitWorkflow";
+
+pub fn visit_workflow_id(visit_id: Uuid) -> String {
+    format!("visit-{visit_id}")
+}
+
+/// Activity type names, shared by the declarations and the implementations.
+pub mod activity_names {
+    pub const ASSIGN_CAREGIVER: &str = "visit.assign_caregiver";
+    pub const RECORD_CHECK_IN: &str = "visit.record_check_in";
+    pub const RECORD_CHECK_OUT: &str = "visit.record_check_out";
+    pub const CANCEL_VISIT: &str = "visit.cancel";
+    pub const CREATE_INVOICE_LINE: &str = "visit.create_invoice_line";
+    pub const RAISE_LATE_CHECK_IN_ALERT: &str = "visit.raise_late_check_in_alert";
+
+    pub const ALL: [&str; 6] = [
+        ASSIGN_CAREGIVER,
+        RECORD_CHECK_IN,
+        RECORD_CHECK_OUT,
+        CANCEL_VISIT,
+        CREATE_INVOICE_LINE,
+        RAISE_LATE_CHECK_IN_ALERT,
+    ];
+}
+
+/// Search attributes the workflow keeps current for the Temporal UI.
+pub mod search_attributes {
+    pub const VISIT_STATUS: &str = "VisitStatus";
+    pub const CAREGIVER_ID: &str = "CaregiverId";
+    pub const CLIENT_ID: &str = "ClientId";
+    pub const SCHEDULED_START: &str = "ScheduledStart";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisitWorkflowInput {
+    pub visit_id: Uuid,
+    pub client_id: Uuid,
+    pub scheduled_start: DateTime<Utc>,
+    pub scheduled_end: DateTime<Utc>,
+    /// Minutes after the scheduled start without a check-in before the late alert.
+    pub late_check_in_after_minutes: i64,
+    /// While no caregiver fits, how often assignment is tried again.
+    pub unfilled_retry_minutes: i64,
+}
+
+/// An EVV check-in or check-out as the caregiver's device reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvvCommand {
+    pub caregiver_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelCommand {
+    pub reason: String,
+}
+
+/// The workflow's view of a visit, returned by the `status` query and by updates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisitSnapshot {
+    pub visit_id: Uuid,
+    pub status: VisitStatus,
+    pub caregiver_id: Option<Uuid>,
+    pub checked_in_at: Option<DateTime<Utc>>,
+    pub checked_out_at: Option<DateTime<Utc>>,
+    pub late_alert_raised: bool,
+    pub cancel_reason: Option<String>,
+    pub invoice: Option<InvoiceLineSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceLineSummary {
+    pub invoice_line_id: Uuid,
+    pub units: i64,
+    pub unit_rate: Decimal,
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitRef {
+    pub visit_id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentOutcome {
+    /// None when no eligible caregiver is free: the visit is then `unfilled`.
+    pub caregiver_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordEvv {
+    pub visit_id: Uuid,
+    pub command: EvvCommand,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordCancel {
+    pub visit_id: Uuid,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateCheckInAlert {
+    pub visit_id: Uuid,
+    pub minutes_after_start: i64,
+}

@@ -1,0 +1,12 @@
+//! Pure home-care domain: visit states and the rules that move them, the event
+//! envelope, pricing, and input validation. No I/O and no async, so the workflow
+//! crate can use all of it without risking determinism.
+
+pub mod contracts;
+pub mod events;
+pub mod pricing;
+pub mod validation;
+pub mod visit;
+
+pub use events::{EventEnvelope, EventKind};
+pub use visit::{Rejection, RejectionCode, VisitStatus};

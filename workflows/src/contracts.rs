@@ -1,0 +1,47 @@
+//! The activities the visit workflow calls, as contracts only: name, input, output.
+//! The implementations (`homecare_activities::VisitActivitiesImpl`) register under
+//! the same names; `homecare_worker` tests that both sides agree.
+
+use homecare_domain::contracts::{
+    AssignmentOutcome, InvoiceLineSummary, LateCheckInAlert, RecordCancel, RecordEvv, VisitRef,
+    activity_names,
+};
+use temporalio_macros::activity_definitions;
+use temporalio_sdk::activities::ActivityError;
+
+pub struct VisitActivities;
+
+#[activity_definitions]
+impl VisitActivities {
+    /// Picks the first eligible caregiver and books them, or marks the visit unfilled.
+    #[activity(name = activity_names::ASSIGN_CAREGIVER)]
+    pub fn assign_caregiver(_visit: VisitRef) -> Result<AssignmentOutcome, ActivityError> {
+        unimplemented!()
+    }
+
+    #[activity(name = activity_names::RECORD_CHECK_IN)]
+    pub fn record_check_in(_evv: RecordEvv) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    #[activity(name = activity_names::RECORD_CHECK_OUT)]
+    pub fn record_check_out(_evv: RecordEvv) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    #[activity(name = activity_names::CANCEL_VISIT)]
+    pub fn cancel_visit(_cancel: RecordCancel) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    #[activity(name = activity_names::CREATE_INVOICE_LINE)]
+    pub fn create_invoice_line(_visit: VisitRef) -> Result<InvoiceLineSummary, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Returns false when the caregiver checked in meanwhile and no alert was needed.
+    #[activity(name = activity_names::RAISE_LATE_CHECK_IN_ALERT)]
+    pub fn raise_late_check_in_alert(_alert: LateCheckInAlert) -> Result<bool, ActivityError> {
+        unimplemented!()
+    }
+}

@@ -1,0 +1,10 @@
+//! Temporal workflow definitions. Deterministic: no clock, no randomness and no I/O
+//! except through the SDK. Activities are declared here as contracts
+//! (`#[activity_definitions]`) and implemented in the `activities` crate, so this
+//! crate cannot reach Postgres or NATS even by accident.
+
+pub mod contracts;
+pub mod visit;
+
+pub use contracts::VisitActivities;
+pub use visit::VisitWorkflow;

@@ -1,0 +1,367 @@
+//! `VisitWorkflow`: one per visit, id `visit-<uuid>`.
+//!
+//! scheduled → assigned → checked_in → completed → invoiced, or cancelled before
+//! completion. Waiting for a caregiver is a durable wait; the late check-in alert is
+//! a durable timer. Check-in, check-out and cancel are updates whose validators
+//! refuse bad commands synchronously, before anything is written.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use chrono::{DateTime, Utc};
+use homecare_domain::contracts::{
+    CancelCommand, EvvCommand, InvoiceLineSummary, LateCheckInAlert, RecordCancel, RecordEvv,
+    VisitRef, VisitSnapshot, VisitWorkflowInput, search_attributes as sa,
+};
+use homecare_domain::visit::{self, VisitFacts};
+use homecare_domain::VisitStatus;
+use temporalio_common::search_attributes::{SearchAttributeKey, Timestamp};
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ActivityCloseTimeouts, ActivityOptions, CancellableFuture, WorkflowContext,
+    WorkflowContextView, WorkflowResult, workflows::select,
+};
+use temporalio_common::RetryPolicy;
+use uuid::Uuid;
+
+use crate::contracts::VisitActivities;
+
+pub const VISIT_STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword(sa::VISIT_STATUS);
+pub const CAREGIVER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword(sa::CAREGIVER_ID);
+pub const CLIENT_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword(sa::CLIENT_ID);
+pub const SCHEDULED_START: SearchAttributeKey<Timestamp> =
+    SearchAttributeKey::datetime(sa::SCHEDULED_START);
+
+type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+#[workflow]
+pub struct VisitWorkflow {
+    input: VisitWorkflowInput,
+    status: VisitStatus,
+    caregiver_id: Option<Uuid>,
+    checked_in_at: Option<DateTime<Utc>>,
+    checked_out_at: Option<DateTime<Utc>>,
+    late_alert_raised: bool,
+    cancel_requested: bool,
+    cancel_reason: Option<String>,
+    invoice: Option<InvoiceLineSummary>,
+    /// A check-in, check-out or cancel is between validation and its activity's
+    /// result; further commands are refused until it settles, so two commands can
+    /// never both pass validation against the same state.
+    command_in_flight: bool,
+}
+
+/// Every state-changing activity: one attempt may take 30 s; retries with backoff
+/// for at most an hour, which is why the JetStream duplicate window is two hours.
+pub fn activity_options() -> ActivityOptions {
+    ActivityOptions::with_close_timeouts(ActivityCloseTimeouts::ScheduleAndStartToClose {
+        schedule_to_close: Duration::from_secs(60 * 60),
+        start_to_close: Duration::from_secs(30),
+    })
+    .retry_policy(
+        RetryPolicy::builder()
+            .initial_interval(Duration::from_millis(500))
+            .backoff_coefficient(2.0)
+            .maximum_interval(Duration::from_secs(60))
+            .build(),
+    )
+    .build()
+}
+
+fn timestamp(at: DateTime<Utc>) -> Timestamp {
+    Timestamp::new(at.timestamp(), at.timestamp_subsec_nanos() as i32)
+}
+
+impl VisitWorkflow {
+    fn facts(&self) -> VisitFacts {
+        VisitFacts {
+            status: self.status,
+            caregiver_id: self.caregiver_id,
+            checked_in_at: self.checked_in_at,
+            command_in_flight: self.command_in_flight,
+        }
+    }
+
+    fn snapshot(&self) -> VisitSnapshot {
+        VisitSnapshot {
+            visit_id: self.input.visit_id,
+            status: self.status,
+            caregiver_id: self.caregiver_id,
+            checked_in_at: self.checked_in_at,
+            checked_out_at: self.checked_out_at,
+            late_alert_raised: self.late_alert_raised,
+            cancel_reason: self.cancel_reason.clone(),
+            invoice: self.invoice.clone(),
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.status == VisitStatus::Cancelled
+    }
+
+    /// The run loop moves the visit forward only while no cancel is under way, so
+    /// a cancel that lands while an activity runs is never overwritten.
+    fn set_status_unless_cancelling(&mut self, status: VisitStatus) -> bool {
+        if self.cancel_requested || self.cancelled() {
+            return false;
+        }
+        self.status = status;
+        true
+    }
+
+    fn publish_search_attributes(ctx: &WorkflowContext<Self>) {
+        let (status, caregiver) = ctx.state(|s| (s.status, s.caregiver_id));
+        let mut updates = vec![VISIT_STATUS.value_set(status.as_str().to_owned())];
+        updates.push(match caregiver {
+            Some(id) => CAREGIVER_ID.value_set(id.to_string()),
+            None => CAREGIVER_ID.value_unset(),
+        });
+        ctx.upsert_search_attributes(updates);
+    }
+
+    fn now(ctx: &WorkflowContext<Self>) -> DateTime<Utc> {
+        let at = ctx.workflow_time().unwrap_or(UNIX_EPOCH);
+        DateTime::<Utc>::from(at)
+    }
+
+    async fn assign(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
+        let (visit_id, retry_minutes) =
+            ctx.state(|s| (s.input.visit_id, s.input.unfilled_retry_minutes.max(1) as u64));
+        loop {
+            if ctx.state(|s| s.cancel_requested || s.cancelled()) {
+                return Ok(());
+            }
+            let outcome = ctx
+                .execute_activity(
+                    VisitActivities::assign_caregiver,
+                    VisitRef { visit_id },
+                    activity_options(),
+                )
+                .await?;
+            let assigned = ctx.state_mut(|s| match outcome.caregiver_id {
+                Some(caregiver) => {
+                    let moved = s.set_status_unless_cancelling(VisitStatus::Assigned);
+                    if moved {
+                        s.caregiver_id = Some(caregiver);
+                    }
+                    moved
+                }
+                None => {
+                    s.set_status_unless_cancelling(VisitStatus::Unfilled);
+                    false
+                }
+            });
+            Self::publish_search_attributes(ctx);
+            if assigned {
+                return Ok(());
+            }
+            // Unfilled: try again later, or stop early if the visit is cancelled.
+            let mut retry = ctx.timer(Duration::from_secs(retry_minutes * 60));
+            select! {
+                _ = ctx.wait_condition(|s| s.cancel_requested || s.cancelled()) => { retry.cancel(); }
+                _ = retry => {}
+            };
+        }
+    }
+
+    async fn await_check_in(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
+        let past_check_in =
+            |s: &Self| s.cancelled() || !matches!(s.status, VisitStatus::Assigned | VisitStatus::Scheduled | VisitStatus::Unfilled);
+        let (visit_id, start, late_after) = ctx.state(|s| {
+            (s.input.visit_id, s.input.scheduled_start, s.input.late_check_in_after_minutes.max(0))
+        });
+        let late_at = start + chrono::Duration::minutes(late_after);
+        let wait = (late_at - Self::now(ctx)).to_std().unwrap_or(Duration::ZERO);
+        let mut late_timer = ctx.timer(wait);
+        let timer_fired = select! {
+            _ = ctx.wait_condition(past_check_in) => { late_timer.cancel(); false }
+            _ = late_timer => true
+        };
+        if timer_fired && ctx.state(|s| s.status == VisitStatus::Assigned && !s.command_in_flight) {
+            let raised = ctx
+                .execute_activity(
+                    VisitActivities::raise_late_check_in_alert,
+                    LateCheckInAlert { visit_id, minutes_after_start: late_after },
+                    activity_options(),
+                )
+                .await?;
+            ctx.state_mut(|s| s.late_alert_raised = raised);
+        }
+        ctx.wait_condition(past_check_in).await?;
+        Ok(())
+    }
+}
+
+#[workflow_methods]
+impl VisitWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: VisitWorkflowInput) -> Self {
+        Self {
+            input,
+            status: VisitStatus::Scheduled,
+            caregiver_id: None,
+            checked_in_at: None,
+            checked_out_at: None,
+            late_alert_raised: false,
+            cancel_requested: false,
+            cancel_reason: None,
+            invoice: None,
+            command_in_flight: false,
+        }
+    }
+
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<VisitSnapshot> {
+        let (visit_id, client_id, start) =
+            ctx.state(|s| (s.input.visit_id, s.input.client_id, s.input.scheduled_start));
+        ctx.upsert_search_attributes([
+            CLIENT_ID.value_set(client_id.to_string()),
+            SCHEDULED_START.value_set(timestamp(start)),
+        ]);
+        Self::publish_search_attributes(ctx);
+
+        Self::assign(ctx).await?;
+        Self::await_check_in(ctx).await?;
+        ctx.wait_condition(|s| s.cancelled() || s.status == VisitStatus::Completed).await?;
+
+        if ctx.state(|s| s.status == VisitStatus::Completed) {
+            let invoice = ctx
+                .execute_activity(
+                    VisitActivities::create_invoice_line,
+                    VisitRef { visit_id },
+                    activity_options(),
+                )
+                .await?;
+            ctx.state_mut(|s| {
+                s.invoice = Some(invoice);
+                s.status = VisitStatus::Invoiced;
+            });
+            Self::publish_search_attributes(ctx);
+        }
+
+        // A cancel or check-out handler may still be returning its result.
+        let handlers = ctx.clone();
+        ctx.wait_condition(move |_| handlers.all_handlers_finished()).await?;
+        Ok(ctx.state(|s| s.snapshot()))
+    }
+
+    #[query]
+    pub fn status(&self, _ctx: &WorkflowContextView) -> VisitSnapshot {
+        self.snapshot()
+    }
+
+    #[update_validator(check_in)]
+    fn validate_check_in(
+        &self,
+        _ctx: &WorkflowContextView,
+        command: &EvvCommand,
+    ) -> Result<(), HandlerError> {
+        visit::check_in_allowed(&self.facts(), command.caregiver_id).map_err(Into::into)
+    }
+
+    #[update]
+    pub async fn check_in(
+        ctx: &mut WorkflowContext<Self>,
+        command: EvvCommand,
+    ) -> Result<VisitSnapshot, HandlerError> {
+        let visit_id = ctx.state_mut(|s| {
+            s.command_in_flight = true;
+            s.input.visit_id
+        });
+        let at = command.at;
+        let recorded = ctx
+            .execute_activity(
+                VisitActivities::record_check_in,
+                RecordEvv { visit_id, command },
+                activity_options(),
+            )
+            .await;
+        ctx.state_mut(|s| {
+            s.command_in_flight = false;
+            if recorded.is_ok() {
+                s.status = VisitStatus::CheckedIn;
+                s.checked_in_at = Some(at);
+            }
+        });
+        recorded?;
+        Self::publish_search_attributes(ctx);
+        Ok(ctx.state(|s| s.snapshot()))
+    }
+
+    #[update_validator(check_out)]
+    fn validate_check_out(
+        &self,
+        _ctx: &WorkflowContextView,
+        command: &EvvCommand,
+    ) -> Result<(), HandlerError> {
+        visit::check_out_allowed(&self.facts(), command.caregiver_id, command.at).map_err(Into::into)
+    }
+
+    #[update]
+    pub async fn check_out(
+        ctx: &mut WorkflowContext<Self>,
+        command: EvvCommand,
+    ) -> Result<VisitSnapshot, HandlerError> {
+        let visit_id = ctx.state_mut(|s| {
+            s.command_in_flight = true;
+            s.input.visit_id
+        });
+        let at = command.at;
+        let recorded = ctx
+            .execute_activity(
+                VisitActivities::record_check_out,
+                RecordEvv { visit_id, command },
+                activity_options(),
+            )
+            .await;
+        ctx.state_mut(|s| {
+            s.command_in_flight = false;
+            if recorded.is_ok() {
+                s.status = VisitStatus::Completed;
+                s.checked_out_at = Some(at);
+            }
+        });
+        recorded?;
+        Self::publish_search_attributes(ctx);
+        Ok(ctx.state(|s| s.snapshot()))
+    }
+
+    #[update_validator(cancel)]
+    fn validate_cancel(
+        &self,
+        _ctx: &WorkflowContextView,
+        _command: &CancelCommand,
+    ) -> Result<(), HandlerError> {
+        visit::cancel_allowed(&self.facts()).map_err(Into::into)
+    }
+
+    #[update]
+    pub async fn cancel(
+        ctx: &mut WorkflowContext<Self>,
+        command: CancelCommand,
+    ) -> Result<VisitSnapshot, HandlerError> {
+        let visit_id = ctx.state_mut(|s| {
+            s.command_in_flight = true;
+            s.cancel_requested = true;
+            s.input.visit_id
+        });
+        let recorded = ctx
+            .execute_activity(
+                VisitActivities::cancel_visit,
+                RecordCancel { visit_id, reason: command.reason.clone() },
+                activity_options(),
+            )
+            .await;
+        ctx.state_mut(|s| {
+            s.command_in_flight = false;
+            if recorded.is_ok() {
+                s.status = VisitStatus::Cancelled;
+                s.cancel_reason = Some(command.reason);
+            } else {
+                s.cancel_requested = false;
+            }
+        });
+        recorded?;
+        Self::publish_search_attributes(ctx);
+        Ok(ctx.state(|s| s.snapshot()))
+    }
+}
