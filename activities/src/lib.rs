@@ -1,1 +1,137 @@
+//! Temporal activities: the only code that writes PostgreSQL and publishes to NATS
+//! on behalf of a workflow.
+//!
+//! Each state change is one transaction that also writes the event into
+//! `visit_events` (the outbox); after the commit, every unpublished event of the
+//! visit is published with its deterministic id as `Nats-Msg-Id` and marked
+//! published. A retry after a crash at any instant therefore finds the change
+//! already made, writes nothing twice, and publishes what is still missing.
 
+pub mod events;
+pub mod temporal;
+mod store;
+
+use std::sync::Arc;
+
+use homecare_domain::contracts::{
+    AssignmentOutcome, InvoiceLineSummary, LateCheckInAlert, RecordCancel, RecordEvv, VisitRef,
+    activity_names,
+};
+use sqlx::PgPool;
+use temporalio_macros::activities;
+use temporalio_sdk::ApplicationFailure;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use uuid::Uuid;
+
+pub use events::{EventBus, EventBusConfig, EventBusError};
+pub use store::EvvKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActivityFailure {
+    #[error("visit {0} not found")]
+    VisitNotFound(Uuid),
+    /// The command contradicts what the database holds: retrying cannot help.
+    #[error("{0}")]
+    Rejected(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Publish(#[from] EventBusError),
+    #[error("assignment clashed with concurrent bookings {0} times")]
+    Contention(u32),
+}
+
+impl ActivityFailure {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Database(_) | Self::Publish(_) | Self::Contention(_))
+    }
+
+    /// Bad data and rule violations fail the activity for good; anything that may
+    /// heal (a dropped connection, NATS briefly away) is retried by Temporal.
+    pub fn into_activity_error(self) -> ActivityError {
+        if self.is_retryable() {
+            tracing::warn!(error = %self, "activity attempt failed; Temporal will retry");
+            ActivityError::application(ApplicationFailure::new(self))
+        } else {
+            tracing::error!(error = %self, "activity refused");
+            ActivityError::application(ApplicationFailure::non_retryable(self))
+        }
+    }
+}
+
+/// The activity implementations, holding the same handles the API uses.
+pub struct VisitActivitiesImpl {
+    db: PgPool,
+    bus: EventBus,
+}
+
+impl VisitActivitiesImpl {
+    pub fn new(db: PgPool, bus: EventBus) -> Self {
+        Self { db, bus }
+    }
+
+    pub fn db(&self) -> &PgPool {
+        &self.db
+    }
+
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+}
+
+#[activities]
+impl VisitActivitiesImpl {
+    #[activity(name = activity_names::ASSIGN_CAREGIVER)]
+    pub async fn assign_caregiver(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        visit: VisitRef,
+    ) -> Result<AssignmentOutcome, ActivityError> {
+        self.assign(visit.visit_id).await.map_err(ActivityFailure::into_activity_error)
+    }
+
+    #[activity(name = activity_names::RECORD_CHECK_IN)]
+    pub async fn record_check_in(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        evv: RecordEvv,
+    ) -> Result<(), ActivityError> {
+        self.record_evv(EvvKind::CheckIn, &evv).await.map_err(ActivityFailure::into_activity_error)
+    }
+
+    #[activity(name = activity_names::RECORD_CHECK_OUT)]
+    pub async fn record_check_out(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        evv: RecordEvv,
+    ) -> Result<(), ActivityError> {
+        self.record_evv(EvvKind::CheckOut, &evv).await.map_err(ActivityFailure::into_activity_error)
+    }
+
+    #[activity(name = activity_names::CANCEL_VISIT)]
+    pub async fn cancel_visit(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        cancel: RecordCancel,
+    ) -> Result<(), ActivityError> {
+        self.cancel(&cancel).await.map_err(ActivityFailure::into_activity_error)
+    }
+
+    #[activity(name = activity_names::CREATE_INVOICE_LINE)]
+    pub async fn create_invoice_line(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        visit: VisitRef,
+    ) -> Result<InvoiceLineSummary, ActivityError> {
+        self.invoice(visit.visit_id).await.map_err(ActivityFailure::into_activity_error)
+    }
+
+    #[activity(name = activity_names::RAISE_LATE_CHECK_IN_ALERT)]
+    pub async fn raise_late_check_in_alert(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        alert: LateCheckInAlert,
+    ) -> Result<bool, ActivityError> {
+        self.late_check_in_alert(&alert).await.map_err(ActivityFailure::into_activity_error)
+    }
+}

@@ -1,1 +1,94 @@
+//! The homecare API: REST under `/v1`, the `/v1/events` WebSocket relay of the
+//! JetStream stream, and health endpoints. Stateless: everything a second replica
+//! needs lives in Postgres, Temporal or JetStream.
 
+mod caregivers;
+mod clients;
+mod error;
+mod events;
+mod extract;
+mod health;
+mod invoices;
+mod visits;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use homecare_activities::EventBus;
+use sqlx::PgPool;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use events::Relay;
+
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    pub task_queue: String,
+    pub namespace: String,
+    /// Minutes after the scheduled start before a missing check-in raises an alert.
+    pub late_check_in_after_minutes: i64,
+    /// While a visit is unfilled, how often assignment is retried.
+    pub unfilled_retry_minutes: i64,
+    /// How long a check-in/out or cancel waits for the workflow before answering
+    /// 503 with Retry-After (a worker may be down; the command is not lost).
+    pub update_timeout: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            task_queue: "homecare-visits".to_owned(),
+            namespace: "default".to_owned(),
+            late_check_in_after_minutes: 15,
+            unfilled_retry_minutes: 15,
+            update_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub bus: EventBus,
+    pub temporal: temporalio_client::Client,
+    pub relay: Relay,
+    pub config: Arc<ApiConfig>,
+}
+
+impl AppState {
+    /// Ensures the stream exists and starts this process's shared event relay.
+    pub async fn new(
+        db: PgPool,
+        bus: EventBus,
+        temporal: temporalio_client::Client,
+        config: ApiConfig,
+    ) -> Result<Self, homecare_activities::EventBusError> {
+        bus.ensure_stream().await?;
+        let relay = Relay::start(bus.clone()).await?;
+        Ok(Self { db, bus, temporal, relay, config: Arc::new(config) })
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .merge(clients::router())
+        .merge(caregivers::router())
+        .merge(visits::router())
+        .merge(invoices::router())
+        .merge(events::router());
+    Router::new()
+        .nest("/v1", v1)
+        .merge(health::router())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves. Bind the listener yourself (port 0 in tests).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

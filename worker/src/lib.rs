@@ -1,1 +1,176 @@
+//! A Temporal worker running `VisitWorkflow` and the visit activities.
+//!
+//! The SDK's `Worker::run` future is not `Send`, so a worker runs on a thread of
+//! its own with a current-thread runtime and a `LocalSet`; it builds its own
+//! Postgres pool, NATS connection and Temporal client there. `spawn` is what
+//! `homecare up` and the end-to-end tests use; `run` is `homecare worker`.
 
+use std::time::Duration;
+
+use homecare_activities::temporal::{self, TemporalSettings};
+use homecare_activities::{EventBus, EventBusConfig, VisitActivitiesImpl};
+use homecare_workflows::VisitWorkflow;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+use tokio::sync::oneshot;
+
+#[derive(Clone, Debug)]
+pub struct WorkerSettings {
+    pub temporal: TemporalSettings,
+    pub database: PgConnectOptions,
+    pub max_db_connections: u32,
+    pub bus: EventBusConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    EventBus(#[from] homecare_activities::EventBusError),
+    #[error(transparent)]
+    Temporal(#[from] temporal::TemporalConnectError),
+    #[error("worker: {0}")]
+    Worker(String),
+    #[error("worker thread: {0}")]
+    Thread(String),
+}
+
+/// Every workflow and activity this worker serves, on the settings' task queue.
+pub fn worker_options(task_queue: &str, activities: VisitActivitiesImpl) -> Result<WorkerOptions, WorkerError> {
+    Ok(WorkerOptions::new(task_queue)
+        .register_workflow::<VisitWorkflow>()
+        .map_err(|e| WorkerError::Worker(e.to_string()))?
+        .register_activities(activities)
+        .graceful_shutdown_period(Duration::from_secs(10))
+        .build())
+}
+
+async fn build(settings: &WorkerSettings) -> Result<Worker, WorkerError> {
+    let db = PgPoolOptions::new()
+        .max_connections(settings.max_db_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(settings.database.clone())
+        .await?;
+    let bus = EventBus::connect(settings.bus.clone()).await?;
+    bus.ensure_stream().await?;
+    let client = temporal::connect(&settings.temporal, "homecare-worker").await?;
+    let runtime = Runtime::from_current_tokio(Default::default()).map_err(|e| WorkerError::Worker(e.to_string()))?;
+    let options = worker_options(&settings.temporal.task_queue, VisitActivitiesImpl::new(db, bus))?;
+    Worker::new(&runtime, client, options).map_err(|e| WorkerError::Worker(e.to_string()))
+}
+
+/// Runs a worker until it is shut down. Must be polled inside a `LocalSet`.
+pub async fn run(settings: WorkerSettings, shutdown: impl std::future::Future<Output = ()> + 'static) -> Result<(), WorkerError> {
+    let mut worker = build(&settings).await?;
+    let stop = worker.shutdown_handle();
+    tokio::task::spawn_local(async move {
+        shutdown.await;
+        stop();
+    });
+    tracing::info!(task_queue = %settings.temporal.task_queue, "worker polling");
+    worker.run().await.map_err(|e| WorkerError::Worker(e.to_string()))
+}
+
+/// A worker on its own thread.
+pub struct WorkerThread {
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), WorkerError>>>,
+}
+
+impl WorkerThread {
+    /// Starts a worker thread and returns once it is connected and polling.
+    pub async fn spawn(settings: WorkerSettings) -> Result<Self, WorkerError> {
+        let (ready_tx, ready_rx) = oneshot::channel::<Result<(), String>>();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("homecare-worker".to_owned())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| WorkerError::Thread(e.to_string()))?;
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&runtime, async move {
+                    let mut worker = match build(&settings).await {
+                        Ok(worker) => worker,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e.to_string()));
+                            return Err(e);
+                        }
+                    };
+                    let stop = worker.shutdown_handle();
+                    tokio::task::spawn_local(async move {
+                        let _ = stop_rx.await;
+                        stop();
+                    });
+                    let _ = ready_tx.send(Ok(()));
+                    worker.run().await.map_err(|e| WorkerError::Worker(e.to_string()))
+                })
+            })
+            .map_err(|e| WorkerError::Thread(e.to_string()))?;
+        match ready_rx.await {
+            Ok(Ok(())) => Ok(Self { stop: Some(stop_tx), thread: Some(thread) }),
+            Ok(Err(message)) => {
+                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+                Err(WorkerError::Worker(message))
+            }
+            Err(_) => Err(WorkerError::Thread("worker thread ended before it was ready".to_owned())),
+        }
+    }
+
+    /// Shuts the worker down gracefully (in-flight activities get the grace period)
+    /// and waits for its thread.
+    pub async fn stop(mut self) -> Result<(), WorkerError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take() {
+            Some(thread) => tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .map_err(|e| WorkerError::Thread(e.to_string()))?
+                .map_err(|_| WorkerError::Thread("worker thread panicked".to_owned()))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for WorkerThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use homecare_activities::VisitActivitiesImpl;
+    use homecare_domain::contracts::activity_names;
+    use homecare_workflows::VisitActivities;
+    use temporalio_common::ActivityDefinition;
+
+    /// The compiler checks input and output types; the test checks the names the
+    /// worker registers are the names the workflow schedules.
+    fn same_contract<D, I>(declared: D, implemented: I) -> String
+    where
+        D: ActivityDefinition,
+        I: ActivityDefinition<Input = D::Input, Output = D::Output>,
+    {
+        assert_eq!(declared.name(), implemented.name());
+        declared.name().to_owned()
+    }
+
+    #[test]
+    fn every_declared_activity_is_implemented_under_the_same_name() {
+        let names = [
+            same_contract(VisitActivities::assign_caregiver, VisitActivitiesImpl::assign_caregiver),
+            same_contract(VisitActivities::record_check_in, VisitActivitiesImpl::record_check_in),
+            same_contract(VisitActivities::record_check_out, VisitActivitiesImpl::record_check_out),
+            same_contract(VisitActivities::cancel_visit, VisitActivitiesImpl::cancel_visit),
+            same_contract(VisitActivities::create_invoice_line, VisitActivitiesImpl::create_invoice_line),
+            same_contract(VisitActivities::raise_late_check_in_alert, VisitActivitiesImpl::raise_late_check_in_alert),
+        ];
+        assert_eq!(names.map(|n| n), activity_names::ALL.map(str::to_owned));
+    }
+}

@@ -1,0 +1,456 @@
+//! The transactions behind each activity. Every function here is idempotent: it
+//! locks the visit row, looks at what is already recorded, changes only what is
+//! missing, and then publishes whatever events of the visit are still unpublished.
+
+use chrono::{DateTime, Utc};
+use homecare_domain::contracts::{
+    AssignmentOutcome, InvoiceLineSummary, LateCheckInAlert, RecordCancel, RecordEvv,
+};
+use homecare_domain::pricing;
+use homecare_domain::{EventEnvelope, EventKind, VisitStatus};
+use rust_decimal::Decimal;
+use serde_json::json;
+use sqlx::{PgConnection, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::{ActivityFailure, VisitActivitiesImpl};
+
+/// How many times assignment re-decides after losing a race for a caregiver
+/// before handing the retry to Temporal.
+const MAX_ASSIGN_ATTEMPTS: u32 = 5;
+/// Postgres `exclusion_violation`: the double-booking constraint fired.
+const EXCLUSION_VIOLATION: &str = "23P01";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvvKind {
+    CheckIn,
+    CheckOut,
+}
+
+impl EvvKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::CheckIn => "check_in",
+            Self::CheckOut => "check_out",
+        }
+    }
+
+    /// (state it moves from, state it moves to, event it emits)
+    fn transition(self) -> (VisitStatus, VisitStatus, EventKind) {
+        match self {
+            Self::CheckIn => (VisitStatus::Assigned, VisitStatus::CheckedIn, EventKind::VisitCheckedIn),
+            Self::CheckOut => (VisitStatus::CheckedIn, VisitStatus::Completed, EventKind::VisitCompleted),
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct VisitRow {
+    id: Uuid,
+    client_id: Uuid,
+    caregiver_id: Option<Uuid>,
+    payer_id: Uuid,
+    service_code: String,
+    scheduled_start: DateTime<Utc>,
+    scheduled_end: DateTime<Utc>,
+    required_skills: Vec<String>,
+    status: String,
+}
+
+impl VisitRow {
+    fn status(&self) -> Result<VisitStatus, ActivityFailure> {
+        self.status.parse().map_err(|e: homecare_domain::visit::UnknownStatus| {
+            ActivityFailure::Rejected(e.to_string())
+        })
+    }
+
+    /// The fields every visit event carries, so a consumer needs no lookup.
+    fn event_data(&self, status: VisitStatus, caregiver_id: Option<Uuid>) -> serde_json::Value {
+        json!({
+            "visit_id": self.id,
+            "client_id": self.client_id,
+            "caregiver_id": caregiver_id,
+            "status": status,
+            "service_code": self.service_code,
+            "scheduled_start": self.scheduled_start,
+            "scheduled_end": self.scheduled_end,
+        })
+    }
+}
+
+async fn lock_visit(conn: &mut PgConnection, visit_id: Uuid) -> Result<VisitRow, ActivityFailure> {
+    sqlx::query_as::<_, VisitRow>(
+        "select id, client_id, caregiver_id, payer_id, service_code,
+                lower(scheduled) as scheduled_start, upper(scheduled) as scheduled_end,
+                required_skills, status::text as status
+           from visits where id = $1 for update",
+    )
+    .bind(visit_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(ActivityFailure::VisitNotFound(visit_id))
+}
+
+async fn set_status(
+    conn: &mut PgConnection,
+    visit_id: Uuid,
+    status: VisitStatus,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update visits set status = $2::visit_status, updated_at = now() where id = $1")
+        .bind(visit_id)
+        .bind(status.as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes the event into the outbox in the caller's transaction. Writing the same
+/// event twice is a no-op: the id is deterministic.
+async fn record_event(
+    conn: &mut PgConnection,
+    kind: EventKind,
+    visit_id: Uuid,
+    discriminator: &str,
+    time: DateTime<Utc>,
+    data: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    let envelope = EventEnvelope::new(kind, visit_id, discriminator, time, data);
+    sqlx::query(
+        "insert into visit_events (event_id, visit_id, event_type, subject_tail, envelope, occurred_at)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict (event_id) do nothing",
+    )
+    .bind(Uuid::parse_str(&envelope.id).expect("event ids are uuids"))
+    .bind(visit_id)
+    .bind(kind.event_type())
+    .bind(kind.subject_tail(visit_id))
+    .bind(sqlx::types::Json(&envelope))
+    .bind(time)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+impl VisitActivitiesImpl {
+    /// Publishes, in order, every event of the visit not yet marked published.
+    pub async fn publish_pending(&self, visit_id: Uuid) -> Result<usize, ActivityFailure> {
+        let pending: Vec<(Uuid, String, sqlx::types::Json<EventEnvelope>)> = sqlx::query_as(
+            "select event_id, subject_tail, envelope from visit_events
+              where visit_id = $1 and published_at is null
+              order by occurred_at, event_id",
+        )
+        .bind(visit_id)
+        .fetch_all(&self.db)
+        .await?;
+        for (event_id, subject_tail, envelope) in &pending {
+            let (sequence, duplicate) = self.bus.publish(subject_tail, envelope).await?;
+            tracing::info!(%visit_id, event = %envelope.event_type, sequence, duplicate, "event published");
+            sqlx::query("update visit_events set published_at = now() where event_id = $1 and published_at is null")
+                .bind(event_id)
+                .execute(&self.db)
+                .await?;
+        }
+        Ok(pending.len())
+    }
+
+    async fn commit_and_publish(
+        &self,
+        tx: Transaction<'_, Postgres>,
+        visit_id: Uuid,
+    ) -> Result<(), ActivityFailure> {
+        tx.commit().await?;
+        self.publish_pending(visit_id).await?;
+        Ok(())
+    }
+
+    /// First eligible caregiver: active, has every required skill, and no other
+    /// live visit overlapping this one. The scheduling engine replaces the choice;
+    /// the exclusion constraint stays the last line of defence.
+    #[tracing::instrument(skip_all, fields(visit_id = %visit_id))]
+    pub async fn assign(&self, visit_id: Uuid) -> Result<AssignmentOutcome, ActivityFailure> {
+        let mut lost_races: Vec<Uuid> = Vec::new();
+        for _ in 0..MAX_ASSIGN_ATTEMPTS {
+            let mut tx = self.db.begin().await?;
+            let visit = lock_visit(&mut tx, visit_id).await?;
+            match visit.status()? {
+                VisitStatus::Scheduled | VisitStatus::Unfilled => {}
+                VisitStatus::Cancelled => {
+                    self.commit_and_publish(tx, visit_id).await?;
+                    return Ok(AssignmentOutcome { caregiver_id: None });
+                }
+                _ => {
+                    // Already assigned by an earlier attempt of this activity.
+                    let caregiver_id = visit.caregiver_id;
+                    self.commit_and_publish(tx, visit_id).await?;
+                    return Ok(AssignmentOutcome { caregiver_id });
+                }
+            }
+            let candidate: Option<Uuid> = sqlx::query_scalar(
+                "select c.id from caregivers c
+                  where c.active
+                    and c.skills @> $1
+                    and c.id <> all($2)
+                    and not exists (
+                        select 1 from visits v
+                         where v.caregiver_id = c.id
+                           and v.status <> 'cancelled'
+                           and v.id <> $3
+                           and v.scheduled && tstzrange($4, $5))
+                  order by c.created_at, c.id
+                  limit 1",
+            )
+            .bind(&visit.required_skills)
+            .bind(&lost_races)
+            .bind(visit_id)
+            .bind(visit.scheduled_start)
+            .bind(visit.scheduled_end)
+            .fetch_optional(&mut *tx)
+            .await?;
+
+            let Some(caregiver_id) = candidate else {
+                if visit.status()? == VisitStatus::Scheduled {
+                    set_status(&mut tx, visit_id, VisitStatus::Unfilled).await?;
+                    let data = visit.event_data(VisitStatus::Unfilled, None);
+                    record_event(&mut tx, EventKind::VisitUnfilled, visit_id, "", Utc::now(), data).await?;
+                }
+                self.commit_and_publish(tx, visit_id).await?;
+                tracing::warn!("no eligible caregiver; visit unfilled");
+                return Ok(AssignmentOutcome { caregiver_id: None });
+            };
+
+            let booked = sqlx::query(
+                "update visits set caregiver_id = $2, status = 'assigned', updated_at = now() where id = $1",
+            )
+            .bind(visit_id)
+            .bind(caregiver_id)
+            .execute(&mut *tx)
+            .await;
+            match booked {
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(EXCLUSION_VIOLATION) => {
+                    // Another visit booked this caregiver since our read: decide again.
+                    tracing::info!(%caregiver_id, "caregiver taken concurrently; re-deciding");
+                    lost_races.push(caregiver_id);
+                    continue;
+                }
+                other => {
+                    other?;
+                }
+            }
+            let data = visit.event_data(VisitStatus::Assigned, Some(caregiver_id));
+            record_event(
+                &mut tx,
+                EventKind::VisitAssigned,
+                visit_id,
+                &caregiver_id.to_string(),
+                Utc::now(),
+                data,
+            )
+            .await?;
+            self.commit_and_publish(tx, visit_id).await?;
+            tracing::info!(%caregiver_id, "caregiver assigned");
+            return Ok(AssignmentOutcome { caregiver_id: Some(caregiver_id) });
+        }
+        Err(ActivityFailure::Contention(MAX_ASSIGN_ATTEMPTS))
+    }
+
+    #[tracing::instrument(skip_all, fields(visit_id = %evv.visit_id, kind = kind.as_str()))]
+    pub async fn record_evv(&self, kind: EvvKind, evv: &RecordEvv) -> Result<(), ActivityFailure> {
+        let (from, to, event) = kind.transition();
+        let visit_id = evv.visit_id;
+        let command = &evv.command;
+        let mut tx = self.db.begin().await?;
+        let visit = lock_visit(&mut tx, visit_id).await?;
+        let status = visit.status()?;
+        if visit.caregiver_id != Some(command.caregiver_id) {
+            return Err(ActivityFailure::Rejected(format!(
+                "caregiver {} is not assigned to visit {visit_id}",
+                command.caregiver_id
+            )));
+        }
+        if status == from {
+            sqlx::query(
+                "insert into evv_records (id, visit_id, kind, caregiver_id, occurred_at, latitude, longitude)
+                 values ($1, $2, $3::evv_kind, $4, $5, $6, $7)
+                 on conflict (visit_id, kind) do nothing",
+            )
+            .bind(Uuid::new_v4())
+            .bind(visit_id)
+            .bind(kind.as_str())
+            .bind(command.caregiver_id)
+            .bind(command.at)
+            .bind(command.latitude)
+            .bind(command.longitude)
+            .execute(&mut *tx)
+            .await?;
+            set_status(&mut tx, visit_id, to).await?;
+            let mut data = visit.event_data(to, visit.caregiver_id);
+            data["at"] = json!(command.at);
+            data["location"] = json!({"latitude": command.latitude, "longitude": command.longitude});
+            record_event(&mut tx, event, visit_id, "", command.at, data).await?;
+        } else {
+            // Recorded by an earlier attempt? Then this retry only publishes.
+            let already: bool = sqlx::query_scalar(
+                "select exists (select 1 from evv_records where visit_id = $1 and kind = $2::evv_kind)",
+            )
+            .bind(visit_id)
+            .bind(kind.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            if !already {
+                return Err(ActivityFailure::Rejected(format!(
+                    "visit {visit_id} is {status}; cannot record {}",
+                    kind.as_str()
+                )));
+            }
+        }
+        self.commit_and_publish(tx, visit_id).await
+    }
+
+    #[tracing::instrument(skip_all, fields(visit_id = %cancel.visit_id))]
+    pub async fn cancel(&self, cancel: &RecordCancel) -> Result<(), ActivityFailure> {
+        let visit_id = cancel.visit_id;
+        let mut tx = self.db.begin().await?;
+        let visit = lock_visit(&mut tx, visit_id).await?;
+        match visit.status()? {
+            VisitStatus::Cancelled => {}
+            VisitStatus::Completed | VisitStatus::Invoiced => {
+                return Err(ActivityFailure::Rejected(format!(
+                    "visit {visit_id} is already {}; it cannot be cancelled",
+                    visit.status
+                )));
+            }
+            _ => {
+                sqlx::query(
+                    "update visits set status = 'cancelled', cancel_reason = $2, updated_at = now() where id = $1",
+                )
+                .bind(visit_id)
+                .bind(&cancel.reason)
+                .execute(&mut *tx)
+                .await?;
+                let mut data = visit.event_data(VisitStatus::Cancelled, visit.caregiver_id);
+                data["reason"] = json!(cancel.reason);
+                record_event(&mut tx, EventKind::VisitCancelled, visit_id, "", Utc::now(), data).await?;
+            }
+        }
+        self.commit_and_publish(tx, visit_id).await
+    }
+
+    /// Prices the verified time (check-in to check-out), not the scheduled time, at
+    /// the payer's rate for the service on the client's local service date.
+    #[tracing::instrument(skip_all, fields(visit_id = %visit_id))]
+    pub async fn invoice(&self, visit_id: Uuid) -> Result<InvoiceLineSummary, ActivityFailure> {
+        let mut tx = self.db.begin().await?;
+        let visit = lock_visit(&mut tx, visit_id).await?;
+        if let Some(existing) = find_invoice_line(&mut tx, visit_id).await? {
+            self.commit_and_publish(tx, visit_id).await?;
+            return Ok(existing);
+        }
+        if visit.status()? != VisitStatus::Completed {
+            return Err(ActivityFailure::Rejected(format!(
+                "visit {visit_id} is {}; only completed visits are invoiced",
+                visit.status
+            )));
+        }
+        let verified: Option<(DateTime<Utc>, DateTime<Utc>, chrono::NaiveDate)> = sqlx::query_as(
+            "select i.occurred_at, o.occurred_at, (i.occurred_at at time zone c.timezone)::date
+               from evv_records i
+               join evv_records o on o.visit_id = i.visit_id and o.kind = 'check_out'
+               join visits v on v.id = i.visit_id
+               join clients c on c.id = v.client_id
+              where i.visit_id = $1 and i.kind = 'check_in'",
+        )
+        .bind(visit_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((checked_in, checked_out, service_date)) = verified else {
+            return Err(ActivityFailure::Rejected(format!("visit {visit_id} has no verified check-in and check-out")));
+        };
+        let unit_rate: Option<Decimal> = sqlx::query_scalar(
+            "select unit_rate from rates where payer_id = $1 and service_code = $2 and effective @> $3::date",
+        )
+        .bind(visit.payer_id)
+        .bind(&visit.service_code)
+        .bind(service_date)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(unit_rate) = unit_rate else {
+            return Err(ActivityFailure::Rejected(format!(
+                "no rate for payer {} and service {} on {service_date}",
+                visit.payer_id, visit.service_code
+            )));
+        };
+        let minutes = (checked_out - checked_in).num_minutes();
+        let priced = pricing::price_quarter_hours(minutes, unit_rate);
+        let caregiver_id = visit.caregiver_id.ok_or_else(|| {
+            ActivityFailure::Rejected(format!("completed visit {visit_id} has no caregiver"))
+        })?;
+        let line_id = Uuid::new_v4();
+        sqlx::query(
+            "insert into invoice_lines (id, visit_id, payer_id, service_code, client_id, caregiver_id,
+                                        service_date, billed_minutes, units, unit_rate, amount, rounding_rule)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(line_id)
+        .bind(visit_id)
+        .bind(visit.payer_id)
+        .bind(&visit.service_code)
+        .bind(visit.client_id)
+        .bind(caregiver_id)
+        .bind(service_date)
+        .bind(priced.billed_minutes as i32)
+        .bind(priced.units as i32)
+        .bind(priced.unit_rate)
+        .bind(priced.amount)
+        .bind(&priced.rule)
+        .execute(&mut *tx)
+        .await?;
+        set_status(&mut tx, visit_id, VisitStatus::Invoiced).await?;
+        let mut data = visit.event_data(VisitStatus::Invoiced, Some(caregiver_id));
+        data["invoice_line_id"] = json!(line_id);
+        data["payer_id"] = json!(visit.payer_id);
+        data["service_date"] = json!(service_date);
+        data["billed_minutes"] = json!(priced.billed_minutes);
+        data["units"] = json!(priced.units);
+        data["unit_rate"] = json!(priced.unit_rate);
+        data["amount"] = json!(priced.amount);
+        data["rounding_rule"] = json!(priced.rule);
+        record_event(&mut tx, EventKind::InvoiceCreated, visit_id, "", Utc::now(), data).await?;
+        self.commit_and_publish(tx, visit_id).await?;
+        tracing::info!(amount = %priced.amount, units = priced.units, "invoice line created");
+        Ok(InvoiceLineSummary { invoice_line_id: line_id, units: priced.units, unit_rate, amount: priced.amount })
+    }
+
+    /// Raises the alert only if the visit is still waiting for its check-in.
+    #[tracing::instrument(skip_all, fields(visit_id = %alert.visit_id))]
+    pub async fn late_check_in_alert(&self, alert: &LateCheckInAlert) -> Result<bool, ActivityFailure> {
+        let visit_id = alert.visit_id;
+        let mut tx = self.db.begin().await?;
+        let visit = lock_visit(&mut tx, visit_id).await?;
+        let still_waiting = visit.status()? == VisitStatus::Assigned;
+        if still_waiting {
+            let mut data = visit.event_data(VisitStatus::Assigned, visit.caregiver_id);
+            data["minutes_after_start"] = json!(alert.minutes_after_start);
+            record_event(&mut tx, EventKind::LateCheckInAlert, visit_id, "", Utc::now(), data).await?;
+        }
+        self.commit_and_publish(tx, visit_id).await?;
+        Ok(still_waiting)
+    }
+}
+
+async fn find_invoice_line(
+    conn: &mut PgConnection,
+    visit_id: Uuid,
+) -> Result<Option<InvoiceLineSummary>, sqlx::Error> {
+    let row: Option<(Uuid, i32, Decimal, Decimal)> = sqlx::query_as(
+        "select id, units, unit_rate, amount from invoice_lines where visit_id = $1",
+    )
+    .bind(visit_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|(invoice_line_id, units, unit_rate, amount)| InvoiceLineSummary {
+        invoice_line_id,
+        units: units.into(),
+        unit_rate,
+        amount,
+    }))
+}

@@ -1,0 +1,152 @@
+//! One error type for every handler, rendered as RFC 9457 problem+json. Client
+//! mistakes become 4xx with field-level detail; internal errors become a 500 whose
+//! detail is logged, never sent.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use homecare_domain::validation::{FieldError, FieldErrors};
+use homecare_domain::{Rejection, RejectionCode};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid input")]
+    Validation(FieldErrors),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// A command the visit's current state does not allow.
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// Well-formed but refused by a rule (wrong caregiver, impossible time).
+    #[error("{detail}")]
+    Unprocessable { code: &'static str, detail: String },
+    #[error("{detail}")]
+    Unavailable { detail: String, retry_after_secs: u64 },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    problem_type: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl ApiError {
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        Self::Internal(error.to_string())
+    }
+
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::default();
+        errors.add(field, message);
+        Self::Validation(errors)
+    }
+
+    pub fn from_rejection(rejection: Rejection) -> Self {
+        let code = rejection.code.as_str();
+        match rejection.code {
+            RejectionCode::InvalidState => Self::Conflict { code, detail: rejection.detail },
+            RejectionCode::WrongCaregiver | RejectionCode::InvalidTime => {
+                Self::Unprocessable { code, detail: rejection.detail }
+            }
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid input"),
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "Malformed request"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code, "Conflict with the visit's state"),
+            Self::Unprocessable { code, .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, code, "Refused by a visit rule")
+            }
+            Self::Unavailable { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable")
+            }
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, title) = self.parts();
+        let detail = match &self {
+            Self::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                "the server could not complete the request; it has been logged".to_owned()
+            }
+            Self::Validation(errors) => format!("{} field(s) are invalid", errors.0.len()),
+            other => other.to_string(),
+        };
+        let errors: &[FieldError] = match &self {
+            Self::Validation(errors) => &errors.0,
+            _ => &[],
+        };
+        let problem = Problem {
+            problem_type: format!("https://docs.homecare.dev/problems/{code}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            errors,
+        };
+        let mut response = (status, Json(problem)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Self::Unavailable { retry_after_secs, .. } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            // Well-formed JSON of the wrong shape: name the field serde complained about.
+            JsonRejection::JsonDataError(e) => Self::field("body", e.body_text()),
+            other => Self::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::field("query", rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::NotFound(rejection.body_text())
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        Self::Validation(errors)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => {
+                Self::Unavailable { detail: "the database is not answering".to_owned(), retry_after_secs: 5 }
+            }
+            _ => Self::internal(error),
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! `GET /v1/events`: JetStream events relayed to WebSocket clients.
+//!
+//! One ordered consumer per API process feeds a broadcast channel that every
+//! socket reads (live traffic costs the server one consumer, not one per socket).
+//! A client that passes `?since=N` first gets the events after sequence N from a
+//! short-lived ordered consumer, then joins the live feed; it subscribes to the
+//! feed *before* measuring where the replay ends and skips sequences it has sent,
+//! so the switch has no gap and no repeat. A socket that falls behind the feed
+//! re-replays from its last sequence instead of losing events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use axum::routing::get;
+use futures::StreamExt;
+use homecare_activities::{EventBus, EventBusError};
+use homecare_domain::validation::FieldErrors;
+use homecare_domain::{EventEnvelope, EventKind};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::extract::ApiQuery;
+use crate::{ApiError, AppState};
+
+const FEED_CAPACITY: usize = 4096;
+const REPLAY_IDLE_LIMIT: Duration = Duration::from_secs(10);
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/events", get(subscribe))
+}
+
+/// One frame on the socket: the stream sequence (pass it back as `since` to
+/// resume) and the CloudEvents envelope.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RelayedEvent {
+    pub sequence: u64,
+    pub event: EventEnvelope,
+}
+
+/// This process's shared live feed of the stream.
+#[derive(Clone)]
+pub struct Relay {
+    feed: broadcast::Sender<Arc<RelayedEvent>>,
+}
+
+fn stream_error(bus: &EventBus, e: impl std::fmt::Display) -> EventBusError {
+    EventBusError::Stream { stream: bus.config().stream_name.clone(), detail: e.to_string() }
+}
+
+type Messages = async_nats::jetstream::consumer::pull::Ordered;
+
+async fn ordered_messages(bus: &EventBus, deliver_policy: DeliverPolicy) -> Result<Messages, EventBusError> {
+    let stream = bus.jetstream().get_stream(&bus.config().stream_name).await.map_err(|e| stream_error(bus, e))?;
+    let consumer = stream
+        .create_consumer(OrderedConfig { deliver_policy, ..Default::default() })
+        .await
+        .map_err(|e| stream_error(bus, e))?;
+    consumer.messages().await.map_err(|e| stream_error(bus, e))
+}
+
+fn decode(message: &async_nats::jetstream::Message) -> Option<RelayedEvent> {
+    let sequence = message.info().ok()?.stream_sequence;
+    match serde_json::from_slice::<EventEnvelope>(&message.payload) {
+        Ok(event) => Some(RelayedEvent { sequence, event }),
+        Err(e) => {
+            tracing::warn!(sequence, error = %e, "skipping a message that is not an event envelope");
+            None
+        }
+    }
+}
+
+impl Relay {
+    pub async fn start(bus: EventBus) -> Result<Self, EventBusError> {
+        let (feed, _) = broadcast::channel(FEED_CAPACITY);
+        let messages = ordered_messages(&bus, DeliverPolicy::New).await?;
+        tokio::spawn(run_relay(bus, feed.clone(), messages));
+        Ok(Self { feed })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<RelayedEvent>> {
+        self.feed.subscribe()
+    }
+}
+
+/// Forwards the stream to the feed for the life of the process, re-creating the
+/// consumer after the last sequence seen if it ever ends.
+async fn run_relay(bus: EventBus, feed: broadcast::Sender<Arc<RelayedEvent>>, mut messages: Messages) {
+    let mut last_sequence = 0;
+    loop {
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(message) => {
+                    if let Some(event) = decode(&message) {
+                        last_sequence = event.sequence;
+                        // No receivers is fine: nobody is listening right now.
+                        let _ = feed.send(Arc::new(event));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "event relay: consumer error"),
+            }
+        }
+        tracing::warn!(last_sequence, "event relay: consumer ended; resuming");
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let policy = if last_sequence == 0 {
+                DeliverPolicy::New
+            } else {
+                DeliverPolicy::ByStartSequence { start_sequence: last_sequence + 1 }
+            };
+            match ordered_messages(&bus, policy).await {
+                Ok(resumed) => {
+                    messages = resumed;
+                    break;
+                }
+                Err(e) => tracing::warn!(error = %e, "event relay: cannot resume yet"),
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    pub visit_id: Option<String>,
+    pub caregiver_id: Option<String>,
+    /// Comma-separated CloudEvents types, e.g. `homecare.visit.assigned,homecare.invoice.created`.
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    /// Resume after this stream sequence (0 replays everything retained).
+    pub since: Option<String>,
+}
+
+/// Which events a connection wants.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    visit_id: Option<String>,
+    caregiver_id: Option<String>,
+    event_types: Vec<String>,
+}
+
+impl EventFilter {
+    fn matches(&self, event: &EventEnvelope) -> bool {
+        self.visit_id.as_ref().is_none_or(|v| event.subject == *v)
+            && self.caregiver_id.as_ref().is_none_or(|c| event.caregiver_id() == Some(c.as_str()))
+            && (self.event_types.is_empty() || self.event_types.iter().any(|t| *t == event.event_type))
+    }
+}
+
+fn parse_query(query: EventsQuery) -> Result<(EventFilter, Option<u64>), FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let mut uuid = |field: &str, value: Option<String>| {
+        value.and_then(|v| match v.parse::<Uuid>() {
+            Ok(id) => Some(id.to_string()),
+            Err(_) => {
+                errors.add(field, "must be a UUID");
+                None
+            }
+        })
+    };
+    let visit_id = uuid("visit_id", query.visit_id);
+    let caregiver_id = uuid("caregiver_id", query.caregiver_id);
+    let event_types: Vec<String> = query
+        .event_type
+        .map(|types| types.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect())
+        .unwrap_or_default();
+    for t in &event_types {
+        errors.check(EventKind::from_event_type(t).is_some(), "type", format!("unknown event type `{t}`"));
+    }
+    let since = query.since.and_then(|s| match s.parse::<u64>() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.add("since", "must be a stream sequence number (a non-negative integer)");
+            None
+        }
+    });
+    errors.into_result()?;
+    Ok((EventFilter { visit_id, caregiver_id, event_types }, since))
+}
+
+async fn subscribe(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<EventsQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let (filter, since) = parse_query(query)?;
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        if let Err(reason) = relay_to_socket(socket, state, filter, since).await {
+            tracing::debug!(%reason, "event socket closed");
+        }
+    }))
+}
+
+async fn send(socket: &mut WebSocket, event: &RelayedEvent) -> Result<(), String> {
+    let text = serde_json::to_string(event).map_err(|e| e.to_string())?;
+    socket.send(Message::Text(text.into())).await.map_err(|e| e.to_string())
+}
+
+/// Sends the filtered events after `after` up to the stream's current end and
+/// returns the last sequence covered.
+async fn replay(
+    socket: &mut WebSocket,
+    bus: &EventBus,
+    filter: &EventFilter,
+    after: u64,
+) -> Result<u64, String> {
+    let mut stream = bus.jetstream().get_stream(&bus.config().stream_name).await.map_err(|e| e.to_string())?;
+    let end = stream.info().await.map_err(|e| e.to_string())?.state.last_sequence;
+    if end <= after {
+        return Ok(after);
+    }
+    let policy = DeliverPolicy::ByStartSequence { start_sequence: after + 1 };
+    let mut messages = ordered_messages(bus, policy).await.map_err(|e| e.to_string())?;
+    let mut covered = after;
+    while covered < end {
+        let message = match tokio::time::timeout(REPLAY_IDLE_LIMIT, messages.next()).await {
+            Ok(Some(Ok(message))) => message,
+            Ok(Some(Err(e))) => return Err(e.to_string()),
+            // Messages up to `end` expired meanwhile: nothing more to replay.
+            Ok(None) | Err(_) => break,
+        };
+        let Some(event) = decode(&message) else { continue };
+        covered = event.sequence;
+        if filter.matches(&event.event) {
+            send(socket, &event).await?;
+        }
+    }
+    Ok(covered.max(end))
+}
+
+async fn relay_to_socket(
+    mut socket: WebSocket,
+    state: AppState,
+    filter: EventFilter,
+    since: Option<u64>,
+) -> Result<(), String> {
+    let mut live = state.relay.subscribe();
+    let mut covered = match since {
+        Some(after) => replay(&mut socket, &state.bus, &filter, after).await?,
+        None => 0,
+    };
+    loop {
+        tokio::select! {
+            received = live.recv() => match received {
+                Ok(event) => {
+                    if event.sequence <= covered {
+                        continue;
+                    }
+                    covered = event.sequence;
+                    if filter.matches(&event.event) {
+                        send(&mut socket, &event).await?;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "socket fell behind the live feed; replaying");
+                    covered = replay(&mut socket, &state.bus, &filter, covered).await?;
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    let close = CloseFrame { code: 1011, reason: "event relay stopped".into() };
+                    let _ = socket.send(Message::Close(Some(close))).await;
+                    return Err("relay closed".to_owned());
+                }
+            },
+            incoming = socket.recv() => match incoming {
+                None | Some(Ok(Message::Close(_))) | Some(Err(_)) => return Ok(()),
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(visit: Option<&str>, types: Option<&str>, since: Option<&str>) -> EventsQuery {
+        EventsQuery {
+            visit_id: visit.map(str::to_owned),
+            caregiver_id: None,
+            event_type: types.map(str::to_owned),
+            since: since.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn bad_filters_are_reported_per_field() {
+        let errors = parse_query(query(Some("nope"), Some("homecare.visit.exploded"), Some("-1"))).unwrap_err();
+        let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["visit_id", "type", "since"]);
+    }
+
+    #[test]
+    fn filters_select_by_visit_caregiver_and_type() {
+        let visit = Uuid::new_v4();
+        let caregiver = Uuid::new_v4();
+        let event = EventEnvelope::new(
+            EventKind::VisitAssigned,
+            visit,
+            "",
+            chrono::Utc::now(),
+            serde_json::json!({"caregiver_id": caregiver}),
+        );
+        let (by_visit, since) =
+            parse_query(query(Some(&visit.to_string()), Some("homecare.visit.assigned"), Some("7"))).unwrap();
+        assert_eq!(since, Some(7));
+        assert!(by_visit.matches(&event));
+        let (other_visit, _) = parse_query(query(Some(&Uuid::new_v4().to_string()), None, None)).unwrap();
+        assert!(!other_visit.matches(&event));
+        let (other_type, _) = parse_query(query(None, Some("homecare.invoice.created"), None)).unwrap();
+        assert!(!other_type.matches(&event));
+        let by_caregiver = EventFilter { caregiver_id: Some(caregiver.to_string()), ..Default::default() };
+        assert!(by_caregiver.matches(&event));
+    }
+}

@@ -1,0 +1,97 @@
+//! `/v1/invoice-lines`: what each completed visit billed, with every figure
+//! needed to explain it (minutes, units, rate, rule).
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::clients::Page;
+use crate::extract::{ApiPath, ApiQuery};
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/invoice-lines", get(list))
+        .route("/visits/{id}/invoice-lines", get(for_visit))
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct InvoiceLine {
+    pub id: Uuid,
+    pub visit_id: Uuid,
+    pub payer_id: Uuid,
+    pub service_code: String,
+    pub client_id: Uuid,
+    pub caregiver_id: Uuid,
+    pub service_date: NaiveDate,
+    pub billed_minutes: i32,
+    pub units: i32,
+    pub unit_rate: Decimal,
+    pub amount: Decimal,
+    pub rounding_rule: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InvoiceFilter {
+    pub visit_id: Option<Uuid>,
+    pub client_id: Option<Uuid>,
+    pub payer_id: Option<Uuid>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+async fn query_lines(state: &AppState, filter: &InvoiceFilter) -> Result<Vec<InvoiceLine>, ApiError> {
+    let (limit, offset) = Page { limit: filter.limit, offset: filter.offset }.bounds()?;
+    let lines = sqlx::query_as::<_, InvoiceLine>(
+        "select id, visit_id, payer_id, service_code, client_id, caregiver_id, service_date,
+                billed_minutes, units, unit_rate, amount, rounding_rule, created_at
+           from invoice_lines
+          where ($1::uuid is null or visit_id = $1)
+            and ($2::uuid is null or client_id = $2)
+            and ($3::uuid is null or payer_id = $3)
+            and ($4::date is null or service_date >= $4)
+            and ($5::date is null or service_date <= $5)
+          order by service_date, created_at, id
+          limit $6 offset $7",
+    )
+    .bind(filter.visit_id)
+    .bind(filter.client_id)
+    .bind(filter.payer_id)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&state.db)
+    .await?;
+    Ok(lines)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ApiQuery(filter): ApiQuery<InvoiceFilter>,
+) -> Result<Json<Vec<InvoiceLine>>, ApiError> {
+    Ok(Json(query_lines(&state, &filter).await?))
+}
+
+async fn for_visit(
+    State(state): State<AppState>,
+    ApiPath(visit_id): ApiPath<Uuid>,
+) -> Result<Json<Vec<InvoiceLine>>, ApiError> {
+    let filter = InvoiceFilter {
+        visit_id: Some(visit_id),
+        client_id: None,
+        payer_id: None,
+        from: None,
+        to: None,
+        limit: None,
+        offset: None,
+    };
+    Ok(Json(query_lines(&state, &filter).await?))
+}

@@ -1,0 +1,433 @@
+//! `/v1/visits`: creating a visit starts its `VisitWorkflow`; check-in, check-out
+//! and cancel are workflow updates, refused synchronously by the validators.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use homecare_domain::contracts::{
+    CancelCommand, EvvCommand, VisitSnapshot, VisitWorkflowInput, visit_workflow_id,
+};
+use homecare_domain::validation::{self, FieldErrors};
+use homecare_domain::{Rejection, VisitStatus};
+use homecare_workflows::VisitWorkflow;
+use homecare_workflows::visit::{CAREGIVER_ID, CLIENT_ID, SCHEDULED_START, VISIT_STATUS};
+use serde::{Deserialize, Serialize};
+use temporalio_client::{
+    RpcOptions, WorkflowDescribeOptions, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy,
+    WorkflowQueryOptions, WorkflowStartOptions,
+};
+use temporalio_client::errors::WorkflowUpdateError;
+use temporalio_common::HasWorkflowDefinition;
+use temporalio_common::protos::temporal::api::failure::v1::Failure;
+use temporalio_common::search_attributes::{SearchAttributes, Timestamp};
+use uuid::Uuid;
+
+use crate::clients::Page;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::{ApiError, AppState};
+
+/// The payer a visit bills when the request names none (seeded reference data).
+pub const PRIVATE_PAY: Uuid = Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0001);
+const DEFAULT_SERVICE_CODE: &str = "T1019";
+/// v5 namespace for visit ids derived from an `Idempotency-Key`.
+const IDEMPOTENT_VISIT_NAMESPACE: Uuid = Uuid::from_u128(0x3b6f_0a52_9c1d_4e27_8f40_6a2b_1c9d_7e55);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/visits", get(list).post(create))
+        .route("/visits/{id}", get(show))
+        .route("/visits/{id}/check-in", post(check_in))
+        .route("/visits/{id}/check-out", post(check_out))
+        .route("/visits/{id}/cancel", post(cancel))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewVisit {
+    pub client_id: Uuid,
+    pub scheduled_start: DateTime<Utc>,
+    pub scheduled_end: DateTime<Utc>,
+    #[serde(default)]
+    pub required_skills: Vec<String>,
+    pub service_code: Option<String>,
+    pub payer_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Visit {
+    pub id: Uuid,
+    pub client_id: Uuid,
+    pub caregiver_id: Option<Uuid>,
+    pub payer_id: Uuid,
+    pub service_code: String,
+    pub scheduled_start: DateTime<Utc>,
+    pub scheduled_end: DateTime<Utc>,
+    pub required_skills: Vec<String>,
+    pub status: String,
+    pub cancel_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, client_id, caregiver_id, payer_id, service_code,
+    lower(scheduled) as scheduled_start, upper(scheduled) as scheduled_end,
+    required_skills, status::text as status, cancel_reason, created_at, updated_at";
+
+async fn find_visit(state: &AppState, id: Uuid) -> Result<Visit, ApiError> {
+    sqlx::query_as::<_, Visit>(&format!("select {COLUMNS} from visits where id = $1"))
+        .bind(id)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("visit {id} not found")))
+}
+
+/// An `Idempotency-Key` makes a retried request land on the same visit or update.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 200 && k.chars().all(|c| c.is_ascii_graphic()))
+        .ok_or_else(|| ApiError::field("Idempotency-Key", "must be 1-200 printable ASCII characters"))?;
+    Ok(Some(key.to_owned()))
+}
+
+/// Checks what only the database knows: the client, payer and service exist and
+/// the payer has a rate for the service on the visit's local date.
+async fn check_references(state: &AppState, new: &NewVisit, payer_id: Uuid, service_code: &str) -> Result<(), ApiError> {
+    let (client, payer, service, rate): (bool, bool, bool, bool) = sqlx::query_as(
+        "select exists (select 1 from clients where id = $1),
+                exists (select 1 from payers where id = $2),
+                exists (select 1 from service_codes where code = $3),
+                exists (select 1 from rates r join clients c on c.id = $1
+                         where r.payer_id = $2 and r.service_code = $3
+                           and r.effective @> (($4::timestamptz) at time zone c.timezone)::date)",
+    )
+    .bind(new.client_id)
+    .bind(payer_id)
+    .bind(service_code)
+    .bind(new.scheduled_start)
+    .fetch_one(&state.db)
+    .await?;
+    let mut errors = FieldErrors::default();
+    errors.check(client, "client_id", "no such client");
+    errors.check(payer, "payer_id", "no such payer");
+    errors.check(service, "service_code", "unknown service code");
+    if client && payer && service {
+        errors.check(rate, "payer_id", format!("the payer has no rate for {service_code} on the visit date"));
+    }
+    errors.into_result().map_err(Into::into)
+}
+
+#[tracing::instrument(skip_all, fields(visit_id))]
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(new): ApiJson<NewVisit>,
+) -> Result<(StatusCode, Json<Visit>), ApiError> {
+    let key = idempotency_key(&headers)?;
+    let mut errors = FieldErrors::default();
+    validation::visit_period(&mut errors, new.scheduled_start, new.scheduled_end);
+    validation::skills(&mut errors, "required_skills", &new.required_skills);
+    errors.into_result()?;
+    let payer_id = new.payer_id.unwrap_or(PRIVATE_PAY);
+    let service_code = new.service_code.clone().unwrap_or_else(|| DEFAULT_SERVICE_CODE.to_owned());
+    check_references(&state, &new, payer_id, &service_code).await?;
+
+    let visit_id = match &key {
+        Some(key) => Uuid::new_v5(&IDEMPOTENT_VISIT_NAMESPACE, key.as_bytes()),
+        None => Uuid::new_v4(),
+    };
+    tracing::Span::current().record("visit_id", tracing::field::display(visit_id));
+    let mut required_skills = new.required_skills.clone();
+    required_skills.sort();
+    required_skills.dedup();
+
+    // The row and the workflow start commit together: if Temporal refuses the
+    // start, the insert rolls back and nothing exists.
+    let mut tx = state.db.begin().await?;
+    let inserted = sqlx::query(
+        "insert into visits (id, client_id, payer_id, service_code, scheduled, required_skills)
+         values ($1, $2, $3, $4, tstzrange($5, $6), $7)
+         on conflict (id) do nothing",
+    )
+    .bind(visit_id)
+    .bind(new.client_id)
+    .bind(payer_id)
+    .bind(&service_code)
+    .bind(new.scheduled_start)
+    .bind(new.scheduled_end)
+    .bind(&required_skills)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        // Same Idempotency-Key again: answer with the visit it created.
+        tx.rollback().await?;
+        return Ok((StatusCode::OK, Json(find_visit(&state, visit_id).await?)));
+    }
+    let input = VisitWorkflowInput {
+        visit_id,
+        client_id: new.client_id,
+        scheduled_start: new.scheduled_start,
+        scheduled_end: new.scheduled_end,
+        late_check_in_after_minutes: state.config.late_check_in_after_minutes,
+        unfilled_retry_minutes: state.config.unfilled_retry_minutes,
+    };
+    let start = new.scheduled_start;
+    let search_attributes = SearchAttributes::new([
+        VISIT_STATUS.value_set(VisitStatus::Scheduled.as_str().to_owned()),
+        CLIENT_ID.value_set(new.client_id.to_string()),
+        SCHEDULED_START.value_set(Timestamp::new(start.timestamp(), start.timestamp_subsec_nanos() as i32)),
+        CAREGIVER_ID.value_set(String::new()),
+    ]);
+    let options = WorkflowStartOptions::new(state.config.task_queue.clone(), visit_workflow_id(visit_id))
+        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+        .search_attributes(search_attributes)
+        .build();
+    state
+        .temporal
+        .start_workflow(VisitWorkflow::run, input, options)
+        .await
+        .map_err(|e| ApiError::Unavailable {
+            detail: format!("could not start the visit workflow: {e}"),
+            retry_after_secs: 5,
+        })?;
+    tx.commit().await?;
+    tracing::info!("visit created and workflow started");
+    Ok((StatusCode::CREATED, Json(find_visit(&state, visit_id).await?)))
+}
+
+#[derive(Debug, Serialize)]
+pub struct VisitDetail {
+    #[serde(flatten)]
+    pub visit: Visit,
+    pub workflow: WorkflowView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WorkflowView {
+    pub workflow_id: String,
+    /// Temporal's execution status (`Running`, `Completed`, ...), if reachable.
+    pub execution_status: Option<String>,
+    /// The workflow's own view (`status` query), if a worker answered in time.
+    pub snapshot: Option<VisitSnapshot>,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<VisitDetail>, ApiError> {
+    let visit = find_visit(&state, id).await?;
+    let workflow_id = visit_workflow_id(id);
+    let handle = state.temporal.get_workflow_handle::<VisitWorkflow>(workflow_id.clone());
+    let rpc = RpcOptions::builder().timeout(std::time::Duration::from_secs(3)).build();
+    let execution_status = handle
+        .describe(WorkflowDescribeOptions::default())
+        .await
+        .ok()
+        .map(|d| format!("{:?}", d.status()));
+    let snapshot = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        handle.query(VisitWorkflow::status, (), WorkflowQueryOptions::builder().rpc_options(rpc).build()),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok);
+    Ok(Json(VisitDetail { visit, workflow: WorkflowView { workflow_id, execution_status, snapshot } }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VisitFilter {
+    pub status: Option<String>,
+    pub client_id: Option<Uuid>,
+    pub caregiver_id: Option<Uuid>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ApiQuery(filter): ApiQuery<VisitFilter>,
+) -> Result<Json<Vec<Visit>>, ApiError> {
+    let (limit, offset) = Page { limit: filter.limit, offset: filter.offset }.bounds()?;
+    let status = match &filter.status {
+        Some(s) => Some(
+            s.parse::<VisitStatus>()
+                .map_err(|e| ApiError::field("status", e.to_string()))?
+                .as_str(),
+        ),
+        None => None,
+    };
+    let visits = sqlx::query_as::<_, Visit>(&format!(
+        "select {COLUMNS} from visits
+          where ($1::text is null or status::text = $1)
+            and ($2::uuid is null or client_id = $2)
+            and ($3::uuid is null or caregiver_id = $3)
+          order by lower(scheduled), id limit $4 offset $5"
+    ))
+    .bind(status)
+    .bind(filter.client_id)
+    .bind(filter.caregiver_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&state.db)
+    .await?;
+    Ok(Json(visits))
+}
+
+/// What a caregiver's device sends at check-in and check-out.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvvRequest {
+    pub caregiver_id: Uuid,
+    /// When it happened on the device; defaults to now.
+    pub at: Option<DateTime<Utc>>,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+impl EvvRequest {
+    fn into_command(self) -> Result<EvvCommand, ApiError> {
+        let now = Utc::now();
+        let at = self.at.unwrap_or(now);
+        let mut errors = FieldErrors::default();
+        validation::coordinates(&mut errors, "", self.latitude, self.longitude);
+        validation::device_time(&mut errors, "at", at, now);
+        errors.into_result()?;
+        Ok(EvvCommand { caregiver_id: self.caregiver_id, at, latitude: self.latitude, longitude: self.longitude })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    pub reason: String,
+}
+
+/// Every failure message in a Temporal failure chain, outermost first.
+fn failure_messages(failure: &Failure) -> Vec<&str> {
+    let mut messages = vec![failure.message.as_str()];
+    let mut cause = failure.cause.as_deref();
+    while let Some(f) = cause {
+        messages.push(f.message.as_str());
+        cause = f.cause.as_deref();
+    }
+    messages
+}
+
+/// Maps an update's failure to the answer a client can act on.
+async fn update_error(state: &AppState, visit_id: Uuid, error: WorkflowUpdateError) -> ApiError {
+    match error {
+        WorkflowUpdateError::Failed(failure) => {
+            let messages = failure_messages(&failure);
+            match messages.iter().find_map(|m| Rejection::parse(m)) {
+                Some(rejection) => ApiError::from_rejection(rejection),
+                None => ApiError::Conflict { code: "command_failed", detail: messages.join(": ") },
+            }
+        }
+        // The workflow has finished: the visit takes no more commands.
+        WorkflowUpdateError::NotFound(_) => match find_visit(state, visit_id).await {
+            Ok(visit) => ApiError::Conflict {
+                code: "invalid_state",
+                detail: format!("the visit is {}; it takes no more commands", visit.status),
+            },
+            Err(e) => e,
+        },
+        WorkflowUpdateError::Rpc(status)
+            if matches!(
+                status.code(),
+                tonic_code::DEADLINE_EXCEEDED | tonic_code::UNAVAILABLE | tonic_code::RESOURCE_EXHAUSTED
+            ) =>
+        {
+            ApiError::Unavailable { detail: format!("Temporal did not answer: {}", status.message()), retry_after_secs: 5 }
+        }
+        WorkflowUpdateError::Rpc(status) if status.code() == tonic_code::FAILED_PRECONDITION => {
+            ApiError::Conflict { code: "invalid_state", detail: status.message().to_owned() }
+        }
+        other => ApiError::internal(other),
+    }
+}
+
+/// tonic's codes, named the way the match reads.
+mod tonic_code {
+    use temporalio_client::tonic::Code;
+    pub const DEADLINE_EXCEEDED: Code = Code::DeadlineExceeded;
+    pub const UNAVAILABLE: Code = Code::Unavailable;
+    pub const RESOURCE_EXHAUSTED: Code = Code::ResourceExhausted;
+    pub const FAILED_PRECONDITION: Code = Code::FailedPrecondition;
+}
+
+/// Sends one update to the visit's workflow and waits at most the configured time.
+/// With an `Idempotency-Key`, a retried request re-attaches to the same update
+/// and gets its result instead of running it twice.
+async fn send_update<U>(
+    state: &AppState,
+    visit_id: Uuid,
+    headers: &HeaderMap,
+    update: U,
+    name: &str,
+    input: U::Input,
+) -> Result<Json<VisitSnapshot>, ApiError>
+where
+    U: temporalio_common::UpdateDefinition<
+        Workflow = <VisitWorkflow as HasWorkflowDefinition>::Run,
+        Output = VisitSnapshot,
+    >,
+    U::Input: Send,
+{
+    let key = idempotency_key(headers)?;
+    find_visit(state, visit_id).await?;
+    let handle = state.temporal.get_workflow_handle::<VisitWorkflow>(visit_workflow_id(visit_id));
+    let timeout = state.config.update_timeout;
+    let options = WorkflowExecuteUpdateOptions::builder()
+        .maybe_update_id(key.map(|k| format!("{name}-{k}")))
+        .rpc_options(RpcOptions::builder().timeout(timeout).build())
+        .build();
+    match tokio::time::timeout(timeout, handle.execute_update(update, input, options)).await {
+        Err(_) => Err(ApiError::Unavailable {
+            detail: format!("the visit workflow did not answer within {}s; is a worker running?", timeout.as_secs()),
+            retry_after_secs: 5,
+        }),
+        Ok(Ok(snapshot)) => Ok(Json(snapshot)),
+        Ok(Err(e)) => Err(update_error(state, visit_id, e).await),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(visit_id = %id))]
+async fn check_in(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<EvvRequest>,
+) -> Result<Json<VisitSnapshot>, ApiError> {
+    let command = request.into_command()?;
+    send_update(&state, id, &headers, VisitWorkflow::check_in, "check-in", command).await
+}
+
+#[tracing::instrument(skip_all, fields(visit_id = %id))]
+async fn check_out(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<EvvRequest>,
+) -> Result<Json<VisitSnapshot>, ApiError> {
+    let command = request.into_command()?;
+    send_update(&state, id, &headers, VisitWorkflow::check_out, "check-out", command).await
+}
+
+#[tracing::instrument(skip_all, fields(visit_id = %id))]
+async fn cancel(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<CancelRequest>,
+) -> Result<Json<VisitSnapshot>, ApiError> {
+    let mut errors = FieldErrors::default();
+    validation::name(&mut errors, "reason", &request.reason);
+    errors.into_result()?;
+    let command = CancelCommand { reason: request.reason.trim().to_owned() };
+    send_update(&state, id, &headers, VisitWorkflow::cancel, "cancel", command).await
+}
