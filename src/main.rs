@@ -1,1 +1,112 @@
-fn main() {}
+//! `homecare`: run the platform, or one part of it.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use homecare::platform::{self, Platform};
+use homecare::settings::Settings;
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(name = "homecare", version, about = "Event-driven scheduling, EVV and billing for home-care agencies")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format: `pretty` for people, `json` for log pipelines.
+    #[arg(long, env = "HOMECARE_LOG_FORMAT", default_value = "pretty", global = true)]
+    log_format: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrations, a worker and the API in one process.
+    Up(Settings),
+    /// A Temporal worker only (run several to scale out).
+    Worker(Settings),
+    /// The API only (run several behind a load balancer).
+    Api(Settings),
+    /// Create the database if needed and apply migrations.
+    Migrate(Settings),
+    /// Seed a small agency and drive visits through their lifecycle via the API.
+    Demo {
+        #[arg(long, env = "HOMECARE_API_URL", default_value = "http://127.0.0.1:8080")]
+        api_url: String,
+    },
+    /// Workflow histories for the replay tests.
+    History {
+        #[command(subcommand)]
+        command: HistoryCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum HistoryCommand {
+    /// Save a visit workflow's history as JSON (e.g. into tests/histories/).
+    Record {
+        visit_id: Uuid,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,temporalio_sdk_core=warn,temporalio_sdk=warn,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(&cli.log_format);
+    match cli.command {
+        Command::Up(settings) => {
+            let platform = Platform::start(&settings).await?;
+            let api = format!("http://{}", platform.api.addr);
+            println!("homecare is up");
+            println!("  API          {api}/v1   (health: {api}/readyz)");
+            println!("  WebSocket    ws://{}/v1/events", platform.api.addr);
+            println!("  Temporal UI  {}/namespaces/{}/workflows", settings.temporal_ui_url, settings.temporal_namespace);
+            println!("Ctrl-C stops it.");
+            shutdown_signal().await;
+            platform.stop().await
+        }
+        Command::Worker(settings) => {
+            let worker = platform::start_worker(&settings).await?;
+            println!("worker polling task queue {}; Ctrl-C stops it", settings.task_queue);
+            shutdown_signal().await;
+            Ok(worker.stop().await?)
+        }
+        Command::Api(settings) => {
+            let db = platform::connect_db(&settings).await?;
+            let api = platform::start_api(&settings, db, settings.api_addr).await?;
+            println!("API on http://{}/v1; Ctrl-C stops it", api.addr);
+            shutdown_signal().await;
+            api.stop().await
+        }
+        Command::Migrate(settings) => {
+            platform::migrate(&settings).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Demo { api_url } => homecare::demo::run(&api_url).await,
+        Command::History { command: HistoryCommand::Record { visit_id, out, settings } } => {
+            let bytes = homecare::history::record(&settings, visit_id).await?;
+            std::fs::write(&out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
+            println!("history of visit-{visit_id} written to {}", out.display());
+            Ok(())
+        }
+    }
+}

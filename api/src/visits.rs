@@ -12,7 +12,7 @@ use homecare_domain::contracts::{
 use homecare_domain::validation::{self, FieldErrors};
 use homecare_domain::{Rejection, VisitStatus};
 use homecare_workflows::VisitWorkflow;
-use homecare_workflows::visit::{CAREGIVER_ID, CLIENT_ID, SCHEDULED_START, VISIT_STATUS};
+use homecare_workflows::visit::{CLIENT_ID, SCHEDULED_START, VISIT_STATUS};
 use serde::{Deserialize, Serialize};
 use temporalio_client::{
     RpcOptions, WorkflowDescribeOptions, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy,
@@ -181,7 +181,6 @@ async fn create(
         VISIT_STATUS.value_set(VisitStatus::Scheduled.as_str().to_owned()),
         CLIENT_ID.value_set(new.client_id.to_string()),
         SCHEDULED_START.value_set(Timestamp::new(start.timestamp(), start.timestamp_subsec_nanos() as i32)),
-        CAREGIVER_ID.value_set(String::new()),
     ]);
     let options = WorkflowStartOptions::new(state.config.task_queue.clone(), visit_workflow_id(visit_id))
         .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)

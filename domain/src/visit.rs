@@ -124,18 +124,6 @@ pub struct VisitFacts {
     pub status: VisitStatus,
     pub caregiver_id: Option<Uuid>,
     pub checked_in_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// A check-in, check-out or cancel is being recorded right now.
-    pub command_in_flight: bool,
-}
-
-fn not_busy(facts: &VisitFacts) -> Result<(), Rejection> {
-    if facts.command_in_flight {
-        return Err(Rejection::new(
-            RejectionCode::InvalidState,
-            "another command for this visit is being recorded; retry shortly",
-        ));
-    }
-    Ok(())
 }
 
 fn assigned_caregiver(facts: &VisitFacts, caregiver_id: Uuid) -> Result<(), Rejection> {
@@ -150,7 +138,6 @@ fn assigned_caregiver(facts: &VisitFacts, caregiver_id: Uuid) -> Result<(), Reje
 }
 
 pub fn check_in_allowed(facts: &VisitFacts, caregiver_id: Uuid) -> Result<(), Rejection> {
-    not_busy(facts)?;
     match facts.status {
         VisitStatus::Assigned => assigned_caregiver(facts, caregiver_id),
         VisitStatus::CheckedIn => {
@@ -168,7 +155,6 @@ pub fn check_out_allowed(
     caregiver_id: Uuid,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), Rejection> {
-    not_busy(facts)?;
     match facts.status {
         VisitStatus::CheckedIn => {
             assigned_caregiver(facts, caregiver_id)?;
@@ -191,7 +177,6 @@ pub fn check_out_allowed(
 }
 
 pub fn cancel_allowed(facts: &VisitFacts) -> Result<(), Rejection> {
-    not_busy(facts)?;
     if facts.status.is_closed() {
         return Err(Rejection::new(
             RejectionCode::InvalidState,
@@ -207,7 +192,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     fn facts(status: VisitStatus, caregiver: Option<Uuid>) -> VisitFacts {
-        VisitFacts { status, caregiver_id: caregiver, checked_in_at: None, command_in_flight: false }
+        VisitFacts { status, caregiver_id: caregiver, checked_in_at: None }
     }
 
     #[test]
@@ -259,15 +244,6 @@ mod tests {
             let allowed = cancel_allowed(&facts(status, None)).is_ok();
             assert_eq!(allowed, !status.is_closed(), "{status}");
         }
-    }
-
-    #[test]
-    fn commands_wait_for_one_in_flight() {
-        let maria = Uuid::new_v4();
-        let mut f = facts(VisitStatus::Assigned, Some(maria));
-        f.command_in_flight = true;
-        assert!(check_in_allowed(&f, maria).is_err());
-        assert!(cancel_allowed(&f).is_err());
     }
 
     #[test]

@@ -13,14 +13,14 @@ use homecare_domain::contracts::{
     VisitRef, VisitSnapshot, VisitWorkflowInput, search_attributes as sa,
 };
 use homecare_domain::visit::{self, VisitFacts};
-use homecare_domain::VisitStatus;
+use homecare_domain::{Rejection, VisitStatus};
 use temporalio_common::search_attributes::{SearchAttributeKey, Timestamp};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityCloseTimeouts, ActivityOptions, CancellableFuture, WorkflowContext,
+    ActivityCloseTimeouts, ActivityExecutionError, ActivityOptions, CancellableFuture, WorkflowContext,
     WorkflowContextView, WorkflowResult, workflows::select,
 };
-use temporalio_common::RetryPolicy;
+use temporalio_common::{ActivityDefinition, RetryPolicy};
 use uuid::Uuid;
 
 use crate::contracts::VisitActivities;
@@ -44,6 +44,10 @@ pub struct VisitWorkflow {
     cancel_requested: bool,
     cancel_reason: Option<String>,
     invoice: Option<InvoiceLineSummary>,
+    /// The assignment activity is running.
+    assigning: bool,
+    /// Workflow time when the run began (deterministic: recorded in history).
+    entered_at: Option<DateTime<Utc>>,
     /// A check-in, check-out or cancel is between validation and its activity's
     /// result; further commands are refused until it settles, so two commands can
     /// never both pass validation against the same state.
@@ -77,7 +81,6 @@ impl VisitWorkflow {
             status: self.status,
             caregiver_id: self.caregiver_id,
             checked_in_at: self.checked_in_at,
-            command_in_flight: self.command_in_flight,
         }
     }
 
@@ -92,6 +95,69 @@ impl VisitWorkflow {
             cancel_reason: self.cancel_reason.clone(),
             invoice: self.invoice.clone(),
         }
+    }
+
+    /// An assignment or a command is between its activity's start and the
+    /// workflow applying its result. Its event may already be out, and clients
+    /// react to events at once, so commands arriving now are not refused.
+    fn busy(&self) -> bool {
+        self.assigning || self.command_in_flight
+    }
+
+    /// Validators refuse at once when the workflow is settled. While it is busy
+    /// they accept provisionally and the handler applies the same rule once the
+    /// workflow has settled, failing the update with the same coded rejection.
+    fn validate(&self, rule: impl FnOnce(&Self) -> Result<(), Rejection>) -> Result<(), HandlerError> {
+        if self.busy() { Ok(()) } else { rule(self).map_err(Into::into) }
+    }
+
+    /// Waits until the workflow is settled, applies the rule, and marks a command
+    /// in flight (so commands are recorded one at a time, in order).
+    async fn begin_command(
+        ctx: &mut WorkflowContext<Self>,
+        rule: impl Fn(&Self) -> Result<(), Rejection>,
+    ) -> Result<Uuid, HandlerError> {
+        ctx.wait_condition(|s| !s.busy()).await?;
+        ctx.state_mut(|s| {
+            rule(s)?;
+            s.command_in_flight = true;
+            Ok(s.input.visit_id)
+        })
+    }
+
+    fn finish_command<T>(
+        ctx: &mut WorkflowContext<Self>,
+        recorded: Result<T, ActivityExecutionError>,
+        apply: impl FnOnce(&mut Self),
+    ) -> Result<VisitSnapshot, HandlerError> {
+        let ok = recorded.is_ok();
+        ctx.state_mut(|s| {
+            s.command_in_flight = false;
+            if ok {
+                apply(s);
+            }
+        });
+        recorded?;
+        Self::publish_search_attributes(ctx);
+        Ok(ctx.state(|s| s.snapshot()))
+    }
+
+    async fn record_evv<A>(
+        ctx: &mut WorkflowContext<Self>,
+        activity: A,
+        command: EvvCommand,
+        rule: impl Fn(&Self, &EvvCommand) -> Result<(), Rejection>,
+        apply: impl FnOnce(&mut Self, DateTime<Utc>),
+    ) -> Result<VisitSnapshot, HandlerError>
+    where
+        A: ActivityDefinition<Input = RecordEvv, Output = ()>,
+    {
+        let visit_id = Self::begin_command(ctx, |s| rule(s, &command)).await?;
+        let at = command.at;
+        let recorded = ctx
+            .execute_activity(activity, RecordEvv { visit_id, command }, activity_options())
+            .await;
+        Self::finish_command(ctx, recorded, |s| apply(s, at))
     }
 
     fn cancelled(&self) -> bool {
@@ -111,10 +177,11 @@ impl VisitWorkflow {
     fn publish_search_attributes(ctx: &WorkflowContext<Self>) {
         let (status, caregiver) = ctx.state(|s| (s.status, s.caregiver_id));
         let mut updates = vec![VISIT_STATUS.value_set(status.as_str().to_owned())];
-        updates.push(match caregiver {
-            Some(id) => CAREGIVER_ID.value_set(id.to_string()),
-            None => CAREGIVER_ID.value_unset(),
-        });
+        // Unsetting a keyword is refused by the server ("value from <>"), and a
+        // visit never loses its caregiver in this lifecycle, so only ever set it.
+        if let Some(id) = caregiver {
+            updates.push(CAREGIVER_ID.value_set(id.to_string()));
+        }
         ctx.upsert_search_attributes(updates);
     }
 
@@ -130,6 +197,7 @@ impl VisitWorkflow {
             if ctx.state(|s| s.cancel_requested || s.cancelled()) {
                 return Ok(());
             }
+            ctx.state_mut(|s| s.assigning = true);
             let outcome = ctx
                 .execute_activity(
                     VisitActivities::assign_caregiver,
@@ -137,7 +205,9 @@ impl VisitWorkflow {
                     activity_options(),
                 )
                 .await?;
-            let assigned = ctx.state_mut(|s| match outcome.caregiver_id {
+            let assigned = ctx.state_mut(|s| {
+                s.assigning = false;
+                match outcome.caregiver_id {
                 Some(caregiver) => {
                     let moved = s.set_status_unless_cancelling(VisitStatus::Assigned);
                     if moved {
@@ -149,7 +219,7 @@ impl VisitWorkflow {
                     s.set_status_unless_cancelling(VisitStatus::Unfilled);
                     false
                 }
-            });
+            }});
             Self::publish_search_attributes(ctx);
             if assigned {
                 return Ok(());
@@ -169,7 +239,10 @@ impl VisitWorkflow {
         let (visit_id, start, late_after) = ctx.state(|s| {
             (s.input.visit_id, s.input.scheduled_start, s.input.late_check_in_after_minutes.max(0))
         });
-        let late_at = start + chrono::Duration::minutes(late_after);
+        // A visit entered after its start (a backfill, a coordinator catching up)
+        // gets the same grace period from the moment it was entered.
+        let entered = ctx.state(|s| s.entered_at).unwrap_or(start);
+        let late_at = start.max(entered) + chrono::Duration::minutes(late_after);
         let wait = (late_at - Self::now(ctx)).to_std().unwrap_or(Duration::ZERO);
         let mut late_timer = ctx.timer(wait);
         let timer_fired = select! {
@@ -206,6 +279,8 @@ impl VisitWorkflow {
             cancel_reason: None,
             invoice: None,
             command_in_flight: false,
+            entered_at: None,
+            assigning: false,
         }
     }
 
@@ -218,6 +293,8 @@ impl VisitWorkflow {
             SCHEDULED_START.value_set(timestamp(start)),
         ]);
         Self::publish_search_attributes(ctx);
+        let entered = Self::now(ctx);
+        ctx.state_mut(|s| s.entered_at = Some(entered));
 
         Self::assign(ctx).await?;
         Self::await_check_in(ctx).await?;
@@ -255,7 +332,7 @@ impl VisitWorkflow {
         _ctx: &WorkflowContextView,
         command: &EvvCommand,
     ) -> Result<(), HandlerError> {
-        visit::check_in_allowed(&self.facts(), command.caregiver_id).map_err(Into::into)
+        self.validate(|s| visit::check_in_allowed(&s.facts(), command.caregiver_id))
     }
 
     #[update]
@@ -263,28 +340,12 @@ impl VisitWorkflow {
         ctx: &mut WorkflowContext<Self>,
         command: EvvCommand,
     ) -> Result<VisitSnapshot, HandlerError> {
-        let visit_id = ctx.state_mut(|s| {
-            s.command_in_flight = true;
-            s.input.visit_id
-        });
-        let at = command.at;
-        let recorded = ctx
-            .execute_activity(
-                VisitActivities::record_check_in,
-                RecordEvv { visit_id, command },
-                activity_options(),
-            )
-            .await;
-        ctx.state_mut(|s| {
-            s.command_in_flight = false;
-            if recorded.is_ok() {
-                s.status = VisitStatus::CheckedIn;
-                s.checked_in_at = Some(at);
-            }
-        });
-        recorded?;
-        Self::publish_search_attributes(ctx);
-        Ok(ctx.state(|s| s.snapshot()))
+        let rule = |s: &Self, c: &EvvCommand| visit::check_in_allowed(&s.facts(), c.caregiver_id);
+        Self::record_evv(ctx, VisitActivities::record_check_in, command, rule, |s, at| {
+            s.status = VisitStatus::CheckedIn;
+            s.checked_in_at = Some(at);
+        })
+        .await
     }
 
     #[update_validator(check_out)]
@@ -293,7 +354,7 @@ impl VisitWorkflow {
         _ctx: &WorkflowContextView,
         command: &EvvCommand,
     ) -> Result<(), HandlerError> {
-        visit::check_out_allowed(&self.facts(), command.caregiver_id, command.at).map_err(Into::into)
+        self.validate(|s| visit::check_out_allowed(&s.facts(), command.caregiver_id, command.at))
     }
 
     #[update]
@@ -301,28 +362,12 @@ impl VisitWorkflow {
         ctx: &mut WorkflowContext<Self>,
         command: EvvCommand,
     ) -> Result<VisitSnapshot, HandlerError> {
-        let visit_id = ctx.state_mut(|s| {
-            s.command_in_flight = true;
-            s.input.visit_id
-        });
-        let at = command.at;
-        let recorded = ctx
-            .execute_activity(
-                VisitActivities::record_check_out,
-                RecordEvv { visit_id, command },
-                activity_options(),
-            )
-            .await;
-        ctx.state_mut(|s| {
-            s.command_in_flight = false;
-            if recorded.is_ok() {
-                s.status = VisitStatus::Completed;
-                s.checked_out_at = Some(at);
-            }
-        });
-        recorded?;
-        Self::publish_search_attributes(ctx);
-        Ok(ctx.state(|s| s.snapshot()))
+        let rule = |s: &Self, c: &EvvCommand| visit::check_out_allowed(&s.facts(), c.caregiver_id, c.at);
+        Self::record_evv(ctx, VisitActivities::record_check_out, command, rule, |s, at| {
+            s.status = VisitStatus::Completed;
+            s.checked_out_at = Some(at);
+        })
+        .await
     }
 
     #[update_validator(cancel)]
@@ -331,7 +376,7 @@ impl VisitWorkflow {
         _ctx: &WorkflowContextView,
         _command: &CancelCommand,
     ) -> Result<(), HandlerError> {
-        visit::cancel_allowed(&self.facts()).map_err(Into::into)
+        self.validate(|s| visit::cancel_allowed(&s.facts()))
     }
 
     #[update]
@@ -339,29 +384,22 @@ impl VisitWorkflow {
         ctx: &mut WorkflowContext<Self>,
         command: CancelCommand,
     ) -> Result<VisitSnapshot, HandlerError> {
-        let visit_id = ctx.state_mut(|s| {
-            s.command_in_flight = true;
-            s.cancel_requested = true;
-            s.input.visit_id
-        });
+        let visit_id = Self::begin_command(ctx, |s| visit::cancel_allowed(&s.facts())).await?;
+        ctx.state_mut(|s| s.cancel_requested = true);
+        let reason = command.reason;
         let recorded = ctx
             .execute_activity(
                 VisitActivities::cancel_visit,
-                RecordCancel { visit_id, reason: command.reason.clone() },
+                RecordCancel { visit_id, reason: reason.clone() },
                 activity_options(),
             )
             .await;
-        ctx.state_mut(|s| {
-            s.command_in_flight = false;
-            if recorded.is_ok() {
-                s.status = VisitStatus::Cancelled;
-                s.cancel_reason = Some(command.reason);
-            } else {
-                s.cancel_requested = false;
-            }
-        });
-        recorded?;
-        Self::publish_search_attributes(ctx);
-        Ok(ctx.state(|s| s.snapshot()))
+        if recorded.is_err() {
+            ctx.state_mut(|s| s.cancel_requested = false);
+        }
+        Self::finish_command(ctx, recorded, |s| {
+            s.status = VisitStatus::Cancelled;
+            s.cancel_reason = Some(reason);
+        })
     }
 }

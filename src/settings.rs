@@ -1,0 +1,89 @@
+//! Configuration from the environment (or flags), with defaults that match the
+//! local set-up and `docker-compose.yml`. Secrets in URLs are never printed.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+use homecare_activities::temporal::TemporalSettings;
+use homecare_activities::EventBusConfig;
+use homecare_api::ApiConfig;
+use sqlx::postgres::PgConnectOptions;
+
+#[derive(Args, Clone, Debug)]
+pub struct Settings {
+    /// PostgreSQL, the source of truth.
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/homecare")]
+    pub database_url: String,
+    #[arg(long, env = "HOMECARE_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// Subjects are `<prefix>.visit.<id>.<event>`, ...
+    #[arg(long, env = "HOMECARE_SUBJECT_PREFIX", default_value = "homecare")]
+    pub subject_prefix: String,
+    #[arg(long, env = "HOMECARE_STREAM", default_value = "HOMECARE")]
+    pub stream: String,
+    #[arg(long, env = "TEMPORAL_ADDRESS", default_value = "http://127.0.0.1:7233")]
+    pub temporal_address: String,
+    #[arg(long, env = "TEMPORAL_NAMESPACE", default_value = "default")]
+    pub temporal_namespace: String,
+    #[arg(long, env = "HOMECARE_TASK_QUEUE", default_value = "homecare-visits")]
+    pub task_queue: String,
+    /// Where the Temporal Web UI is, for the addresses `up` prints.
+    #[arg(long, env = "TEMPORAL_UI_URL", default_value = "http://127.0.0.1:8233")]
+    pub temporal_ui_url: String,
+    #[arg(long, env = "HOMECARE_API_ADDR", default_value = "127.0.0.1:8080")]
+    pub api_addr: SocketAddr,
+    /// Minutes after a visit's start without check-in before the late alert.
+    #[arg(long, env = "HOMECARE_LATE_CHECK_IN_MINUTES", default_value_t = 15)]
+    pub late_check_in_minutes: i64,
+    #[arg(long, env = "HOMECARE_UNFILLED_RETRY_MINUTES", default_value_t = 15)]
+    pub unfilled_retry_minutes: i64,
+    /// Seconds a check-in/out or cancel waits for its workflow before a 503.
+    #[arg(long, env = "HOMECARE_UPDATE_TIMEOUT_SECS", default_value_t = 10)]
+    pub update_timeout_secs: u64,
+}
+
+impl Settings {
+    pub fn database(&self) -> anyhow::Result<PgConnectOptions> {
+        self.database_url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))
+    }
+
+    pub fn bus(&self) -> EventBusConfig {
+        EventBusConfig {
+            url: self.nats_url.clone(),
+            subject_prefix: self.subject_prefix.clone(),
+            stream_name: self.stream.clone(),
+        }
+    }
+
+    pub fn temporal(&self) -> TemporalSettings {
+        TemporalSettings {
+            address: self.temporal_address.clone(),
+            namespace: self.temporal_namespace.clone(),
+            task_queue: self.task_queue.clone(),
+        }
+    }
+
+    pub fn api(&self) -> ApiConfig {
+        ApiConfig {
+            task_queue: self.task_queue.clone(),
+            namespace: self.temporal_namespace.clone(),
+            late_check_in_after_minutes: self.late_check_in_minutes,
+            unfilled_retry_minutes: self.unfilled_retry_minutes,
+            update_timeout: Duration::from_secs(self.update_timeout_secs),
+        }
+    }
+
+    pub fn worker(&self) -> anyhow::Result<homecare_worker::WorkerSettings> {
+        Ok(homecare_worker::WorkerSettings {
+            temporal: self.temporal(),
+            database: self.database()?,
+            max_db_connections: self.db_max_connections,
+            bus: self.bus(),
+        })
+    }
+}
