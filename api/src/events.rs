@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use axum::Router;
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
@@ -185,9 +186,10 @@ fn parse_query(query: EventsQuery) -> Result<(EventFilter, Option<u64>), FieldEr
 async fn subscribe(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<EventsQuery>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let (filter, since) = parse_query(query)?;
+    let upgrade = upgrade.map_err(|e| ApiError::BadRequest(format!("{}: connect with a WebSocket client", e.body_text())))?;
     Ok(upgrade.on_upgrade(move |socket| async move {
         if let Err(reason) = relay_to_socket(socket, state, filter, since).await {
             tracing::debug!(%reason, "event socket closed");

@@ -1,0 +1,214 @@
+//! Starting the platform in-process for one test, and talking to it like a client.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use futures::StreamExt;
+use homecare::platform::{self, RunningApi};
+use homecare::settings::Settings;
+use homecare_domain::contracts::{VisitSnapshot, visit_workflow_id};
+use homecare_worker::{WorkerSettings, WorkerThread};
+use homecare_workflows::VisitWorkflow;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use temporalio_client::{Client, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowGetResultOptions};
+use tokio_tungstenite::tungstenite::Message;
+use uuid::Uuid;
+
+/// How long a test waits for an event before it fails (not a sleep).
+pub const EVENT_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Parser)]
+struct Defaults {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: PgPool,
+    pub settings: Settings,
+    pub http: reqwest::Client,
+    pub temporal: Client,
+    worker: Option<WorkerThread>,
+    api: Option<RunningApi>,
+}
+
+impl TestApp {
+    pub async fn start(db: PgPool) -> Self {
+        Self::start_with(db, |_| {}).await
+    }
+
+    pub async fn start_with(db: PgPool, configure: impl FnOnce(&mut Settings)) -> Self {
+        let tag = Uuid::new_v4().simple().to_string();
+        let mut settings = Defaults::parse_from(["e2e"]).settings;
+        settings.subject_prefix = format!("e2e_{tag}");
+        settings.stream = format!("E2E_{tag}");
+        settings.task_queue = format!("e2e-{tag}");
+        settings.api_addr = "127.0.0.1:0".parse().unwrap();
+        settings.update_timeout_secs = 10;
+        configure(&mut settings);
+        let mut app = Self {
+            base: String::new(),
+            db: db.clone(),
+            temporal: homecare_activities::temporal::connect(&settings.temporal(), "e2e")
+                .await
+                .expect("Temporal must be running on TEMPORAL_ADDRESS (./dev test starts it)"),
+            settings,
+            http: reqwest::Client::new(),
+            worker: None,
+            api: None,
+        };
+        app.start_worker().await;
+        let api = platform::start_api(&app.settings, db, app.settings.api_addr).await.unwrap();
+        app.base = format!("http://{}", api.addr);
+        app.api = Some(api);
+        app
+    }
+
+    pub async fn start_worker(&mut self) {
+        let settings = WorkerSettings {
+            temporal: self.settings.temporal(),
+            database: (*self.db.connect_options()).clone(),
+            max_db_connections: 5,
+            bus: self.settings.bus(),
+        };
+        self.worker = Some(WorkerThread::spawn(settings).await.expect("worker starts"));
+    }
+
+    pub async fn stop_worker(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            worker.stop().await.expect("worker stops cleanly");
+        }
+    }
+
+    pub async fn shutdown(mut self) {
+        self.stop_worker().await;
+        if let Some(api) = self.api.take() {
+            api.stop().await.unwrap();
+        }
+        let bus = homecare_activities::EventBus::connect(self.settings.bus()).await.unwrap();
+        let _ = bus.jetstream().delete_stream(&self.settings.stream).await;
+    }
+
+    pub async fn request(&self, method: reqwest::Method, path: &str, body: Option<Value>, key: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.request(reqwest::Method::POST, path, Some(body), None).await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.request(reqwest::Method::GET, path, None, None).await
+    }
+
+    pub async fn create_client(&self) -> String {
+        let (status, client) = self
+            .post("/v1/clients", json!({"name": "Eleanor Park", "address": "1452 W Belmont Ave, Chicago", "latitude": 41.94, "longitude": -87.67, "timezone": "America/Chicago"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{client}");
+        client["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn create_caregiver(&self, skills: &[&str]) -> String {
+        let (status, caregiver) = self.post("/v1/caregivers", json!({"name": "Maria Lopez", "skills": skills})).await;
+        assert_eq!(status, StatusCode::CREATED, "{caregiver}");
+        caregiver["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn create_visit(&self, client: &str, start: DateTime<Utc>, end: DateTime<Utc>, skills: &[&str]) -> String {
+        let (status, visit) = self
+            .post("/v1/visits", json!({"client_id": client, "scheduled_start": start, "scheduled_end": end, "required_skills": skills}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{visit}");
+        visit["id"].as_str().unwrap().to_owned()
+    }
+
+    pub fn evv(caregiver: &str, at: DateTime<Utc>) -> Value {
+        json!({"caregiver_id": caregiver, "at": at, "latitude": 41.94, "longitude": -87.67})
+    }
+
+    pub async fn events(&self, query: &str) -> EventSocket {
+        let url = format!("{}/v1/events{query}", self.base.replacen("http", "ws", 1));
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        EventSocket { socket }
+    }
+
+    pub async fn count(&self, sql: &str, visit: &str) -> i64 {
+        sqlx::query_scalar(sql).bind(Uuid::parse_str(visit).unwrap()).fetch_one(&self.db).await.unwrap()
+    }
+
+    /// Waits for the visit's workflow to finish and returns its final snapshot.
+    pub async fn workflow_result(&self, visit: &str) -> VisitSnapshot {
+        let id = visit_workflow_id(Uuid::parse_str(visit).unwrap());
+        let handle = self.temporal.get_workflow_handle::<VisitWorkflow>(id);
+        tokio::time::timeout(EVENT_WAIT, handle.get_result(WorkflowGetResultOptions::default()))
+            .await
+            .expect("workflow finishes in time")
+            .expect("workflow completed successfully")
+    }
+
+    pub async fn workflow_status(&self, visit: &str) -> WorkflowExecutionStatus {
+        let id = visit_workflow_id(Uuid::parse_str(visit).unwrap());
+        let handle = self.temporal.get_workflow_handle::<VisitWorkflow>(id);
+        handle.describe(WorkflowDescribeOptions::default()).await.unwrap().status()
+    }
+}
+
+pub struct EventSocket {
+    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl EventSocket {
+    /// The next frame, `{"sequence": N, "event": {...}}`.
+    pub async fn next_frame(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(EVENT_WAIT, self.socket.next())
+                .await
+                .expect("an event arrives in time")
+                .expect("the socket stays open")
+                .expect("a readable frame");
+            if let Message::Text(text) = message {
+                return serde_json::from_str(&text).unwrap();
+            }
+        }
+    }
+
+    /// Every frame up to and including `event_type` for `visit`.
+    pub async fn frames_until(&mut self, visit: &str, event_type: &str) -> Vec<Value> {
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.next_frame().await;
+            let done = frame["event"]["subject"] == visit && frame["event"]["type"] == event_type;
+            frames.push(frame);
+            if done {
+                return frames;
+            }
+        }
+    }
+}
+
+pub fn types(frames: &[Value], visit: &str) -> Vec<String> {
+    frames
+        .iter()
+        .filter(|f| f["event"]["subject"] == visit)
+        .map(|f| f["event"]["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+pub fn minutes_ago(minutes: i64) -> DateTime<Utc> {
+    Utc::now() - chrono::Duration::minutes(minutes)
+}

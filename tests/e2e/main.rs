@@ -1,0 +1,8 @@
+//! End-to-end tests: the real API, a real worker, real Temporal, PostgreSQL and
+//! NATS. Each test has its own database, task queue, subject prefix and stream,
+//! so they run in parallel. `./dev test` starts every service they need.
+
+mod helpers;
+mod input;
+mod lifecycle;
+mod relay;
