@@ -13,7 +13,8 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 struct Demo {
     http: reqwest::Client,
@@ -23,7 +24,12 @@ struct Demo {
 
 impl Demo {
     async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        let response = self.http.post(format!("{}{path}", self.api)).json(&body).send().await?;
+        let response = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .json(&body)
+            .send()
+            .await?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
@@ -33,7 +39,14 @@ impl Demo {
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        Ok(self.http.get(format!("{}{path}", self.api)).send().await?.error_for_status()?.json().await?)
+        Ok(self
+            .http
+            .get(format!("{}{path}", self.api))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
     }
 
     /// Prints events as they arrive until `visit` emits `event_type`.
@@ -42,14 +55,22 @@ impl Demo {
         loop {
             let frame = tokio::time::timeout_at(deadline, self.events.next())
                 .await
-                .with_context(|| format!("no {event_type} event for visit {visit} within 30 s; is a worker running?"))?
+                .with_context(|| {
+                    format!(
+                        "no {event_type} event for visit {visit} within 30 s; is a worker running?"
+                    )
+                })?
                 .context("the event stream closed")??;
             let Message::Text(text) = frame else { continue };
             let frame: Value = serde_json::from_str(&text)?;
             let event = &frame["event"];
             let data = &event["data"];
             let extra = match data.get("amount") {
-                Some(amount) => format!(" amount=${} units={}", amount.as_str().unwrap_or_default(), data["units"]),
+                Some(amount) => format!(
+                    " amount=${} units={}",
+                    amount.as_str().unwrap_or_default(),
+                    data["units"]
+                ),
                 None => String::new(),
             };
             println!(
@@ -67,11 +88,15 @@ impl Demo {
 }
 
 fn short(id: Option<&str>) -> String {
-    id.map(|id| id.chars().take(8).collect()).unwrap_or_else(|| "-".to_owned())
+    id.map(|id| id.chars().take(8).collect())
+        .unwrap_or_else(|| "-".to_owned())
 }
 
 fn id(value: &Value) -> anyhow::Result<String> {
-    value["id"].as_str().map(str::to_owned).context("response has no id")
+    value["id"]
+        .as_str()
+        .map(str::to_owned)
+        .context("response has no id")
 }
 
 pub async fn run(api_url: &str) -> anyhow::Result<()> {
@@ -79,14 +104,35 @@ pub async fn run(api_url: &str) -> anyhow::Result<()> {
     let ws_url = format!("{}/v1/events", api.replacen("http", "ws", 1));
     let (events, _) = tokio_tungstenite::connect_async(&ws_url)
         .await
-        .with_context(|| format!("cannot open {ws_url}; start the platform first (README, first command)"))?;
-    let mut demo = Demo { http: reqwest::Client::new(), api, events };
+        .with_context(|| {
+            format!("cannot open {ws_url}; start the platform first (README, first command)")
+        })?;
+    let mut demo = Demo {
+        http: reqwest::Client::new(),
+        api,
+        events,
+    };
 
     println!("Seeding a small agency...");
     let clients = [
-        ("Eleanor Park", "1452 W Belmont Ave, Chicago, IL", 41.9398, -87.6678),
-        ("Harold Finch", "820 N Michigan Ave, Chicago, IL", 41.8976, -87.6245),
-        ("Rosa Delgado", "2231 S Halsted St, Chicago, IL", 41.8516, -87.6468),
+        (
+            "Eleanor Park",
+            "1452 W Belmont Ave, Chicago, IL",
+            41.9398,
+            -87.6678,
+        ),
+        (
+            "Harold Finch",
+            "820 N Michigan Ave, Chicago, IL",
+            41.8976,
+            -87.6245,
+        ),
+        (
+            "Rosa Delgado",
+            "2231 S Halsted St, Chicago, IL",
+            41.8516,
+            -87.6468,
+        ),
     ];
     let mut client_ids = Vec::new();
     for (name, address, latitude, longitude) in clients {
@@ -101,7 +147,9 @@ pub async fn run(api_url: &str) -> anyhow::Result<()> {
         ("James Chen", json!(["personal_care"])),
         ("Aisha Bello", json!(["personal_care", "dementia_care"])),
     ] {
-        let caregiver = demo.post("/v1/caregivers", json!({"name": name, "skills": skills})).await?;
+        let caregiver = demo
+            .post("/v1/caregivers", json!({"name": name, "skills": skills}))
+            .await?;
         println!("  caregiver {name:<14} {} {skills}", id(&caregiver)?);
     }
 
@@ -109,32 +157,68 @@ pub async fn run(api_url: &str) -> anyhow::Result<()> {
     let at = |minutes_ago: i64| -> DateTime<Utc> { now - chrono::Duration::minutes(minutes_ago) };
     // (client, start, end, skills, check-in, check-out or None = cancelled)
     let plan = [
-        (0, at(180), at(120), json!(["personal_care", "hoyer_lift"]), at(178), Some(at(121))),
-        (1, at(170), at(110), json!(["dementia_care"]), at(172), Some(at(104))),
-        (2, at(150), at(105), json!(["personal_care"]), at(149), Some(at(106))),
+        (
+            0,
+            at(180),
+            at(120),
+            json!(["personal_care", "hoyer_lift"]),
+            at(178),
+            Some(at(121)),
+        ),
+        (
+            1,
+            at(170),
+            at(110),
+            json!(["dementia_care"]),
+            at(172),
+            Some(at(104)),
+        ),
+        (
+            2,
+            at(150),
+            at(105),
+            json!(["personal_care"]),
+            at(149),
+            Some(at(106)),
+        ),
         (0, at(90), at(30), json!(["personal_care"]), at(90), None),
     ];
     let mut visit_ids = Vec::new();
     for (client, start, end, skills, check_in, check_out) in plan {
         let (client_id, latitude, longitude) = &client_ids[client];
-        println!("\nVisit for client {} from {} to {} needing {skills}", short(Some(client_id)), start.format("%H:%M"), end.format("%H:%M"));
+        println!(
+            "\nVisit for client {} from {} to {} needing {skills}",
+            short(Some(client_id)),
+            start.format("%H:%M"),
+            end.format("%H:%M")
+        );
         let visit = demo
             .post("/v1/visits", json!({"client_id": client_id, "scheduled_start": start, "scheduled_end": end, "required_skills": skills}))
             .await?;
         let visit_id = id(&visit)?;
         let assigned = demo.wait_for(&visit_id, "homecare.visit.assigned").await?;
-        let caregiver_id = assigned["event"]["data"]["caregiver_id"].as_str().context("assigned without caregiver")?.to_owned();
+        let caregiver_id = assigned["event"]["data"]["caregiver_id"]
+            .as_str()
+            .context("assigned without caregiver")?
+            .to_owned();
         let evv = |at: DateTime<Utc>| json!({"caregiver_id": caregiver_id, "at": at, "latitude": latitude, "longitude": longitude});
         match check_out {
             Some(check_out) => {
-                demo.post(&format!("/v1/visits/{visit_id}/check-in"), evv(check_in)).await?;
-                demo.wait_for(&visit_id, "homecare.visit.checked_in").await?;
-                demo.post(&format!("/v1/visits/{visit_id}/check-out"), evv(check_out)).await?;
+                demo.post(&format!("/v1/visits/{visit_id}/check-in"), evv(check_in))
+                    .await?;
+                demo.wait_for(&visit_id, "homecare.visit.checked_in")
+                    .await?;
+                demo.post(&format!("/v1/visits/{visit_id}/check-out"), evv(check_out))
+                    .await?;
                 demo.wait_for(&visit_id, "homecare.invoice.created").await?;
                 visit_ids.push(visit_id);
             }
             None => {
-                demo.post(&format!("/v1/visits/{visit_id}/cancel"), json!({"reason": "client in hospital"})).await?;
+                demo.post(
+                    &format!("/v1/visits/{visit_id}/cancel"),
+                    json!({"reason": "client in hospital"}),
+                )
+                .await?;
                 demo.wait_for(&visit_id, "homecare.visit.cancelled").await?;
             }
         }
@@ -143,7 +227,9 @@ pub async fn run(api_url: &str) -> anyhow::Result<()> {
     println!("\nInvoice lines:");
     let mut total = Decimal::ZERO;
     for visit_id in &visit_ids {
-        let lines = demo.get(&format!("/v1/visits/{visit_id}/invoice-lines")).await?;
+        let lines = demo
+            .get(&format!("/v1/visits/{visit_id}/invoice-lines"))
+            .await?;
         for line in lines.as_array().into_iter().flatten() {
             let amount: Decimal = line["amount"].as_str().context("amount")?.parse()?;
             total += amount;

@@ -9,12 +9,21 @@ use homecare::settings::Settings;
 use uuid::Uuid;
 
 #[derive(Parser)]
-#[command(name = "homecare", version, about = "Event-driven scheduling, EVV and billing for home-care agencies")]
+#[command(
+    name = "homecare",
+    version,
+    about = "Event-driven scheduling, EVV and billing for home-care agencies"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Log format: `pretty` for people, `json` for log pipelines.
-    #[arg(long, env = "HOMECARE_LOG_FORMAT", default_value = "pretty", global = true)]
+    #[arg(
+        long,
+        env = "HOMECARE_LOG_FORMAT",
+        default_value = "pretty",
+        global = true
+    )]
     log_format: String,
 }
 
@@ -30,7 +39,11 @@ enum Command {
     Migrate(Settings),
     /// Seed a small agency and drive visits through their lifecycle via the API.
     Demo {
-        #[arg(long, env = "HOMECARE_API_URL", default_value = "http://127.0.0.1:8080")]
+        #[arg(
+            long,
+            env = "HOMECARE_API_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
         api_url: String,
     },
     /// Workflow histories for the replay tests.
@@ -63,8 +76,15 @@ fn init_tracing(format: &str) {
     }
 }
 
+/// Ctrl-C, or SIGTERM from a container runtime or process supervisor.
 async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("cannot listen for SIGTERM");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down");
 }
 
 #[tokio::main]
@@ -78,14 +98,20 @@ async fn main() -> anyhow::Result<()> {
             println!("homecare is up");
             println!("  API          {api}/v1   (health: {api}/readyz)");
             println!("  WebSocket    ws://{}/v1/events", platform.api.addr);
-            println!("  Temporal UI  {}/namespaces/{}/workflows", settings.temporal_ui_url, settings.temporal_namespace);
-            println!("Ctrl-C stops it.");
+            println!(
+                "  Temporal UI  {}/namespaces/{}/workflows",
+                settings.temporal_ui_url, settings.temporal_namespace
+            );
+            println!("Ctrl-C (or SIGTERM) stops it.");
             shutdown_signal().await;
             platform.stop().await
         }
         Command::Worker(settings) => {
             let worker = platform::start_worker(&settings).await?;
-            println!("worker polling task queue {}; Ctrl-C stops it", settings.task_queue);
+            println!(
+                "worker polling task queue {}; Ctrl-C stops it",
+                settings.task_queue
+            );
             shutdown_signal().await;
             Ok(worker.stop().await?)
         }
@@ -102,9 +128,17 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { api_url } => homecare::demo::run(&api_url).await,
-        Command::History { command: HistoryCommand::Record { visit_id, out, settings } } => {
+        Command::History {
+            command:
+                HistoryCommand::Record {
+                    visit_id,
+                    out,
+                    settings,
+                },
+        } => {
             let bytes = homecare::history::record(&settings, visit_id).await?;
-            std::fs::write(&out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
+            std::fs::write(&out, bytes)
+                .with_context(|| format!("cannot write {}", out.display()))?;
             println!("history of visit-{visit_id} written to {}", out.display());
             Ok(())
         }

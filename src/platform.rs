@@ -15,12 +15,20 @@ use crate::settings::Settings;
 
 /// Creates the database if it does not exist and applies pending migrations.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<PgPool> {
-    if !sqlx::Postgres::database_exists(&settings.database_url).await.context("cannot reach PostgreSQL")? {
-        sqlx::Postgres::create_database(&settings.database_url).await.context("cannot create the database")?;
+    if !sqlx::Postgres::database_exists(&settings.database_url)
+        .await
+        .context("cannot reach PostgreSQL")?
+    {
+        sqlx::Postgres::create_database(&settings.database_url)
+            .await
+            .context("cannot create the database")?;
         tracing::info!("database created");
     }
     let db = connect_db(settings).await?;
-    crate::MIGRATOR.run(&db).await.context("migrations failed")?;
+    crate::MIGRATOR
+        .run(&db)
+        .await
+        .context("migrations failed")?;
     Ok(db)
 }
 
@@ -51,18 +59,29 @@ impl RunningApi {
 }
 
 /// Starts the API on `addr` (port 0 picks a free one) over an existing pool.
-pub async fn start_api(settings: &Settings, db: PgPool, addr: SocketAddr) -> anyhow::Result<RunningApi> {
+pub async fn start_api(
+    settings: &Settings,
+    db: PgPool,
+    addr: SocketAddr,
+) -> anyhow::Result<RunningApi> {
     let bus = EventBus::connect(settings.bus()).await?;
-    let temporal = homecare_activities::temporal::connect(&settings.temporal(), "homecare-api").await?;
+    let temporal =
+        homecare_activities::temporal::connect(&settings.temporal(), "homecare-api").await?;
     let state = AppState::new(db, bus, temporal, settings.api()).await?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(homecare_api::serve(listener, state, async move {
         let _ = stopped.await;
     }));
     tracing::info!(%addr, "API listening");
-    Ok(RunningApi { addr, stop: Some(stop), server })
+    Ok(RunningApi {
+        addr,
+        stop: Some(stop),
+        server,
+    })
 }
 
 pub async fn start_worker(settings: &Settings) -> anyhow::Result<WorkerThread> {

@@ -5,15 +5,19 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
-use homecare_activities::temporal::TemporalSettings;
 use homecare_activities::EventBusConfig;
+use homecare_activities::temporal::TemporalSettings;
 use homecare_api::ApiConfig;
 use sqlx::postgres::PgConnectOptions;
 
 #[derive(Args, Clone, Debug)]
 pub struct Settings {
     /// PostgreSQL, the source of truth.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/homecare")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/homecare"
+    )]
     pub database_url: String,
     #[arg(long, env = "HOMECARE_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
@@ -24,7 +28,11 @@ pub struct Settings {
     pub subject_prefix: String,
     #[arg(long, env = "HOMECARE_STREAM", default_value = "HOMECARE")]
     pub stream: String,
-    #[arg(long, env = "TEMPORAL_ADDRESS", default_value = "http://127.0.0.1:7233")]
+    #[arg(
+        long,
+        env = "TEMPORAL_ADDRESS",
+        default_value = "http://127.0.0.1:7233"
+    )]
     pub temporal_address: String,
     #[arg(long, env = "TEMPORAL_NAMESPACE", default_value = "default")]
     pub temporal_namespace: String,

@@ -23,13 +23,22 @@ fn histories() -> Vec<PathBuf> {
 }
 
 fn replayer() -> WorkflowReplayer {
-    WorkflowReplayer::new(WorkflowReplayerOptions::new().register_workflow::<VisitWorkflow>().unwrap().build()).unwrap()
+    WorkflowReplayer::new(
+        WorkflowReplayerOptions::new()
+            .register_workflow::<VisitWorkflow>()
+            .unwrap()
+            .build(),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
 async fn every_recorded_history_replays_against_the_current_workflow_code() {
     let files = histories();
-    assert!(files.len() >= 2, "tests/histories should hold the recorded lifecycles");
+    assert!(
+        files.len() >= 2,
+        "tests/histories should hold the recorded lifecycles"
+    );
     let replayer = replayer();
     for file in files {
         let history = WorkflowHistory::from_json(&std::fs::read(&file).unwrap()).unwrap();
@@ -49,5 +58,8 @@ async fn a_history_the_code_no_longer_matches_fails_to_replay() {
     assert!(recorded.contains("visit.assign_caregiver"));
     let tampered = recorded.replace("visit.assign_caregiver", "visit.assign_someone_else");
     let history = WorkflowHistory::from_json(tampered.as_bytes()).unwrap();
-    assert!(replayer().replay_workflow(history).await.is_err(), "nondeterminism went unnoticed");
+    assert!(
+        replayer().replay_workflow(history).await.is_err(),
+        "nondeterminism went unnoticed"
+    );
 }

@@ -19,7 +19,10 @@ pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 #[derive(Debug, thiserror::Error)]
 pub enum EventBusError {
     #[error("cannot connect to NATS at {url}: {source}")]
-    Connect { url: String, source: async_nats::ConnectError },
+    Connect {
+        url: String,
+        source: async_nats::ConnectError,
+    },
     #[error("cannot set up JetStream stream {stream}: {detail}")]
     Stream { stream: String, detail: String },
     #[error("publish to {subject} failed: {detail}")]
@@ -60,13 +63,20 @@ impl EventBus {
             .connection_timeout(Duration::from_secs(5))
             .connect(config.url.as_str())
             .await
-            .map_err(|source| EventBusError::Connect { url: config.url.clone(), source })?;
+            .map_err(|source| EventBusError::Connect {
+                url: config.url.clone(),
+                source,
+            })?;
         Ok(Self::new(client, config))
     }
 
     pub fn new(client: async_nats::Client, config: EventBusConfig) -> Self {
         let jetstream = jetstream::new(client.clone());
-        Self { client, jetstream, config }
+        Self {
+            client,
+            jetstream,
+            config,
+        }
     }
 
     pub fn client(&self) -> &async_nats::Client {
@@ -96,10 +106,13 @@ impl EventBus {
             storage: stream::StorageType::File,
             ..Default::default()
         };
-        self.jetstream.create_or_update_stream(config).await.map_err(|e| EventBusError::Stream {
-            stream: self.config.stream_name.clone(),
-            detail: e.to_string(),
-        })
+        self.jetstream
+            .create_or_update_stream(config)
+            .await
+            .map_err(|e| EventBusError::Stream {
+                stream: self.config.stream_name.clone(),
+                detail: e.to_string(),
+            })
     }
 
     /// Publishes and waits for the stream's acknowledgement; returns the stream
@@ -110,7 +123,10 @@ impl EventBus {
         envelope: &EventEnvelope,
     ) -> Result<(u64, bool), EventBusError> {
         let subject = self.subject(subject_tail);
-        let failed = |detail: String| EventBusError::Publish { subject: subject.clone(), detail };
+        let failed = |detail: String| EventBusError::Publish {
+            subject: subject.clone(),
+            detail,
+        };
         let payload = serde_json::to_vec(envelope).map_err(|e| failed(e.to_string()))?;
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", envelope.id.as_str());

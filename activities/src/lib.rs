@@ -8,8 +8,8 @@
 //! already made, writes nothing twice, and publishes what is still missing.
 
 pub mod events;
-pub mod temporal;
 mod store;
+pub mod temporal;
 
 use std::sync::Arc;
 
@@ -43,7 +43,13 @@ pub enum ActivityFailure {
 
 impl ActivityFailure {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Database(_) | Self::Publish(_) | Self::Contention(_))
+        // A missing visit is retried too: the API starts the workflow inside the
+        // transaction that inserts the row, so the first activity can run a few
+        // milliseconds before that commit is visible.
+        matches!(
+            self,
+            Self::VisitNotFound(_) | Self::Database(_) | Self::Publish(_) | Self::Contention(_)
+        )
     }
 
     /// Bad data and rule violations fail the activity for good; anything that may
@@ -87,7 +93,9 @@ impl VisitActivitiesImpl {
         _ctx: ActivityContext,
         visit: VisitRef,
     ) -> Result<AssignmentOutcome, ActivityError> {
-        self.assign(visit.visit_id).await.map_err(ActivityFailure::into_activity_error)
+        self.assign(visit.visit_id)
+            .await
+            .map_err(ActivityFailure::into_activity_error)
     }
 
     #[activity(name = activity_names::RECORD_CHECK_IN)]
@@ -96,7 +104,9 @@ impl VisitActivitiesImpl {
         _ctx: ActivityContext,
         evv: RecordEvv,
     ) -> Result<(), ActivityError> {
-        self.record_evv(EvvKind::CheckIn, &evv).await.map_err(ActivityFailure::into_activity_error)
+        self.record_evv(EvvKind::CheckIn, &evv)
+            .await
+            .map_err(ActivityFailure::into_activity_error)
     }
 
     #[activity(name = activity_names::RECORD_CHECK_OUT)]
@@ -105,7 +115,9 @@ impl VisitActivitiesImpl {
         _ctx: ActivityContext,
         evv: RecordEvv,
     ) -> Result<(), ActivityError> {
-        self.record_evv(EvvKind::CheckOut, &evv).await.map_err(ActivityFailure::into_activity_error)
+        self.record_evv(EvvKind::CheckOut, &evv)
+            .await
+            .map_err(ActivityFailure::into_activity_error)
     }
 
     #[activity(name = activity_names::CANCEL_VISIT)]
@@ -114,7 +126,9 @@ impl VisitActivitiesImpl {
         _ctx: ActivityContext,
         cancel: RecordCancel,
     ) -> Result<(), ActivityError> {
-        self.cancel(&cancel).await.map_err(ActivityFailure::into_activity_error)
+        self.cancel(&cancel)
+            .await
+            .map_err(ActivityFailure::into_activity_error)
     }
 
     #[activity(name = activity_names::CREATE_INVOICE_LINE)]
@@ -123,7 +137,9 @@ impl VisitActivitiesImpl {
         _ctx: ActivityContext,
         visit: VisitRef,
     ) -> Result<InvoiceLineSummary, ActivityError> {
-        self.invoice(visit.visit_id).await.map_err(ActivityFailure::into_activity_error)
+        self.invoice(visit.visit_id)
+            .await
+            .map_err(ActivityFailure::into_activity_error)
     }
 
     #[activity(name = activity_names::RAISE_LATE_CHECK_IN_ALERT)]
@@ -132,6 +148,8 @@ impl VisitActivitiesImpl {
         _ctx: ActivityContext,
         alert: LateCheckInAlert,
     ) -> Result<bool, ActivityError> {
-        self.late_check_in_alert(&alert).await.map_err(ActivityFailure::into_activity_error)
+        self.late_check_in_alert(&alert)
+            .await
+            .map_err(ActivityFailure::into_activity_error)
     }
 }

@@ -38,8 +38,16 @@ impl EvvKind {
     /// (state it moves from, state it moves to, event it emits)
     fn transition(self) -> (VisitStatus, VisitStatus, EventKind) {
         match self {
-            Self::CheckIn => (VisitStatus::Assigned, VisitStatus::CheckedIn, EventKind::VisitCheckedIn),
-            Self::CheckOut => (VisitStatus::CheckedIn, VisitStatus::Completed, EventKind::VisitCompleted),
+            Self::CheckIn => (
+                VisitStatus::Assigned,
+                VisitStatus::CheckedIn,
+                EventKind::VisitCheckedIn,
+            ),
+            Self::CheckOut => (
+                VisitStatus::CheckedIn,
+                VisitStatus::Completed,
+                EventKind::VisitCompleted,
+            ),
         }
     }
 }
@@ -59,9 +67,11 @@ struct VisitRow {
 
 impl VisitRow {
     fn status(&self) -> Result<VisitStatus, ActivityFailure> {
-        self.status.parse().map_err(|e: homecare_domain::visit::UnknownStatus| {
-            ActivityFailure::Rejected(e.to_string())
-        })
+        self.status
+            .parse()
+            .map_err(|e: homecare_domain::visit::UnknownStatus| {
+                ActivityFailure::Rejected(e.to_string())
+            })
     }
 
     /// The fields every visit event carries, so a consumer needs no lookup.
@@ -211,7 +221,15 @@ impl VisitActivitiesImpl {
                 if visit.status()? == VisitStatus::Scheduled {
                     set_status(&mut tx, visit_id, VisitStatus::Unfilled).await?;
                     let data = visit.event_data(VisitStatus::Unfilled, None);
-                    record_event(&mut tx, EventKind::VisitUnfilled, visit_id, "", Utc::now(), data).await?;
+                    record_event(
+                        &mut tx,
+                        EventKind::VisitUnfilled,
+                        visit_id,
+                        "",
+                        Utc::now(),
+                        data,
+                    )
+                    .await?;
                 }
                 self.commit_and_publish(tx, visit_id).await?;
                 tracing::warn!("no eligible caregiver; visit unfilled");
@@ -226,7 +244,9 @@ impl VisitActivitiesImpl {
             .execute(&mut *tx)
             .await;
             match booked {
-                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(EXCLUSION_VIOLATION) => {
+                Err(sqlx::Error::Database(e))
+                    if e.code().as_deref() == Some(EXCLUSION_VIOLATION) =>
+                {
                     // Another visit booked this caregiver since our read: decide again.
                     tracing::info!(%caregiver_id, "caregiver taken concurrently; re-deciding");
                     lost_races.push(caregiver_id);
@@ -248,7 +268,9 @@ impl VisitActivitiesImpl {
             .await?;
             self.commit_and_publish(tx, visit_id).await?;
             tracing::info!(%caregiver_id, "caregiver assigned");
-            return Ok(AssignmentOutcome { caregiver_id: Some(caregiver_id) });
+            return Ok(AssignmentOutcome {
+                caregiver_id: Some(caregiver_id),
+            });
         }
         Err(ActivityFailure::Contention(MAX_ASSIGN_ATTEMPTS))
     }
@@ -285,7 +307,8 @@ impl VisitActivitiesImpl {
             set_status(&mut tx, visit_id, to).await?;
             let mut data = visit.event_data(to, visit.caregiver_id);
             data["at"] = json!(command.at);
-            data["location"] = json!({"latitude": command.latitude, "longitude": command.longitude});
+            data["location"] =
+                json!({"latitude": command.latitude, "longitude": command.longitude});
             record_event(&mut tx, event, visit_id, "", command.at, data).await?;
         } else {
             // Recorded by an earlier attempt? Then this retry only publishes.
@@ -329,7 +352,15 @@ impl VisitActivitiesImpl {
                 .await?;
                 let mut data = visit.event_data(VisitStatus::Cancelled, visit.caregiver_id);
                 data["reason"] = json!(cancel.reason);
-                record_event(&mut tx, EventKind::VisitCancelled, visit_id, "", Utc::now(), data).await?;
+                record_event(
+                    &mut tx,
+                    EventKind::VisitCancelled,
+                    visit_id,
+                    "",
+                    Utc::now(),
+                    data,
+                )
+                .await?;
             }
         }
         self.commit_and_publish(tx, visit_id).await
@@ -363,7 +394,9 @@ impl VisitActivitiesImpl {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((checked_in, checked_out, service_date)) = verified else {
-            return Err(ActivityFailure::Rejected(format!("visit {visit_id} has no verified check-in and check-out")));
+            return Err(ActivityFailure::Rejected(format!(
+                "visit {visit_id} has no verified check-in and check-out"
+            )));
         };
         let unit_rate: Option<Decimal> = sqlx::query_scalar(
             "select unit_rate from rates where payer_id = $1 and service_code = $2 and effective @> $3::date",
@@ -414,15 +447,31 @@ impl VisitActivitiesImpl {
         data["unit_rate"] = json!(priced.unit_rate);
         data["amount"] = json!(priced.amount);
         data["rounding_rule"] = json!(priced.rule);
-        record_event(&mut tx, EventKind::InvoiceCreated, visit_id, "", Utc::now(), data).await?;
+        record_event(
+            &mut tx,
+            EventKind::InvoiceCreated,
+            visit_id,
+            "",
+            Utc::now(),
+            data,
+        )
+        .await?;
         self.commit_and_publish(tx, visit_id).await?;
         tracing::info!(amount = %priced.amount, units = priced.units, "invoice line created");
-        Ok(InvoiceLineSummary { invoice_line_id: line_id, units: priced.units, unit_rate, amount: priced.amount })
+        Ok(InvoiceLineSummary {
+            invoice_line_id: line_id,
+            units: priced.units,
+            unit_rate,
+            amount: priced.amount,
+        })
     }
 
     /// Raises the alert only if the visit is still waiting for its check-in.
     #[tracing::instrument(skip_all, fields(visit_id = %alert.visit_id))]
-    pub async fn late_check_in_alert(&self, alert: &LateCheckInAlert) -> Result<bool, ActivityFailure> {
+    pub async fn late_check_in_alert(
+        &self,
+        alert: &LateCheckInAlert,
+    ) -> Result<bool, ActivityFailure> {
         let visit_id = alert.visit_id;
         let mut tx = self.db.begin().await?;
         let visit = lock_visit(&mut tx, visit_id).await?;
@@ -430,7 +479,15 @@ impl VisitActivitiesImpl {
         if still_waiting {
             let mut data = visit.event_data(VisitStatus::Assigned, visit.caregiver_id);
             data["minutes_after_start"] = json!(alert.minutes_after_start);
-            record_event(&mut tx, EventKind::LateCheckInAlert, visit_id, "", Utc::now(), data).await?;
+            record_event(
+                &mut tx,
+                EventKind::LateCheckInAlert,
+                visit_id,
+                "",
+                Utc::now(),
+                data,
+            )
+            .await?;
         }
         self.commit_and_publish(tx, visit_id).await?;
         Ok(still_waiting)
@@ -447,10 +504,12 @@ async fn find_invoice_line(
     .bind(visit_id)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|(invoice_line_id, units, unit_rate, amount)| InvoiceLineSummary {
-        invoice_line_id,
-        units: units.into(),
-        unit_rate,
-        amount,
-    }))
+    Ok(row.map(
+        |(invoice_line_id, units, unit_rate, amount)| InvoiceLineSummary {
+            invoice_line_id,
+            units: units.into(),
+            unit_rate,
+            amount,
+        },
+    ))
 }

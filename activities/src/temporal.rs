@@ -31,7 +31,10 @@ pub enum TemporalConnectError {
     Connect { address: String, detail: String },
 }
 
-pub async fn connect(settings: &TemporalSettings, identity: &str) -> Result<Client, TemporalConnectError> {
+pub async fn connect(
+    settings: &TemporalSettings,
+    identity: &str,
+) -> Result<Client, TemporalConnectError> {
     let address = if settings.address.contains("://") {
         settings.address.clone()
     } else {
@@ -41,7 +44,10 @@ pub async fn connect(settings: &TemporalSettings, identity: &str) -> Result<Clie
         address: address.clone(),
         detail: e.to_string(),
     })?;
-    let failed = |detail: String| TemporalConnectError::Connect { address: address.clone(), detail };
+    let failed = |detail: String| TemporalConnectError::Connect {
+        address: address.clone(),
+        detail,
+    };
     let connection = Connection::connect(
         ConnectionOptions::new(url)
             .identity(identity.to_owned())
@@ -50,6 +56,9 @@ pub async fn connect(settings: &TemporalSettings, identity: &str) -> Result<Clie
     )
     .await
     .map_err(|e| failed(e.to_string()))?;
-    Client::new(connection, ClientOptions::new(settings.namespace.clone()).build())
-        .map_err(|e| failed(e.to_string()))
+    Client::new(
+        connection,
+        ClientOptions::new(settings.namespace.clone()).build(),
+    )
+    .map_err(|e| failed(e.to_string()))
 }

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use futures::future::join_all;
-use homecare_activities::{ActivityFailure, EventBus, EventBusConfig, EvvKind, VisitActivitiesImpl};
+use homecare_activities::{
+    ActivityFailure, EventBus, EventBusConfig, EvvKind, VisitActivitiesImpl,
+};
 use homecare_domain::contracts::{EvvCommand, LateCheckInAlert, RecordCancel, RecordEvv};
 use rust_decimal_macros::dec;
 use sqlx::PgPool;
@@ -36,7 +38,10 @@ impl Fixture {
         .execute(&db)
         .await
         .unwrap();
-        Self { activities: VisitActivitiesImpl::new(db, bus), client_id }
+        Self {
+            activities: VisitActivitiesImpl::new(db, bus),
+            client_id,
+        }
     }
 
     fn db(&self) -> &PgPool {
@@ -82,19 +87,30 @@ impl Fixture {
     }
 
     async fn count(&self, sql: &str, visit_id: Uuid) -> i64 {
-        sqlx::query_scalar(sql).bind(visit_id).fetch_one(self.db()).await.unwrap()
+        sqlx::query_scalar(sql)
+            .bind(visit_id)
+            .fetch_one(self.db())
+            .await
+            .unwrap()
     }
 
     /// Messages in this test's stream.
     async fn published(&self) -> u64 {
         let bus = self.activities.bus();
-        let mut stream = bus.jetstream().get_stream(&bus.config().stream_name).await.unwrap();
+        let mut stream = bus
+            .jetstream()
+            .get_stream(&bus.config().stream_name)
+            .await
+            .unwrap();
         stream.info().await.unwrap().state.messages
     }
 
     async fn cleanup(self) {
         let bus = self.activities.bus();
-        let _ = bus.jetstream().delete_stream(&bus.config().stream_name).await;
+        let _ = bus
+            .jetstream()
+            .delete_stream(&bus.config().stream_name)
+            .await;
     }
 }
 
@@ -103,14 +119,24 @@ fn at(hour: u32, minute: u32) -> DateTime<Utc> {
 }
 
 fn evv(visit_id: Uuid, caregiver_id: Uuid, time: DateTime<Utc>) -> RecordEvv {
-    RecordEvv { visit_id, command: EvvCommand { caregiver_id, at: time, latitude: 41.94, longitude: -87.67 } }
+    RecordEvv {
+        visit_id,
+        command: EvvCommand {
+            caregiver_id,
+            at: time,
+            latitude: 41.94,
+            longitude: -87.67,
+        },
+    }
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn assignment_books_the_first_caregiver_with_every_required_skill(db: PgPool) {
     let f = Fixture::new(db).await;
     let _unskilled = f.caregiver("James Chen", &["personal_care"]).await;
-    let maria = f.caregiver("Maria Lopez", &["personal_care", "hoyer_lift"]).await;
+    let maria = f
+        .caregiver("Maria Lopez", &["personal_care", "hoyer_lift"])
+        .await;
     let visit = f.visit(at(15, 0), at(16, 0), &["hoyer_lift"]).await;
 
     let outcome = f.activities.assign(visit).await.unwrap();
@@ -132,7 +158,14 @@ async fn a_retried_assignment_books_once_and_publishes_once(db: PgPool) {
 
     assert_eq!(first.caregiver_id, Some(maria));
     assert_eq!(retried.caregiver_id, Some(maria));
-    assert_eq!(f.count("select count(*) from visit_events where visit_id = $1", visit).await, 1);
+    assert_eq!(
+        f.count(
+            "select count(*) from visit_events where visit_id = $1",
+            visit
+        )
+        .await,
+        1
+    );
     assert_eq!(f.published().await, 1);
     f.cleanup().await;
 }
@@ -149,13 +182,18 @@ async fn a_visit_nobody_can_staff_becomes_unfilled_with_an_event(db: PgPool) {
     assert_eq!(outcome.caregiver_id, None);
     assert_eq!(again.caregiver_id, None);
     assert_eq!(f.status(visit).await, "unfilled");
-    let unfilled: String = sqlx::query_scalar("select event_type from visit_events where visit_id = $1")
-        .bind(visit)
-        .fetch_one(f.db())
-        .await
-        .unwrap();
+    let unfilled: String =
+        sqlx::query_scalar("select event_type from visit_events where visit_id = $1")
+            .bind(visit)
+            .fetch_one(f.db())
+            .await
+            .unwrap();
     assert_eq!(unfilled, "homecare.visit.unfilled");
-    assert_eq!(f.published().await, 1, "a second attempt republishes nothing");
+    assert_eq!(
+        f.published().await,
+        1,
+        "a second attempt republishes nothing"
+    );
     f.cleanup().await;
 }
 
@@ -174,7 +212,10 @@ async fn concurrent_assignments_of_overlapping_visits_never_double_book(db: PgPo
 
     let outcomes = join_all(visits.iter().map(|v| f.activities.assign(*v))).await;
 
-    let mut booked: Vec<Uuid> = outcomes.into_iter().filter_map(|o| o.unwrap().caregiver_id).collect();
+    let mut booked: Vec<Uuid> = outcomes
+        .into_iter()
+        .filter_map(|o| o.unwrap().caregiver_id)
+        .collect();
     assert_eq!(booked.len(), 3, "three caregivers, three staffed visits");
     booked.sort();
     booked.dedup();
@@ -201,9 +242,16 @@ async fn the_database_refuses_a_double_booking_even_without_the_activity(db: PgP
     };
     book(first).await.unwrap();
     let clash = book(second).await.unwrap_err();
-    assert_eq!(clash.as_database_error().and_then(|e| e.code()).as_deref(), Some("23P01"));
+    assert_eq!(
+        clash.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("23P01")
+    );
     // A cancelled visit frees the slot.
-    sqlx::query("update visits set status = 'cancelled' where id = $1").bind(first).execute(f.db()).await.unwrap();
+    sqlx::query("update visits set status = 'cancelled' where id = $1")
+        .bind(first)
+        .execute(f.db())
+        .await
+        .unwrap();
     book(second).await.unwrap();
     f.cleanup().await;
 }
@@ -216,15 +264,35 @@ async fn check_in_and_check_out_retried_record_one_evv_record_each(db: PgPool) {
     f.activities.assign(visit).await.unwrap();
 
     for _ in 0..2 {
-        f.activities.record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 2))).await.unwrap();
+        f.activities
+            .record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 2)))
+            .await
+            .unwrap();
     }
     for _ in 0..2 {
-        f.activities.record_evv(EvvKind::CheckOut, &evv(visit, maria, at(10, 58))).await.unwrap();
+        f.activities
+            .record_evv(EvvKind::CheckOut, &evv(visit, maria, at(10, 58)))
+            .await
+            .unwrap();
     }
 
     assert_eq!(f.status(visit).await, "completed");
-    assert_eq!(f.count("select count(*) from evv_records where visit_id = $1", visit).await, 2);
-    assert_eq!(f.count("select count(*) from visit_events where visit_id = $1", visit).await, 3);
+    assert_eq!(
+        f.count(
+            "select count(*) from evv_records where visit_id = $1",
+            visit
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        f.count(
+            "select count(*) from visit_events where visit_id = $1",
+            visit
+        )
+        .await,
+        3
+    );
     assert_eq!(f.published().await, 3);
     f.cleanup().await;
 }
@@ -236,12 +304,23 @@ async fn evv_from_a_caregiver_not_assigned_is_refused_for_good(db: PgPool) {
     let visit = f.visit(at(9, 0), at(11, 0), &[]).await;
     f.activities.assign(visit).await.unwrap();
 
-    let error = f.activities.record_evv(EvvKind::CheckIn, &evv(visit, Uuid::new_v4(), at(9, 0))).await.unwrap_err();
+    let error = f
+        .activities
+        .record_evv(EvvKind::CheckIn, &evv(visit, Uuid::new_v4(), at(9, 0)))
+        .await
+        .unwrap_err();
 
     assert!(matches!(error, ActivityFailure::Rejected(_)), "{error:?}");
     assert!(!error.is_retryable());
     assert_eq!(f.status(visit).await, "assigned");
-    assert_eq!(f.count("select count(*) from evv_records where visit_id = $1", visit).await, 0);
+    assert_eq!(
+        f.count(
+            "select count(*) from evv_records where visit_id = $1",
+            visit
+        )
+        .await,
+        0
+    );
     f.cleanup().await;
 }
 
@@ -251,8 +330,14 @@ async fn invoicing_twice_creates_one_line_with_the_exact_amount(db: PgPool) {
     let maria = f.caregiver("Maria Lopez", &[]).await;
     let visit = f.visit(at(15, 0), at(17, 0), &[]).await;
     f.activities.assign(visit).await.unwrap();
-    f.activities.record_evv(EvvKind::CheckIn, &evv(visit, maria, at(15, 0))).await.unwrap();
-    f.activities.record_evv(EvvKind::CheckOut, &evv(visit, maria, at(16, 52))).await.unwrap();
+    f.activities
+        .record_evv(EvvKind::CheckIn, &evv(visit, maria, at(15, 0)))
+        .await
+        .unwrap();
+    f.activities
+        .record_evv(EvvKind::CheckOut, &evv(visit, maria, at(16, 52)))
+        .await
+        .unwrap();
 
     let first = f.activities.invoice(visit).await.unwrap();
     let second = f.activities.invoice(visit).await.unwrap();
@@ -261,13 +346,21 @@ async fn invoicing_twice_creates_one_line_with_the_exact_amount(db: PgPool) {
     assert_eq!(first.units, 7);
     assert_eq!(first.amount, dec!(52.50));
     assert_eq!(second, first);
-    assert_eq!(f.count("select count(*) from invoice_lines where visit_id = $1", visit).await, 1);
-    let (minutes, date): (i32, chrono::NaiveDate) =
-        sqlx::query_as("select billed_minutes, service_date from invoice_lines where visit_id = $1")
-            .bind(visit)
-            .fetch_one(f.db())
-            .await
-            .unwrap();
+    assert_eq!(
+        f.count(
+            "select count(*) from invoice_lines where visit_id = $1",
+            visit
+        )
+        .await,
+        1
+    );
+    let (minutes, date): (i32, chrono::NaiveDate) = sqlx::query_as(
+        "select billed_minutes, service_date from invoice_lines where visit_id = $1",
+    )
+    .bind(visit)
+    .fetch_one(f.db())
+    .await
+    .unwrap();
     assert_eq!(minutes, 112);
     // 15:00 UTC is 09:00 in Chicago: the service date is the client's local date.
     assert_eq!(date, chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap());
@@ -282,7 +375,10 @@ async fn a_publish_lost_after_commit_is_repaired_by_the_retry_without_a_duplicat
     let maria = f.caregiver("Maria Lopez", &[]).await;
     let visit = f.visit(at(9, 0), at(11, 0), &[]).await;
     f.activities.assign(visit).await.unwrap();
-    f.activities.record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 0))).await.unwrap();
+    f.activities
+        .record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 0)))
+        .await
+        .unwrap();
     assert_eq!(f.published().await, 2);
 
     // The worker died after the commit, before it marked the publish: the outbox
@@ -292,11 +388,23 @@ async fn a_publish_lost_after_commit_is_repaired_by_the_retry_without_a_duplicat
         .execute(f.db())
         .await
         .unwrap();
-    f.activities.record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 0))).await.unwrap();
+    f.activities
+        .record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 0)))
+        .await
+        .unwrap();
 
-    let pending = f.count("select count(*) from visit_events where visit_id = $1 and published_at is null", visit).await;
+    let pending = f
+        .count(
+            "select count(*) from visit_events where visit_id = $1 and published_at is null",
+            visit,
+        )
+        .await;
     assert_eq!(pending, 0, "the retry published what was pending");
-    assert_eq!(f.published().await, 2, "JetStream dropped the re-publish by its Nats-Msg-Id");
+    assert_eq!(
+        f.published().await,
+        2,
+        "JetStream dropped the re-publish by its Nats-Msg-Id"
+    );
     f.cleanup().await;
 }
 
@@ -306,10 +414,19 @@ async fn a_completed_visit_cannot_be_cancelled(db: PgPool) {
     let maria = f.caregiver("Maria Lopez", &[]).await;
     let visit = f.visit(at(9, 0), at(11, 0), &[]).await;
     f.activities.assign(visit).await.unwrap();
-    f.activities.record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 0))).await.unwrap();
-    f.activities.record_evv(EvvKind::CheckOut, &evv(visit, maria, at(10, 0))).await.unwrap();
+    f.activities
+        .record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 0)))
+        .await
+        .unwrap();
+    f.activities
+        .record_evv(EvvKind::CheckOut, &evv(visit, maria, at(10, 0)))
+        .await
+        .unwrap();
 
-    let cancel = RecordCancel { visit_id: visit, reason: "duplicate".to_owned() };
+    let cancel = RecordCancel {
+        visit_id: visit,
+        reason: "duplicate".to_owned(),
+    };
     let error = f.activities.cancel(&cancel).await.unwrap_err();
 
     assert!(!error.is_retryable());
@@ -323,12 +440,18 @@ async fn cancelling_twice_frees_the_caregiver_once(db: PgPool) {
     let maria = f.caregiver("Maria Lopez", &[]).await;
     let first = f.visit(at(9, 0), at(11, 0), &[]).await;
     f.activities.assign(first).await.unwrap();
-    let cancel = RecordCancel { visit_id: first, reason: "client in hospital".to_owned() };
+    let cancel = RecordCancel {
+        visit_id: first,
+        reason: "client in hospital".to_owned(),
+    };
     f.activities.cancel(&cancel).await.unwrap();
     f.activities.cancel(&cancel).await.unwrap();
 
     let second = f.visit(at(9, 0), at(11, 0), &[]).await;
-    assert_eq!(f.activities.assign(second).await.unwrap().caregiver_id, Some(maria));
+    assert_eq!(
+        f.activities.assign(second).await.unwrap().caregiver_id,
+        Some(maria)
+    );
     assert_eq!(f.count("select count(*) from visit_events where visit_id = $1 and event_type = 'homecare.visit.cancelled'", first).await, 1);
     f.cleanup().await;
 }
@@ -341,17 +464,40 @@ async fn the_late_alert_is_raised_only_while_the_check_in_is_missing(db: PgPool)
     let punctual = f.visit(at(12, 0), at(13, 0), &[]).await;
     f.activities.assign(late).await.unwrap();
     f.activities.assign(punctual).await.unwrap();
-    f.activities.record_evv(EvvKind::CheckIn, &evv(punctual, maria, at(12, 1))).await.unwrap();
-
-    let alert = |visit_id| LateCheckInAlert { visit_id, minutes_after_start: 15 };
-    assert!(f.activities.late_check_in_alert(&alert(late)).await.unwrap());
-    assert!(f.activities.late_check_in_alert(&alert(late)).await.unwrap());
-    assert!(!f.activities.late_check_in_alert(&alert(punctual)).await.unwrap());
-
-    let alerts: i64 = sqlx::query_scalar("select count(*) from visit_events where event_type = 'homecare.alert.late_check_in'")
-        .fetch_one(f.db())
+    f.activities
+        .record_evv(EvvKind::CheckIn, &evv(punctual, maria, at(12, 1)))
         .await
         .unwrap();
+
+    let alert = |visit_id| LateCheckInAlert {
+        visit_id,
+        minutes_after_start: 15,
+    };
+    assert!(
+        f.activities
+            .late_check_in_alert(&alert(late))
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.activities
+            .late_check_in_alert(&alert(late))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.activities
+            .late_check_in_alert(&alert(punctual))
+            .await
+            .unwrap()
+    );
+
+    let alerts: i64 = sqlx::query_scalar(
+        "select count(*) from visit_events where event_type = 'homecare.alert.late_check_in'",
+    )
+    .fetch_one(f.db())
+    .await
+    .unwrap();
     assert_eq!(alerts, 1);
     f.cleanup().await;
 }

@@ -50,7 +50,11 @@ impl Page {
         let limit = self.limit.unwrap_or(100);
         let offset = self.offset.unwrap_or(0);
         let mut errors = FieldErrors::default();
-        errors.check((1..=1000).contains(&limit), "limit", "must be between 1 and 1000");
+        errors.check(
+            (1..=1000).contains(&limit),
+            "limit",
+            "must be between 1 and 1000",
+        );
         errors.check(offset >= 0, "offset", "must not be negative");
         errors.into_result()?;
         Ok((limit, offset))
@@ -66,7 +70,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<Client>), ApiError> {
     let mut errors = FieldErrors::default();
     validation::name(&mut errors, "name", &new.name);
-    validation::name(&mut errors, "address", &new.address);
+    validation::address(&mut errors, "address", &new.address);
     validation::coordinates(&mut errors, "", new.latitude, new.longitude);
     validation::timezone(&mut errors, "timezone", &new.timezone);
     errors.into_result()?;

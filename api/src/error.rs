@@ -25,7 +25,10 @@ pub enum ApiError {
     #[error("{detail}")]
     Unprocessable { code: &'static str, detail: String },
     #[error("{detail}")]
-    Unavailable { detail: String, retry_after_secs: u64 },
+    Unavailable {
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -55,26 +58,46 @@ impl ApiError {
     pub fn from_rejection(rejection: Rejection) -> Self {
         let code = rejection.code.as_str();
         match rejection.code {
-            RejectionCode::InvalidState => Self::Conflict { code, detail: rejection.detail },
-            RejectionCode::WrongCaregiver | RejectionCode::InvalidTime => {
-                Self::Unprocessable { code, detail: rejection.detail }
-            }
+            RejectionCode::InvalidState => Self::Conflict {
+                code,
+                detail: rejection.detail,
+            },
+            RejectionCode::WrongCaregiver | RejectionCode::InvalidTime => Self::Unprocessable {
+                code,
+                detail: rejection.detail,
+            },
         }
     }
 
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
-            Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid input"),
+            Self::Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid input",
+            ),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "Malformed request"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
-            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code, "Conflict with the visit's state"),
-            Self::Unprocessable { code, .. } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, code, "Refused by a visit rule")
-            }
-            Self::Unavailable { .. } => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable")
-            }
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            Self::Conflict { code, .. } => (
+                StatusCode::CONFLICT,
+                code,
+                "Conflict with the visit's state",
+            ),
+            Self::Unprocessable { code, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                "Refused by a visit rule",
+            ),
+            Self::Unavailable { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Temporarily unavailable",
+            ),
+            Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
         }
     }
 }
@@ -102,11 +125,17 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut response = (status, Json(problem)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let Self::Unavailable { retry_after_secs, .. } = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Self::Unavailable {
+            retry_after_secs, ..
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         response
     }
@@ -143,9 +172,10 @@ impl From<FieldErrors> for ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => {
-                Self::Unavailable { detail: "the database is not answering".to_owned(), retry_after_secs: 5 }
-            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => Self::Unavailable {
+                detail: "the database is not answering".to_owned(),
+                retry_after_secs: 5,
+            },
             _ => Self::internal(error),
         }
     }

@@ -51,15 +51,28 @@ pub struct Relay {
 }
 
 fn stream_error(bus: &EventBus, e: impl std::fmt::Display) -> EventBusError {
-    EventBusError::Stream { stream: bus.config().stream_name.clone(), detail: e.to_string() }
+    EventBusError::Stream {
+        stream: bus.config().stream_name.clone(),
+        detail: e.to_string(),
+    }
 }
 
 type Messages = async_nats::jetstream::consumer::pull::Ordered;
 
-async fn ordered_messages(bus: &EventBus, deliver_policy: DeliverPolicy) -> Result<Messages, EventBusError> {
-    let stream = bus.jetstream().get_stream(&bus.config().stream_name).await.map_err(|e| stream_error(bus, e))?;
+async fn ordered_messages(
+    bus: &EventBus,
+    deliver_policy: DeliverPolicy,
+) -> Result<Messages, EventBusError> {
+    let stream = bus
+        .jetstream()
+        .get_stream(&bus.config().stream_name)
+        .await
+        .map_err(|e| stream_error(bus, e))?;
     let consumer = stream
-        .create_consumer(OrderedConfig { deliver_policy, ..Default::default() })
+        .create_consumer(OrderedConfig {
+            deliver_policy,
+            ..Default::default()
+        })
         .await
         .map_err(|e| stream_error(bus, e))?;
     consumer.messages().await.map_err(|e| stream_error(bus, e))
@@ -91,7 +104,11 @@ impl Relay {
 
 /// Forwards the stream to the feed for the life of the process, re-creating the
 /// consumer after the last sequence seen if it ever ends.
-async fn run_relay(bus: EventBus, feed: broadcast::Sender<Arc<RelayedEvent>>, mut messages: Messages) {
+async fn run_relay(
+    bus: EventBus,
+    feed: broadcast::Sender<Arc<RelayedEvent>>,
+    mut messages: Messages,
+) {
     let mut last_sequence = 0;
     loop {
         while let Some(message) = messages.next().await {
@@ -112,7 +129,9 @@ async fn run_relay(bus: EventBus, feed: broadcast::Sender<Arc<RelayedEvent>>, mu
             let policy = if last_sequence == 0 {
                 DeliverPolicy::New
             } else {
-                DeliverPolicy::ByStartSequence { start_sequence: last_sequence + 1 }
+                DeliverPolicy::ByStartSequence {
+                    start_sequence: last_sequence + 1,
+                }
             };
             match ordered_messages(&bus, policy).await {
                 Ok(resumed) => {
@@ -147,8 +166,11 @@ pub struct EventFilter {
 impl EventFilter {
     fn matches(&self, event: &EventEnvelope) -> bool {
         self.visit_id.as_ref().is_none_or(|v| event.subject == *v)
-            && self.caregiver_id.as_ref().is_none_or(|c| event.caregiver_id() == Some(c.as_str()))
-            && (self.event_types.is_empty() || self.event_types.iter().any(|t| *t == event.event_type))
+            && self
+                .caregiver_id
+                .as_ref()
+                .is_none_or(|c| event.caregiver_id() == Some(c.as_str()))
+            && (self.event_types.is_empty() || self.event_types.contains(&event.event_type))
     }
 }
 
@@ -167,20 +189,40 @@ fn parse_query(query: EventsQuery) -> Result<(EventFilter, Option<u64>), FieldEr
     let caregiver_id = uuid("caregiver_id", query.caregiver_id);
     let event_types: Vec<String> = query
         .event_type
-        .map(|types| types.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect())
+        .map(|types| {
+            types
+                .split(',')
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     for t in &event_types {
-        errors.check(EventKind::from_event_type(t).is_some(), "type", format!("unknown event type `{t}`"));
+        errors.check(
+            EventKind::from_event_type(t).is_some(),
+            "type",
+            format!("unknown event type `{t}`"),
+        );
     }
     let since = query.since.and_then(|s| match s.parse::<u64>() {
         Ok(n) => Some(n),
         Err(_) => {
-            errors.add("since", "must be a stream sequence number (a non-negative integer)");
+            errors.add(
+                "since",
+                "must be a stream sequence number (a non-negative integer)",
+            );
             None
         }
     });
     errors.into_result()?;
-    Ok((EventFilter { visit_id, caregiver_id, event_types }, since))
+    Ok((
+        EventFilter {
+            visit_id,
+            caregiver_id,
+            event_types,
+        },
+        since,
+    ))
 }
 
 async fn subscribe(
@@ -189,7 +231,12 @@ async fn subscribe(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let (filter, since) = parse_query(query)?;
-    let upgrade = upgrade.map_err(|e| ApiError::BadRequest(format!("{}: connect with a WebSocket client", e.body_text())))?;
+    let upgrade = upgrade.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "{}: connect with a WebSocket client",
+            e.body_text()
+        ))
+    })?;
     Ok(upgrade.on_upgrade(move |socket| async move {
         if let Err(reason) = relay_to_socket(socket, state, filter, since).await {
             tracing::debug!(%reason, "event socket closed");
@@ -199,7 +246,10 @@ async fn subscribe(
 
 async fn send(socket: &mut WebSocket, event: &RelayedEvent) -> Result<(), String> {
     let text = serde_json::to_string(event).map_err(|e| e.to_string())?;
-    socket.send(Message::Text(text.into())).await.map_err(|e| e.to_string())
+    socket
+        .send(Message::Text(text.into()))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Sends the filtered events after `after` up to the stream's current end and
@@ -210,28 +260,61 @@ async fn replay(
     filter: &EventFilter,
     after: u64,
 ) -> Result<u64, String> {
-    let mut stream = bus.jetstream().get_stream(&bus.config().stream_name).await.map_err(|e| e.to_string())?;
-    let end = stream.info().await.map_err(|e| e.to_string())?.state.last_sequence;
-    if end <= after {
-        return Ok(after);
+    let mut stream = bus
+        .jetstream()
+        .get_stream(&bus.config().stream_name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let info = stream.info().await.map_err(|e| e.to_string())?;
+    let (end, retained) = (info.state.last_sequence, info.state.messages);
+    if end <= after || retained == 0 {
+        // Nothing after `after` is retained (or it never existed).
+        return Ok(after.max(end));
     }
-    let policy = DeliverPolicy::ByStartSequence { start_sequence: after + 1 };
-    let mut messages = ordered_messages(bus, policy).await.map_err(|e| e.to_string())?;
+    let policy = DeliverPolicy::ByStartSequence {
+        start_sequence: after + 1,
+    };
+    let mut messages = ordered_messages(bus, policy)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut covered = after;
     while covered < end {
         let message = match tokio::time::timeout(REPLAY_IDLE_LIMIT, messages.next()).await {
             Ok(Some(Ok(message))) => message,
-            Ok(Some(Err(e))) => return Err(e.to_string()),
-            // Messages up to `end` expired meanwhile: nothing more to replay.
-            Ok(None) | Err(_) => break,
+            Ok(Some(Err(e))) => return Err(format!("replay failed after sequence {covered}: {e}")),
+            // Never skip silently: the client reconnects with `since` and misses nothing.
+            Ok(None) | Err(_) => return Err(format!("replay stalled after sequence {covered}")),
         };
-        let Some(event) = decode(&message) else { continue };
+        let Some(event) = decode(&message) else {
+            continue;
+        };
         covered = event.sequence;
         if filter.matches(&event.event) {
             send(socket, &event).await?;
         }
     }
     Ok(covered.max(end))
+}
+
+/// A replay that cannot finish closes the socket with a reason naming the last
+/// sequence delivered, so the client resumes from there.
+async fn replay_or_close(
+    socket: &mut WebSocket,
+    bus: &EventBus,
+    filter: &EventFilter,
+    after: u64,
+) -> Result<u64, String> {
+    match replay(socket, bus, filter, after).await {
+        Ok(covered) => Ok(covered),
+        Err(reason) => {
+            let close = CloseFrame {
+                code: 1013,
+                reason: format!("{reason}; reconnect with since").into(),
+            };
+            let _ = socket.send(Message::Close(Some(close))).await;
+            Err(reason)
+        }
+    }
 }
 
 async fn relay_to_socket(
@@ -242,7 +325,7 @@ async fn relay_to_socket(
 ) -> Result<(), String> {
     let mut live = state.relay.subscribe();
     let mut covered = match since {
-        Some(after) => replay(&mut socket, &state.bus, &filter, after).await?,
+        Some(after) => replay_or_close(&mut socket, &state.bus, &filter, after).await?,
         None => 0,
     };
     loop {
@@ -259,7 +342,7 @@ async fn relay_to_socket(
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "socket fell behind the live feed; replaying");
-                    covered = replay(&mut socket, &state.bus, &filter, covered).await?;
+                    covered = replay_or_close(&mut socket, &state.bus, &filter, covered).await?;
                 }
                 Err(broadcast::error::RecvError::Closed) => {
                     let close = CloseFrame { code: 1011, reason: "event relay stopped".into() };
@@ -290,7 +373,12 @@ mod tests {
 
     #[test]
     fn bad_filters_are_reported_per_field() {
-        let errors = parse_query(query(Some("nope"), Some("homecare.visit.exploded"), Some("-1"))).unwrap_err();
+        let errors = parse_query(query(
+            Some("nope"),
+            Some("homecare.visit.exploded"),
+            Some("-1"),
+        ))
+        .unwrap_err();
         let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["visit_id", "type", "since"]);
     }
@@ -306,15 +394,24 @@ mod tests {
             chrono::Utc::now(),
             serde_json::json!({"caregiver_id": caregiver}),
         );
-        let (by_visit, since) =
-            parse_query(query(Some(&visit.to_string()), Some("homecare.visit.assigned"), Some("7"))).unwrap();
+        let (by_visit, since) = parse_query(query(
+            Some(&visit.to_string()),
+            Some("homecare.visit.assigned"),
+            Some("7"),
+        ))
+        .unwrap();
         assert_eq!(since, Some(7));
         assert!(by_visit.matches(&event));
-        let (other_visit, _) = parse_query(query(Some(&Uuid::new_v4().to_string()), None, None)).unwrap();
+        let (other_visit, _) =
+            parse_query(query(Some(&Uuid::new_v4().to_string()), None, None)).unwrap();
         assert!(!other_visit.matches(&event));
-        let (other_type, _) = parse_query(query(None, Some("homecare.invoice.created"), None)).unwrap();
+        let (other_type, _) =
+            parse_query(query(None, Some("homecare.invoice.created"), None)).unwrap();
         assert!(!other_type.matches(&event));
-        let by_caregiver = EventFilter { caregiver_id: Some(caregiver.to_string()), ..Default::default() };
+        let by_caregiver = EventFilter {
+            caregiver_id: Some(caregiver.to_string()),
+            ..Default::default()
+        };
         assert!(by_caregiver.matches(&event));
     }
 }

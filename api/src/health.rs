@@ -14,7 +14,9 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNames
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 #[derive(Serialize)]
@@ -33,11 +35,22 @@ struct Check {
 }
 
 impl Check {
-    fn from<T, E: std::fmt::Display>(result: Result<Result<T, E>, tokio::time::error::Elapsed>) -> Self {
+    fn from<T, E: std::fmt::Display>(
+        result: Result<Result<T, E>, tokio::time::error::Elapsed>,
+    ) -> Self {
         match result {
-            Ok(Ok(_)) => Self { ok: true, error: None },
-            Ok(Err(e)) => Self { ok: false, error: Some(e.to_string()) },
-            Err(_) => Self { ok: false, error: Some("timed out".to_owned()) },
+            Ok(Ok(_)) => Self {
+                ok: true,
+                error: None,
+            },
+            Ok(Err(e)) => Self {
+                ok: false,
+                error: Some(e.to_string()),
+            },
+            Err(_) => Self {
+                ok: false,
+                error: Some("timed out".to_owned()),
+            },
         }
     }
 }
@@ -49,17 +62,35 @@ async fn healthz() -> Json<serde_json::Value> {
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let limit = Duration::from_secs(2);
     let postgres = tokio::time::timeout(limit, sqlx::query("select 1").execute(&state.db));
-    let nats = tokio::time::timeout(limit, state.bus.jetstream().get_stream(&state.bus.config().stream_name));
+    let nats = tokio::time::timeout(
+        limit,
+        state
+            .bus
+            .jetstream()
+            .get_stream(&state.bus.config().stream_name),
+    );
     let mut temporal_client = state.temporal.clone();
-    let request = DescribeNamespaceRequest { namespace: state.config.namespace.clone(), ..Default::default() };
+    let request = DescribeNamespaceRequest {
+        namespace: state.config.namespace.clone(),
+        ..Default::default()
+    };
     let temporal = tokio::time::timeout(
         limit,
         WorkflowService::describe_namespace(&mut temporal_client, tonic_request(request)),
     );
     let (postgres, nats, temporal) = tokio::join!(postgres, nats, temporal);
-    let readiness = Readiness { postgres: Check::from(postgres), nats: Check::from(nats), temporal: Check::from(temporal), ready: false };
+    let readiness = Readiness {
+        postgres: Check::from(postgres),
+        nats: Check::from(nats),
+        temporal: Check::from(temporal),
+        ready: false,
+    };
     let ready = readiness.postgres.ok && readiness.nats.ok && readiness.temporal.ok;
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(Readiness { ready, ..readiness }))
 }
 

@@ -47,8 +47,15 @@ pub struct InvoiceFilter {
     pub offset: Option<i64>,
 }
 
-async fn query_lines(state: &AppState, filter: &InvoiceFilter) -> Result<Vec<InvoiceLine>, ApiError> {
-    let (limit, offset) = Page { limit: filter.limit, offset: filter.offset }.bounds()?;
+async fn query_lines(
+    state: &AppState,
+    filter: &InvoiceFilter,
+) -> Result<Vec<InvoiceLine>, ApiError> {
+    let (limit, offset) = Page {
+        limit: filter.limit,
+        offset: filter.offset,
+    }
+    .bounds()?;
     let lines = sqlx::query_as::<_, InvoiceLine>(
         "select id, visit_id, payer_id, service_code, client_id, caregiver_id, service_date,
                 billed_minutes, units, unit_rate, amount, rounding_rule, created_at
@@ -84,6 +91,13 @@ async fn for_visit(
     State(state): State<AppState>,
     ApiPath(visit_id): ApiPath<Uuid>,
 ) -> Result<Json<Vec<InvoiceLine>>, ApiError> {
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from visits where id = $1)")
+        .bind(visit_id)
+        .fetch_one(&state.db)
+        .await?;
+    if !exists {
+        return Err(ApiError::NotFound(format!("visit {visit_id} not found")));
+    }
     let filter = InvoiceFilter {
         visit_id: Some(visit_id),
         client_id: None,

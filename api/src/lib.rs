@@ -66,7 +66,13 @@ impl AppState {
     ) -> Result<Self, homecare_activities::EventBusError> {
         bus.ensure_stream().await?;
         let relay = Relay::start(bus.clone()).await?;
-        Ok(Self { db, bus, temporal, relay, config: Arc::new(config) })
+        Ok(Self {
+            db,
+            bus,
+            temporal,
+            relay,
+            config: Arc::new(config),
+        })
     }
 }
 
@@ -90,5 +96,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -14,11 +14,11 @@ use homecare_domain::{Rejection, VisitStatus};
 use homecare_workflows::VisitWorkflow;
 use homecare_workflows::visit::{CLIENT_ID, SCHEDULED_START, VISIT_STATUS};
 use serde::{Deserialize, Serialize};
+use temporalio_client::errors::WorkflowUpdateError;
 use temporalio_client::{
     RpcOptions, WorkflowDescribeOptions, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy,
     WorkflowQueryOptions, WorkflowStartOptions,
 };
-use temporalio_client::errors::WorkflowUpdateError;
 use temporalio_common::HasWorkflowDefinition;
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_common::search_attributes::{SearchAttributes, Timestamp};
@@ -85,18 +85,30 @@ async fn find_visit(state: &AppState, id: Uuid) -> Result<Visit, ApiError> {
 
 /// An `Idempotency-Key` makes a retried request land on the same visit or update.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
     let key = value
         .to_str()
         .ok()
         .filter(|k| !k.is_empty() && k.len() <= 200 && k.chars().all(|c| c.is_ascii_graphic()))
-        .ok_or_else(|| ApiError::field("Idempotency-Key", "must be 1-200 printable ASCII characters"))?;
+        .ok_or_else(|| {
+            ApiError::field(
+                "Idempotency-Key",
+                "must be 1-200 printable ASCII characters",
+            )
+        })?;
     Ok(Some(key.to_owned()))
 }
 
 /// Checks what only the database knows: the client, payer and service exist and
 /// the payer has a rate for the service on the visit's local date.
-async fn check_references(state: &AppState, new: &NewVisit, payer_id: Uuid, service_code: &str) -> Result<(), ApiError> {
+async fn check_references(
+    state: &AppState,
+    new: &NewVisit,
+    payer_id: Uuid,
+    service_code: &str,
+) -> Result<(), ApiError> {
     let (client, payer, service, rate): (bool, bool, bool, bool) = sqlx::query_as(
         "select exists (select 1 from clients where id = $1),
                 exists (select 1 from payers where id = $2),
@@ -116,7 +128,11 @@ async fn check_references(state: &AppState, new: &NewVisit, payer_id: Uuid, serv
     errors.check(payer, "payer_id", "no such payer");
     errors.check(service, "service_code", "unknown service code");
     if client && payer && service {
-        errors.check(rate, "payer_id", format!("the payer has no rate for {service_code} on the visit date"));
+        errors.check(
+            rate,
+            "payer_id",
+            format!("the payer has no rate for {service_code} on the visit date"),
+        );
     }
     errors.into_result().map_err(Into::into)
 }
@@ -133,7 +149,10 @@ async fn create(
     validation::skills(&mut errors, "required_skills", &new.required_skills);
     errors.into_result()?;
     let payer_id = new.payer_id.unwrap_or(PRIVATE_PAY);
-    let service_code = new.service_code.clone().unwrap_or_else(|| DEFAULT_SERVICE_CODE.to_owned());
+    let service_code = new
+        .service_code
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SERVICE_CODE.to_owned());
     check_references(&state, &new, payer_id, &service_code).await?;
 
     let visit_id = match &key {
@@ -180,12 +199,16 @@ async fn create(
     let search_attributes = SearchAttributes::new([
         VISIT_STATUS.value_set(VisitStatus::Scheduled.as_str().to_owned()),
         CLIENT_ID.value_set(new.client_id.to_string()),
-        SCHEDULED_START.value_set(Timestamp::new(start.timestamp(), start.timestamp_subsec_nanos() as i32)),
+        SCHEDULED_START.value_set(Timestamp::new(
+            start.timestamp(),
+            start.timestamp_subsec_nanos() as i32,
+        )),
     ]);
-    let options = WorkflowStartOptions::new(state.config.task_queue.clone(), visit_workflow_id(visit_id))
-        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
-        .search_attributes(search_attributes)
-        .build();
+    let options =
+        WorkflowStartOptions::new(state.config.task_queue.clone(), visit_workflow_id(visit_id))
+            .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+            .search_attributes(search_attributes)
+            .build();
     state
         .temporal
         .start_workflow(VisitWorkflow::run, input, options)
@@ -196,7 +219,10 @@ async fn create(
         })?;
     tx.commit().await?;
     tracing::info!("visit created and workflow started");
-    Ok((StatusCode::CREATED, Json(find_visit(&state, visit_id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(find_visit(&state, visit_id).await?),
+    ))
 }
 
 #[derive(Debug, Serialize)]
@@ -221,21 +247,23 @@ async fn show(
 ) -> Result<Json<VisitDetail>, ApiError> {
     let visit = find_visit(&state, id).await?;
     let workflow_id = visit_workflow_id(id);
-    let handle = state.temporal.get_workflow_handle::<VisitWorkflow>(workflow_id.clone());
-    let rpc = RpcOptions::builder().timeout(std::time::Duration::from_secs(3)).build();
+    let handle = state
+        .temporal
+        .get_workflow_handle::<VisitWorkflow>(workflow_id.clone());
     let execution_status = handle
         .describe(WorkflowDescribeOptions::default())
         .await
         .ok()
         .map(|d| format!("{:?}", d.status()));
-    let snapshot = tokio::time::timeout(
-        std::time::Duration::from_secs(3),
-        handle.query(VisitWorkflow::status, (), WorkflowQueryOptions::builder().rpc_options(rpc).build()),
-    )
-    .await
-    .ok()
-    .and_then(Result::ok);
-    Ok(Json(VisitDetail { visit, workflow: WorkflowView { workflow_id, execution_status, snapshot } }))
+    let snapshot = current_snapshot(&state, id).await;
+    Ok(Json(VisitDetail {
+        visit,
+        workflow: WorkflowView {
+            workflow_id,
+            execution_status,
+            snapshot,
+        },
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -251,7 +279,11 @@ async fn list(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<VisitFilter>,
 ) -> Result<Json<Vec<Visit>>, ApiError> {
-    let (limit, offset) = Page { limit: filter.limit, offset: filter.offset }.bounds()?;
+    let (limit, offset) = Page {
+        limit: filter.limit,
+        offset: filter.offset,
+    }
+    .bounds()?;
     let status = match &filter.status {
         Some(s) => Some(
             s.parse::<VisitStatus>()
@@ -296,7 +328,12 @@ impl EvvRequest {
         validation::coordinates(&mut errors, "", self.latitude, self.longitude);
         validation::device_time(&mut errors, "at", at, now);
         errors.into_result()?;
-        Ok(EvvCommand { caregiver_id: self.caregiver_id, at, latitude: self.latitude, longitude: self.longitude })
+        Ok(EvvCommand {
+            caregiver_id: self.caregiver_id,
+            at,
+            latitude: self.latitude,
+            longitude: self.longitude,
+        })
     }
 }
 
@@ -324,7 +361,10 @@ async fn update_error(state: &AppState, visit_id: Uuid, error: WorkflowUpdateErr
             let messages = failure_messages(&failure);
             match messages.iter().find_map(|m| Rejection::parse(m)) {
                 Some(rejection) => ApiError::from_rejection(rejection),
-                None => ApiError::Conflict { code: "command_failed", detail: messages.join(": ") },
+                None => ApiError::Conflict {
+                    code: "command_failed",
+                    detail: messages.join(": "),
+                },
             }
         }
         // The workflow has finished: the visit takes no more commands.
@@ -338,13 +378,22 @@ async fn update_error(state: &AppState, visit_id: Uuid, error: WorkflowUpdateErr
         WorkflowUpdateError::Rpc(status)
             if matches!(
                 status.code(),
-                tonic_code::DEADLINE_EXCEEDED | tonic_code::UNAVAILABLE | tonic_code::RESOURCE_EXHAUSTED
+                tonic_code::DEADLINE_EXCEEDED
+                    | tonic_code::UNAVAILABLE
+                    | tonic_code::RESOURCE_EXHAUSTED
+                    | tonic_code::CANCELLED
             ) =>
         {
-            ApiError::Unavailable { detail: format!("Temporal did not answer: {}", status.message()), retry_after_secs: 5 }
+            ApiError::Unavailable {
+                detail: format!("Temporal did not answer: {}", status.message()),
+                retry_after_secs: 5,
+            }
         }
         WorkflowUpdateError::Rpc(status) if status.code() == tonic_code::FAILED_PRECONDITION => {
-            ApiError::Conflict { code: "invalid_state", detail: status.message().to_owned() }
+            ApiError::Conflict {
+                code: "invalid_state",
+                detail: status.message().to_owned(),
+            }
         }
         other => ApiError::internal(other),
     }
@@ -357,11 +406,73 @@ mod tonic_code {
     pub const UNAVAILABLE: Code = Code::Unavailable;
     pub const RESOURCE_EXHAUSTED: Code = Code::ResourceExhausted;
     pub const FAILED_PRECONDITION: Code = Code::FailedPrecondition;
+    pub const CANCELLED: Code = Code::Cancelled;
+}
+
+/// What a command leaves in the database, to recognise a retry of one that
+/// already took effect.
+enum Effect {
+    Evv {
+        kind: &'static str,
+        command: EvvCommand,
+    },
+    Cancelled,
+}
+
+impl Effect {
+    async fn recorded(&self, state: &AppState, visit_id: Uuid) -> Result<bool, ApiError> {
+        let recorded =
+            match self {
+                Self::Evv { kind, command } => {
+                    sqlx::query_scalar(
+                        "select exists (select 1 from evv_records
+                      where visit_id = $1 and kind = $2::evv_kind and caregiver_id = $3
+                        and abs(extract(epoch from occurred_at - $4::timestamptz)) < 0.001)",
+                    )
+                    .bind(visit_id)
+                    .bind(kind)
+                    .bind(command.caregiver_id)
+                    .bind(command.at)
+                    .fetch_one(&state.db)
+                    .await?
+                }
+                Self::Cancelled => sqlx::query_scalar(
+                    "select exists (select 1 from visits where id = $1 and status = 'cancelled')",
+                )
+                .bind(visit_id)
+                .fetch_one(&state.db)
+                .await?,
+            };
+        Ok(recorded)
+    }
+}
+
+/// The workflow's current view of the visit, if a worker answers in time.
+async fn current_snapshot(state: &AppState, visit_id: Uuid) -> Option<VisitSnapshot> {
+    let handle = state
+        .temporal
+        .get_workflow_handle::<VisitWorkflow>(visit_workflow_id(visit_id));
+    let rpc = RpcOptions::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build();
+    let query = handle.query(
+        VisitWorkflow::status,
+        (),
+        WorkflowQueryOptions::builder().rpc_options(rpc).build(),
+    );
+    tokio::time::timeout(std::time::Duration::from_secs(3), query)
+        .await
+        .ok()
+        .and_then(Result::ok)
 }
 
 /// Sends one update to the visit's workflow and waits at most the configured time.
 /// With an `Idempotency-Key`, a retried request re-attaches to the same update
-/// and gets its result instead of running it twice.
+/// (Temporal de-duplicates the update id, even after the workflow has finished)
+/// and gets its first answer. A keyed retry that exactly duplicates a command
+/// already recorded (same caregiver, same device time) under another key gets
+/// the visit's current state: it changes nothing. Without a key, a duplicate is
+/// a second command and is refused (409).
 async fn send_update<U>(
     state: &AppState,
     visit_id: Uuid,
@@ -369,29 +480,51 @@ async fn send_update<U>(
     update: U,
     name: &str,
     input: U::Input,
+    effect: Effect,
 ) -> Result<Json<VisitSnapshot>, ApiError>
 where
     U: temporalio_common::UpdateDefinition<
-        Workflow = <VisitWorkflow as HasWorkflowDefinition>::Run,
-        Output = VisitSnapshot,
-    >,
+            Workflow = <VisitWorkflow as HasWorkflowDefinition>::Run,
+            Output = VisitSnapshot,
+        >,
     U::Input: Send,
 {
     let key = idempotency_key(headers)?;
     find_visit(state, visit_id).await?;
-    let handle = state.temporal.get_workflow_handle::<VisitWorkflow>(visit_workflow_id(visit_id));
+    let handle = state
+        .temporal
+        .get_workflow_handle::<VisitWorkflow>(visit_workflow_id(visit_id));
     let timeout = state.config.update_timeout;
     let options = WorkflowExecuteUpdateOptions::builder()
-        .maybe_update_id(key.map(|k| format!("{name}-{k}")))
-        .rpc_options(RpcOptions::builder().timeout(timeout).build())
+        .maybe_update_id(key.as_ref().map(|k| format!("{name}-{k}")))
+        // The RPC outlives our own deadline a little, so a worker that is down
+        // always surfaces as our 503 rather than as a transport error.
+        .rpc_options(
+            RpcOptions::builder()
+                .timeout(timeout + std::time::Duration::from_secs(2))
+                .build(),
+        )
         .build();
     match tokio::time::timeout(timeout, handle.execute_update(update, input, options)).await {
         Err(_) => Err(ApiError::Unavailable {
-            detail: format!("the visit workflow did not answer within {}s; is a worker running?", timeout.as_secs()),
+            detail: format!(
+                "the visit workflow did not answer within {}s; is a worker running?",
+                timeout.as_secs()
+            ),
             retry_after_secs: 5,
         }),
         Ok(Ok(snapshot)) => Ok(Json(snapshot)),
-        Ok(Err(e)) => Err(update_error(state, visit_id, e).await),
+        Ok(Err(e)) => {
+            let error = update_error(state, visit_id, e).await;
+            if key.is_some()
+                && matches!(error, ApiError::Conflict { .. })
+                && effect.recorded(state, visit_id).await?
+                && let Some(snapshot) = current_snapshot(state, visit_id).await
+            {
+                return Ok(Json(snapshot));
+            }
+            Err(error)
+        }
     }
 }
 
@@ -403,7 +536,19 @@ async fn check_in(
     ApiJson(request): ApiJson<EvvRequest>,
 ) -> Result<Json<VisitSnapshot>, ApiError> {
     let command = request.into_command()?;
-    send_update(&state, id, &headers, VisitWorkflow::check_in, "check-in", command).await
+    send_update(
+        &state,
+        id,
+        &headers,
+        VisitWorkflow::check_in,
+        "check-in",
+        command.clone(),
+        Effect::Evv {
+            kind: "check_in",
+            command,
+        },
+    )
+    .await
 }
 
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
@@ -414,7 +559,19 @@ async fn check_out(
     ApiJson(request): ApiJson<EvvRequest>,
 ) -> Result<Json<VisitSnapshot>, ApiError> {
     let command = request.into_command()?;
-    send_update(&state, id, &headers, VisitWorkflow::check_out, "check-out", command).await
+    send_update(
+        &state,
+        id,
+        &headers,
+        VisitWorkflow::check_out,
+        "check-out",
+        command.clone(),
+        Effect::Evv {
+            kind: "check_out",
+            command,
+        },
+    )
+    .await
 }
 
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
@@ -427,6 +584,17 @@ async fn cancel(
     let mut errors = FieldErrors::default();
     validation::name(&mut errors, "reason", &request.reason);
     errors.into_result()?;
-    let command = CancelCommand { reason: request.reason.trim().to_owned() };
-    send_update(&state, id, &headers, VisitWorkflow::cancel, "cancel", command).await
+    let command = CancelCommand {
+        reason: request.reason.trim().to_owned(),
+    };
+    send_update(
+        &state,
+        id,
+        &headers,
+        VisitWorkflow::cancel,
+        "cancel",
+        command,
+        Effect::Cancelled,
+    )
+    .await
 }

@@ -51,7 +51,9 @@ impl EventKind {
     }
 
     pub fn from_event_type(event_type: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.event_type() == event_type)
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.event_type() == event_type)
     }
 
     /// The NATS subject below the stream prefix (default prefix `homecare`):
@@ -140,13 +142,22 @@ mod tests {
     #[test]
     fn subjects_follow_the_documented_layout() {
         let visit = Uuid::nil();
-        assert_eq!(EventKind::VisitAssigned.subject_tail(visit), format!("visit.{visit}.assigned"));
+        assert_eq!(
+            EventKind::VisitAssigned.subject_tail(visit),
+            format!("visit.{visit}.assigned")
+        );
         assert_eq!(
             EventKind::VisitCheckedIn.subject_tail(visit),
             format!("visit.{visit}.checked_in")
         );
-        assert_eq!(EventKind::InvoiceCreated.subject_tail(visit), format!("invoice.{visit}.created"));
-        assert_eq!(EventKind::LateCheckInAlert.subject_tail(visit), "alert.late_check_in");
+        assert_eq!(
+            EventKind::InvoiceCreated.subject_tail(visit),
+            format!("invoice.{visit}.created")
+        );
+        assert_eq!(
+            EventKind::LateCheckInAlert.subject_tail(visit),
+            "alert.late_check_in"
+        );
     }
 
     #[test]
@@ -164,7 +175,10 @@ mod tests {
         assert_eq!(json["specversion"], "1.0");
         assert_eq!(json["type"], "homecare.visit.assigned");
         assert_eq!(json["subject"], visit.to_string());
-        assert_eq!(envelope.caregiver_id(), Some(caregiver.to_string().as_str()));
+        assert_eq!(
+            envelope.caregiver_id(),
+            Some(caregiver.to_string().as_str())
+        );
         let back: EventEnvelope = serde_json::from_value(json).unwrap();
         assert_eq!(back, envelope);
         assert_eq!(back.kind(), Some(EventKind::VisitAssigned));

@@ -50,7 +50,20 @@ mod tests {
     #[test]
     fn eight_minute_rule_boundaries() {
         // (minutes, units): 7 min bills nothing, 8 min bills one unit, 23 starts the second.
-        let table = [(0, 0), (7, 0), (8, 1), (15, 1), (22, 1), (23, 2), (37, 2), (38, 3), (60, 4), (67, 4), (68, 5), (-5, 0)];
+        let table = [
+            (0, 0),
+            (7, 0),
+            (8, 1),
+            (15, 1),
+            (22, 1),
+            (23, 2),
+            (37, 2),
+            (38, 3),
+            (60, 4),
+            (67, 4),
+            (68, 5),
+            (-5, 0),
+        ];
         for (minutes, units) in table {
             assert_eq!(units_eight_minute_rule(minutes), units, "{minutes} minutes");
         }

@@ -16,7 +16,10 @@ pub struct FieldErrors(pub Vec<FieldError>);
 
 impl FieldErrors {
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError { field: field.to_owned(), message: message.into() });
+        self.0.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
     }
 
     pub fn check(&mut self, ok: bool, field: &str, message: impl Into<String>) {
@@ -38,11 +41,29 @@ pub const MAX_VISIT_HOURS: i64 = 24;
 /// How far a device clock may run ahead of ours before a timestamp is refused.
 pub const MAX_CLOCK_SKEW_MINUTES: i64 = 5;
 
-pub fn name(errors: &mut FieldErrors, field: &str, value: &str) {
+fn text(errors: &mut FieldErrors, field: &str, value: &str, max_chars: usize) {
     let trimmed = value.trim();
     errors.check(!trimmed.is_empty(), field, "must not be empty");
-    errors.check(trimmed.chars().count() <= 200, field, "must be at most 200 characters");
-    errors.check(!value.chars().any(char::is_control), field, "must not contain control characters");
+    errors.check(
+        trimmed.chars().count() <= max_chars,
+        field,
+        format!("must be at most {max_chars} characters"),
+    );
+    errors.check(
+        !value.chars().any(char::is_control),
+        field,
+        "must not contain control characters",
+    );
+}
+
+/// Names and short free text (a cancel reason): at most 200 characters.
+pub fn name(errors: &mut FieldErrors, field: &str, value: &str) {
+    text(errors, field, value, 200);
+}
+
+/// Street addresses: at most 500 characters (the column's limit).
+pub fn address(errors: &mut FieldErrors, field: &str, value: &str) {
+    text(errors, field, value, 500);
 }
 
 pub fn coordinates(errors: &mut FieldErrors, prefix: &str, latitude: f64, longitude: f64) {
@@ -72,8 +93,14 @@ pub fn skills(errors: &mut FieldErrors, field: &str, values: &[String]) {
     for (i, skill) in values.iter().enumerate() {
         let ok = !skill.is_empty()
             && skill.len() <= 64
-            && skill.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-        errors.check(ok, &format!("{field}[{i}]"), "must be a lower-case slug of a-z, 0-9, '_' or '-'");
+            && skill
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        errors.check(
+            ok,
+            &format!("{field}[{i}]"),
+            "must be a lower-case slug of a-z, 0-9, '_' or '-'",
+        );
     }
 }
 
@@ -81,7 +108,10 @@ pub fn visit_period(errors: &mut FieldErrors, start: DateTime<Utc>, end: DateTim
     if end <= start {
         errors.add("scheduled_end", "must be after scheduled_start");
     } else if end - start > Duration::hours(MAX_VISIT_HOURS) {
-        errors.add("scheduled_end", format!("a visit lasts at most {MAX_VISIT_HOURS} hours"));
+        errors.add(
+            "scheduled_end",
+            format!("a visit lasts at most {MAX_VISIT_HOURS} hours"),
+        );
     }
 }
 
@@ -106,7 +136,10 @@ mod tests {
         timezone(&mut errors, "timezone", "Mars/Olympus");
         skills(&mut errors, "skills", &["ok".into(), "Not OK".into()]);
         let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["name", "latitude", "longitude", "timezone", "skills[1]"]);
+        assert_eq!(
+            fields,
+            ["name", "latitude", "longitude", "timezone", "skills[1]"]
+        );
     }
 
     #[test]
@@ -115,7 +148,11 @@ mod tests {
         name(&mut errors, "name", "Maria Lopez");
         coordinates(&mut errors, "", 41.88, -87.63);
         timezone(&mut errors, "timezone", "America/Chicago");
-        skills(&mut errors, "skills", &["hoyer_lift".into(), "dementia-care".into()]);
+        skills(
+            &mut errors,
+            "skills",
+            &["hoyer_lift".into(), "dementia-care".into()],
+        );
         assert!(errors.into_result().is_ok());
     }
 

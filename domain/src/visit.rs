@@ -101,20 +101,27 @@ pub struct Rejection {
 
 impl Rejection {
     fn new(code: RejectionCode, detail: impl Into<String>) -> Self {
-        Self { code, detail: detail.into() }
+        Self {
+            code,
+            detail: detail.into(),
+        }
     }
 
     /// Recovers a rejection from a failure message produced by `Display`. The
     /// message may be wrapped by the SDK, so the code is searched, not prefixed.
     pub fn parse(message: &str) -> Option<Self> {
-        [RejectionCode::InvalidState, RejectionCode::WrongCaregiver, RejectionCode::InvalidTime]
-            .into_iter()
-            .find_map(|code| {
-                let tag = format!("{}: ", code.as_str());
-                message
-                    .find(&tag)
-                    .map(|at| Self::new(code, message[at + tag.len()..].trim().to_owned()))
-            })
+        [
+            RejectionCode::InvalidState,
+            RejectionCode::WrongCaregiver,
+            RejectionCode::InvalidTime,
+        ]
+        .into_iter()
+        .find_map(|code| {
+            let tag = format!("{}: ", code.as_str());
+            message
+                .find(&tag)
+                .map(|at| Self::new(code, message[at + tag.len()..].trim().to_owned()))
+        })
     }
 }
 
@@ -133,16 +140,20 @@ fn assigned_caregiver(facts: &VisitFacts, caregiver_id: Uuid) -> Result<(), Reje
             RejectionCode::WrongCaregiver,
             format!("caregiver {caregiver_id} is not assigned to this visit"),
         )),
-        None => Err(Rejection::new(RejectionCode::InvalidState, "the visit has no caregiver yet")),
+        None => Err(Rejection::new(
+            RejectionCode::InvalidState,
+            "the visit has no caregiver yet",
+        )),
     }
 }
 
 pub fn check_in_allowed(facts: &VisitFacts, caregiver_id: Uuid) -> Result<(), Rejection> {
     match facts.status {
         VisitStatus::Assigned => assigned_caregiver(facts, caregiver_id),
-        VisitStatus::CheckedIn => {
-            Err(Rejection::new(RejectionCode::InvalidState, "the visit is already checked in"))
-        }
+        VisitStatus::CheckedIn => Err(Rejection::new(
+            RejectionCode::InvalidState,
+            "the visit is already checked in",
+        )),
         other => Err(Rejection::new(
             RejectionCode::InvalidState,
             format!("a {other} visit cannot be checked in"),
@@ -166,9 +177,10 @@ pub fn check_out_allowed(
                 _ => Ok(()),
             }
         }
-        VisitStatus::Completed | VisitStatus::Invoiced => {
-            Err(Rejection::new(RejectionCode::InvalidState, "the visit is already checked out"))
-        }
+        VisitStatus::Completed | VisitStatus::Invoiced => Err(Rejection::new(
+            RejectionCode::InvalidState,
+            "the visit is already checked out",
+        )),
         other => Err(Rejection::new(
             RejectionCode::InvalidState,
             format!("a {other} visit cannot be checked out; check in first"),
@@ -192,7 +204,11 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     fn facts(status: VisitStatus, caregiver: Option<Uuid>) -> VisitFacts {
-        VisitFacts { status, caregiver_id: caregiver, checked_in_at: None }
+        VisitFacts {
+            status,
+            caregiver_id: caregiver,
+            checked_in_at: None,
+        }
     }
 
     #[test]
@@ -209,14 +225,20 @@ mod tests {
         let other = Uuid::new_v4();
         let f = facts(VisitStatus::Assigned, Some(maria));
         assert!(check_in_allowed(&f, maria).is_ok());
-        assert_eq!(check_in_allowed(&f, other).unwrap_err().code, RejectionCode::WrongCaregiver);
+        assert_eq!(
+            check_in_allowed(&f, other).unwrap_err().code,
+            RejectionCode::WrongCaregiver
+        );
     }
 
     #[test]
     fn a_second_check_in_is_refused() {
         let maria = Uuid::new_v4();
         let f = facts(VisitStatus::CheckedIn, Some(maria));
-        assert_eq!(check_in_allowed(&f, maria).unwrap_err().code, RejectionCode::InvalidState);
+        assert_eq!(
+            check_in_allowed(&f, maria).unwrap_err().code,
+            RejectionCode::InvalidState
+        );
     }
 
     #[test]
@@ -233,7 +255,10 @@ mod tests {
         let mut f = facts(VisitStatus::CheckedIn, Some(maria));
         f.checked_in_at = Some(Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap());
         let early = Utc.with_ymd_and_hms(2026, 1, 5, 8, 59, 0).unwrap();
-        assert_eq!(check_out_allowed(&f, maria, early).unwrap_err().code, RejectionCode::InvalidTime);
+        assert_eq!(
+            check_out_allowed(&f, maria, early).unwrap_err().code,
+            RejectionCode::InvalidTime
+        );
         let later = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
         assert!(check_out_allowed(&f, maria, later).is_ok());
     }
@@ -248,7 +273,8 @@ mod tests {
 
     #[test]
     fn rejection_survives_a_wrapped_failure_message() {
-        let rejection = Rejection::new(RejectionCode::WrongCaregiver, "caregiver x is not assigned");
+        let rejection =
+            Rejection::new(RejectionCode::WrongCaregiver, "caregiver x is not assigned");
         let wrapped = format!("Update failed: Failure {{ message: \"{rejection}\" }}");
         let parsed = Rejection::parse(&wrapped).unwrap();
         assert_eq!(parsed.code, RejectionCode::WrongCaregiver);

@@ -13,7 +13,9 @@ use homecare_workflows::VisitWorkflow;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use temporalio_client::{Client, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowGetResultOptions};
+use temporalio_client::{
+    Client, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowGetResultOptions,
+};
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
@@ -62,7 +64,9 @@ impl TestApp {
             api: None,
         };
         app.start_worker().await;
-        let api = platform::start_api(&app.settings, db, app.settings.api_addr).await.unwrap();
+        let api = platform::start_api(&app.settings, db, app.settings.api_addr)
+            .await
+            .unwrap();
         app.base = format!("http://{}", api.addr);
         app.api = Some(api);
         app
@@ -89,11 +93,19 @@ impl TestApp {
         if let Some(api) = self.api.take() {
             api.stop().await.unwrap();
         }
-        let bus = homecare_activities::EventBus::connect(self.settings.bus()).await.unwrap();
+        let bus = homecare_activities::EventBus::connect(self.settings.bus())
+            .await
+            .unwrap();
         let _ = bus.jetstream().delete_stream(&self.settings.stream).await;
     }
 
-    pub async fn request(&self, method: reqwest::Method, path: &str, body: Option<Value>, key: Option<&str>) -> (StatusCode, Value) {
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> (StatusCode, Value) {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(body) = body {
             request = request.json(&body);
@@ -104,11 +116,15 @@ impl TestApp {
         let response = request.send().await.unwrap();
         let status = response.status();
         let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.request(reqwest::Method::POST, path, Some(body), None).await
+        self.request(reqwest::Method::POST, path, Some(body), None)
+            .await
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -124,12 +140,23 @@ impl TestApp {
     }
 
     pub async fn create_caregiver(&self, skills: &[&str]) -> String {
-        let (status, caregiver) = self.post("/v1/caregivers", json!({"name": "Maria Lopez", "skills": skills})).await;
+        let (status, caregiver) = self
+            .post(
+                "/v1/caregivers",
+                json!({"name": "Maria Lopez", "skills": skills}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{caregiver}");
         caregiver["id"].as_str().unwrap().to_owned()
     }
 
-    pub async fn create_visit(&self, client: &str, start: DateTime<Utc>, end: DateTime<Utc>, skills: &[&str]) -> String {
+    pub async fn create_visit(
+        &self,
+        client: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        skills: &[&str],
+    ) -> String {
         let (status, visit) = self
             .post("/v1/visits", json!({"client_id": client, "scheduled_start": start, "scheduled_end": end, "required_skills": skills}))
             .await;
@@ -143,33 +170,48 @@ impl TestApp {
 
     pub async fn events(&self, query: &str) -> EventSocket {
         let url = format!("{}/v1/events{query}", self.base.replacen("http", "ws", 1));
-        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
         EventSocket { socket }
     }
 
     pub async fn count(&self, sql: &str, visit: &str) -> i64 {
-        sqlx::query_scalar(sql).bind(Uuid::parse_str(visit).unwrap()).fetch_one(&self.db).await.unwrap()
+        sqlx::query_scalar(sql)
+            .bind(Uuid::parse_str(visit).unwrap())
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
     }
 
     /// Waits for the visit's workflow to finish and returns its final snapshot.
     pub async fn workflow_result(&self, visit: &str) -> VisitSnapshot {
         let id = visit_workflow_id(Uuid::parse_str(visit).unwrap());
         let handle = self.temporal.get_workflow_handle::<VisitWorkflow>(id);
-        tokio::time::timeout(EVENT_WAIT, handle.get_result(WorkflowGetResultOptions::default()))
-            .await
-            .expect("workflow finishes in time")
-            .expect("workflow completed successfully")
+        tokio::time::timeout(
+            EVENT_WAIT,
+            handle.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .expect("workflow finishes in time")
+        .expect("workflow completed successfully")
     }
 
     pub async fn workflow_status(&self, visit: &str) -> WorkflowExecutionStatus {
         let id = visit_workflow_id(Uuid::parse_str(visit).unwrap());
         let handle = self.temporal.get_workflow_handle::<VisitWorkflow>(id);
-        handle.describe(WorkflowDescribeOptions::default()).await.unwrap().status()
+        handle
+            .describe(WorkflowDescribeOptions::default())
+            .await
+            .unwrap()
+            .status()
     }
 }
 
 pub struct EventSocket {
-    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
 }
 
 impl EventSocket {

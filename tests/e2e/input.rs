@@ -7,11 +7,19 @@ use sqlx::PgPool;
 use crate::helpers::{TestApp, minutes_ago};
 
 fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect()
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn rows(app: &TestApp, table: &str) -> i64 {
-    sqlx::query_scalar(&format!("select count(*) from {table}")).fetch_one(&app.db).await.unwrap()
+    sqlx::query_scalar(&format!("select count(*) from {table}"))
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
 }
 
 #[sqlx::test]
@@ -27,7 +35,10 @@ async fn malformed_and_invalid_bodies_are_refused_with_field_detail(db: PgPool) 
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
 
     let (status, problem) = app
         .post("/v1/clients", json!({"name": " ", "address": "x", "latitude": 123.0, "longitude": 0.0, "timezone": "Mars/Olympus_Mons"}))
@@ -35,12 +46,23 @@ async fn malformed_and_invalid_bodies_are_refused_with_field_detail(db: PgPool) 
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&problem), ["name", "latitude", "timezone"]);
 
-    let (status, problem) = app.post("/v1/caregivers", json!({"name": "Maria", "skills": ["Hoyer Lift"]})).await;
+    let (status, problem) = app
+        .post(
+            "/v1/caregivers",
+            json!({"name": "Maria", "skills": ["Hoyer Lift"]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&problem), ["skills[0]"]);
 
-    let (status, _) = app.post("/v1/caregivers", json!({"name": "Maria", "salary": 1})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "unknown fields are refused");
+    let (status, _) = app
+        .post("/v1/caregivers", json!({"name": "Maria", "salary": 1}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown fields are refused"
+    );
 
     assert_eq!(rows(&app, "clients").await, 0);
     assert_eq!(rows(&app, "caregivers").await, 0);
@@ -81,11 +103,25 @@ async fn unknown_resources_are_404_and_bad_parameters_422(db: PgPool) {
     let app = TestApp::start(db).await;
     let stranger = uuid::Uuid::new_v4();
 
-    assert_eq!(app.get("/v1/visits/not-a-uuid").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.get(&format!("/v1/visits/{stranger}")).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.get(&format!("/v1/clients/{stranger}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v1/visits/not-a-uuid").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/v1/visits/{stranger}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/v1/clients/{stranger}")).await.0,
+        StatusCode::NOT_FOUND
+    );
     let evv = TestApp::evv(&stranger.to_string(), minutes_ago(1));
-    assert_eq!(app.post(&format!("/v1/visits/{stranger}/check-in"), evv).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.post(&format!("/v1/visits/{stranger}/check-in"), evv)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
 
     let (status, problem) = app.get("/v1/visits?status=done&limit=0").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
@@ -93,8 +129,17 @@ async fn unknown_resources_are_404_and_bad_parameters_422(db: PgPool) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&problem), ["visit_id", "since"]);
 
-    let (status, problem) = app.post(&format!("/v1/visits/{stranger}/check-in"), json!({"caregiver_id": stranger, "latitude": 91.0, "longitude": 0.0})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "validation comes before lookup: {problem}");
+    let (status, problem) = app
+        .post(
+            &format!("/v1/visits/{stranger}/check-in"),
+            json!({"caregiver_id": stranger, "latitude": 91.0, "longitude": 0.0}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation comes before lookup: {problem}"
+    );
     app.shutdown().await;
 }
 
@@ -103,8 +148,15 @@ async fn a_device_clock_in_the_future_is_refused(db: PgPool) {
     let app = TestApp::start(db).await;
     let client = app.create_client().await;
     let caregiver = app.create_caregiver(&[]).await;
-    let visit = app.create_visit(&client, minutes_ago(30), minutes_ago(-30), &[]).await;
-    let (status, problem) = app.post(&format!("/v1/visits/{visit}/check-in"), TestApp::evv(&caregiver, minutes_ago(-60))).await;
+    let visit = app
+        .create_visit(&client, minutes_ago(30), minutes_ago(-30), &[])
+        .await;
+    let (status, problem) = app
+        .post(
+            &format!("/v1/visits/{visit}/check-in"),
+            TestApp::evv(&caregiver, minutes_ago(-60)),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&problem), ["at"]);
     app.shutdown().await;
@@ -115,7 +167,10 @@ async fn readiness_reports_every_dependency(db: PgPool) {
     let app = TestApp::start(db).await;
     let (status, readiness) = app.get("/readyz").await;
     assert_eq!(status, StatusCode::OK, "{readiness}");
-    assert_eq!(readiness, json!({"ready": true, "postgres": {"ok": true}, "nats": {"ok": true}, "temporal": {"ok": true}}));
+    assert_eq!(
+        readiness,
+        json!({"ready": true, "postgres": {"ok": true}, "nats": {"ok": true}, "temporal": {"ok": true}})
+    );
     assert_eq!(app.get("/healthz").await.0, StatusCode::OK);
     app.shutdown().await;
 }
@@ -125,8 +180,22 @@ async fn creating_a_visit_twice_with_one_idempotency_key_creates_one_visit(db: P
     let app = TestApp::start(db).await;
     let client = app.create_client().await;
     let body = json!({"client_id": client, "scheduled_start": minutes_ago(-60), "scheduled_end": minutes_ago(-120)});
-    let first = app.request(reqwest::Method::POST, "/v1/visits", Some(body.clone()), Some("import-7")).await;
-    let again = app.request(reqwest::Method::POST, "/v1/visits", Some(body), Some("import-7")).await;
+    let first = app
+        .request(
+            reqwest::Method::POST,
+            "/v1/visits",
+            Some(body.clone()),
+            Some("import-7"),
+        )
+        .await;
+    let again = app
+        .request(
+            reqwest::Method::POST,
+            "/v1/visits",
+            Some(body),
+            Some("import-7"),
+        )
+        .await;
     assert_eq!(first.0, StatusCode::CREATED, "{}", first.1);
     assert_eq!(again.0, StatusCode::OK);
     assert_eq!(first.1["id"], again.1["id"]);

@@ -37,7 +37,10 @@ pub enum WorkerError {
 }
 
 /// Every workflow and activity this worker serves, on the settings' task queue.
-pub fn worker_options(task_queue: &str, activities: VisitActivitiesImpl) -> Result<WorkerOptions, WorkerError> {
+pub fn worker_options(
+    task_queue: &str,
+    activities: VisitActivitiesImpl,
+) -> Result<WorkerOptions, WorkerError> {
     Ok(WorkerOptions::new(task_queue)
         .register_workflow::<VisitWorkflow>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
@@ -55,13 +58,20 @@ async fn build(settings: &WorkerSettings) -> Result<Worker, WorkerError> {
     let bus = EventBus::connect(settings.bus.clone()).await?;
     bus.ensure_stream().await?;
     let client = temporal::connect(&settings.temporal, "homecare-worker").await?;
-    let runtime = Runtime::from_current_tokio(Default::default()).map_err(|e| WorkerError::Worker(e.to_string()))?;
-    let options = worker_options(&settings.temporal.task_queue, VisitActivitiesImpl::new(db, bus))?;
+    let runtime = Runtime::from_current_tokio(Default::default())
+        .map_err(|e| WorkerError::Worker(e.to_string()))?;
+    let options = worker_options(
+        &settings.temporal.task_queue,
+        VisitActivitiesImpl::new(db, bus),
+    )?;
     Worker::new(&runtime, client, options).map_err(|e| WorkerError::Worker(e.to_string()))
 }
 
 /// Runs a worker until it is shut down. Must be polled inside a `LocalSet`.
-pub async fn run(settings: WorkerSettings, shutdown: impl std::future::Future<Output = ()> + 'static) -> Result<(), WorkerError> {
+pub async fn run(
+    settings: WorkerSettings,
+    shutdown: impl std::future::Future<Output = ()> + 'static,
+) -> Result<(), WorkerError> {
     let mut worker = build(&settings).await?;
     let stop = worker.shutdown_handle();
     tokio::task::spawn_local(async move {
@@ -69,7 +79,10 @@ pub async fn run(settings: WorkerSettings, shutdown: impl std::future::Future<Ou
         stop();
     });
     tracing::info!(task_queue = %settings.temporal.task_queue, "worker polling");
-    worker.run().await.map_err(|e| WorkerError::Worker(e.to_string()))
+    worker
+        .run()
+        .await
+        .map_err(|e| WorkerError::Worker(e.to_string()))
 }
 
 /// A worker on its own thread.
@@ -105,17 +118,25 @@ impl WorkerThread {
                         stop();
                     });
                     let _ = ready_tx.send(Ok(()));
-                    worker.run().await.map_err(|e| WorkerError::Worker(e.to_string()))
+                    worker
+                        .run()
+                        .await
+                        .map_err(|e| WorkerError::Worker(e.to_string()))
                 })
             })
             .map_err(|e| WorkerError::Thread(e.to_string()))?;
         match ready_rx.await {
-            Ok(Ok(())) => Ok(Self { stop: Some(stop_tx), thread: Some(thread) }),
+            Ok(Ok(())) => Ok(Self {
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            }),
             Ok(Err(message)) => {
                 let _ = tokio::task::spawn_blocking(move || thread.join()).await;
                 Err(WorkerError::Worker(message))
             }
-            Err(_) => Err(WorkerError::Thread("worker thread ended before it was ready".to_owned())),
+            Err(_) => Err(WorkerError::Thread(
+                "worker thread ended before it was ready".to_owned(),
+            )),
         }
     }
 
@@ -164,12 +185,30 @@ mod tests {
     #[test]
     fn every_declared_activity_is_implemented_under_the_same_name() {
         let names = [
-            same_contract(VisitActivities::assign_caregiver, VisitActivitiesImpl::assign_caregiver),
-            same_contract(VisitActivities::record_check_in, VisitActivitiesImpl::record_check_in),
-            same_contract(VisitActivities::record_check_out, VisitActivitiesImpl::record_check_out),
-            same_contract(VisitActivities::cancel_visit, VisitActivitiesImpl::cancel_visit),
-            same_contract(VisitActivities::create_invoice_line, VisitActivitiesImpl::create_invoice_line),
-            same_contract(VisitActivities::raise_late_check_in_alert, VisitActivitiesImpl::raise_late_check_in_alert),
+            same_contract(
+                VisitActivities::assign_caregiver,
+                VisitActivitiesImpl::assign_caregiver,
+            ),
+            same_contract(
+                VisitActivities::record_check_in,
+                VisitActivitiesImpl::record_check_in,
+            ),
+            same_contract(
+                VisitActivities::record_check_out,
+                VisitActivitiesImpl::record_check_out,
+            ),
+            same_contract(
+                VisitActivities::cancel_visit,
+                VisitActivitiesImpl::cancel_visit,
+            ),
+            same_contract(
+                VisitActivities::create_invoice_line,
+                VisitActivitiesImpl::create_invoice_line,
+            ),
+            same_contract(
+                VisitActivities::raise_late_check_in_alert,
+                VisitActivitiesImpl::raise_late_check_in_alert,
+            ),
         ];
         assert_eq!(names.map(|n| n), activity_names::ALL.map(str::to_owned));
     }

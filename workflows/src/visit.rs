@@ -15,12 +15,12 @@ use homecare_domain::contracts::{
 use homecare_domain::visit::{self, VisitFacts};
 use homecare_domain::{Rejection, VisitStatus};
 use temporalio_common::search_attributes::{SearchAttributeKey, Timestamp};
+use temporalio_common::{ActivityDefinition, RetryPolicy};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityCloseTimeouts, ActivityExecutionError, ActivityOptions, CancellableFuture, WorkflowContext,
-    WorkflowContextView, WorkflowResult, workflows::select,
+    ActivityCloseTimeouts, ActivityExecutionError, ActivityOptions, CancellableFuture,
+    WorkflowContext, WorkflowContextView, WorkflowResult, workflows::select,
 };
-use temporalio_common::{ActivityDefinition, RetryPolicy};
 use uuid::Uuid;
 
 use crate::contracts::VisitActivities;
@@ -107,8 +107,15 @@ impl VisitWorkflow {
     /// Validators refuse at once when the workflow is settled. While it is busy
     /// they accept provisionally and the handler applies the same rule once the
     /// workflow has settled, failing the update with the same coded rejection.
-    fn validate(&self, rule: impl FnOnce(&Self) -> Result<(), Rejection>) -> Result<(), HandlerError> {
-        if self.busy() { Ok(()) } else { rule(self).map_err(Into::into) }
+    fn validate(
+        &self,
+        rule: impl FnOnce(&Self) -> Result<(), Rejection>,
+    ) -> Result<(), HandlerError> {
+        if self.busy() {
+            Ok(())
+        } else {
+            rule(self).map_err(Into::into)
+        }
     }
 
     /// Waits until the workflow is settled, applies the rule, and marks a command
@@ -155,7 +162,11 @@ impl VisitWorkflow {
         let visit_id = Self::begin_command(ctx, |s| rule(s, &command)).await?;
         let at = command.at;
         let recorded = ctx
-            .execute_activity(activity, RecordEvv { visit_id, command }, activity_options())
+            .execute_activity(
+                activity,
+                RecordEvv { visit_id, command },
+                activity_options(),
+            )
             .await;
         Self::finish_command(ctx, recorded, |s| apply(s, at))
     }
@@ -191,8 +202,12 @@ impl VisitWorkflow {
     }
 
     async fn assign(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
-        let (visit_id, retry_minutes) =
-            ctx.state(|s| (s.input.visit_id, s.input.unfilled_retry_minutes.max(1) as u64));
+        let (visit_id, retry_minutes) = ctx.state(|s| {
+            (
+                s.input.visit_id,
+                s.input.unfilled_retry_minutes.max(1) as u64,
+            )
+        });
         loop {
             if ctx.state(|s| s.cancel_requested || s.cancelled()) {
                 return Ok(());
@@ -208,18 +223,19 @@ impl VisitWorkflow {
             let assigned = ctx.state_mut(|s| {
                 s.assigning = false;
                 match outcome.caregiver_id {
-                Some(caregiver) => {
-                    let moved = s.set_status_unless_cancelling(VisitStatus::Assigned);
-                    if moved {
-                        s.caregiver_id = Some(caregiver);
+                    Some(caregiver) => {
+                        let moved = s.set_status_unless_cancelling(VisitStatus::Assigned);
+                        if moved {
+                            s.caregiver_id = Some(caregiver);
+                        }
+                        moved
                     }
-                    moved
+                    None => {
+                        s.set_status_unless_cancelling(VisitStatus::Unfilled);
+                        false
+                    }
                 }
-                None => {
-                    s.set_status_unless_cancelling(VisitStatus::Unfilled);
-                    false
-                }
-            }});
+            });
             Self::publish_search_attributes(ctx);
             if assigned {
                 return Ok(());
@@ -234,16 +250,27 @@ impl VisitWorkflow {
     }
 
     async fn await_check_in(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
-        let past_check_in =
-            |s: &Self| s.cancelled() || !matches!(s.status, VisitStatus::Assigned | VisitStatus::Scheduled | VisitStatus::Unfilled);
+        let past_check_in = |s: &Self| {
+            s.cancelled()
+                || !matches!(
+                    s.status,
+                    VisitStatus::Assigned | VisitStatus::Scheduled | VisitStatus::Unfilled
+                )
+        };
         let (visit_id, start, late_after) = ctx.state(|s| {
-            (s.input.visit_id, s.input.scheduled_start, s.input.late_check_in_after_minutes.max(0))
+            (
+                s.input.visit_id,
+                s.input.scheduled_start,
+                s.input.late_check_in_after_minutes.max(0),
+            )
         });
         // A visit entered after its start (a backfill, a coordinator catching up)
         // gets the same grace period from the moment it was entered.
         let entered = ctx.state(|s| s.entered_at).unwrap_or(start);
         let late_at = start.max(entered) + chrono::Duration::minutes(late_after);
-        let wait = (late_at - Self::now(ctx)).to_std().unwrap_or(Duration::ZERO);
+        let wait = (late_at - Self::now(ctx))
+            .to_std()
+            .unwrap_or(Duration::ZERO);
         let mut late_timer = ctx.timer(wait);
         let timer_fired = select! {
             _ = ctx.wait_condition(past_check_in) => { late_timer.cancel(); false }
@@ -253,7 +280,10 @@ impl VisitWorkflow {
             let raised = ctx
                 .execute_activity(
                     VisitActivities::raise_late_check_in_alert,
-                    LateCheckInAlert { visit_id, minutes_after_start: late_after },
+                    LateCheckInAlert {
+                        visit_id,
+                        minutes_after_start: late_after,
+                    },
                     activity_options(),
                 )
                 .await?;
@@ -298,7 +328,8 @@ impl VisitWorkflow {
 
         Self::assign(ctx).await?;
         Self::await_check_in(ctx).await?;
-        ctx.wait_condition(|s| s.cancelled() || s.status == VisitStatus::Completed).await?;
+        ctx.wait_condition(|s| s.cancelled() || s.status == VisitStatus::Completed)
+            .await?;
 
         if ctx.state(|s| s.status == VisitStatus::Completed) {
             let invoice = ctx
@@ -317,7 +348,8 @@ impl VisitWorkflow {
 
         // A cancel or check-out handler may still be returning its result.
         let handlers = ctx.clone();
-        ctx.wait_condition(move |_| handlers.all_handlers_finished()).await?;
+        ctx.wait_condition(move |_| handlers.all_handlers_finished())
+            .await?;
         Ok(ctx.state(|s| s.snapshot()))
     }
 
@@ -341,10 +373,16 @@ impl VisitWorkflow {
         command: EvvCommand,
     ) -> Result<VisitSnapshot, HandlerError> {
         let rule = |s: &Self, c: &EvvCommand| visit::check_in_allowed(&s.facts(), c.caregiver_id);
-        Self::record_evv(ctx, VisitActivities::record_check_in, command, rule, |s, at| {
-            s.status = VisitStatus::CheckedIn;
-            s.checked_in_at = Some(at);
-        })
+        Self::record_evv(
+            ctx,
+            VisitActivities::record_check_in,
+            command,
+            rule,
+            |s, at| {
+                s.status = VisitStatus::CheckedIn;
+                s.checked_in_at = Some(at);
+            },
+        )
         .await
     }
 
@@ -362,11 +400,18 @@ impl VisitWorkflow {
         ctx: &mut WorkflowContext<Self>,
         command: EvvCommand,
     ) -> Result<VisitSnapshot, HandlerError> {
-        let rule = |s: &Self, c: &EvvCommand| visit::check_out_allowed(&s.facts(), c.caregiver_id, c.at);
-        Self::record_evv(ctx, VisitActivities::record_check_out, command, rule, |s, at| {
-            s.status = VisitStatus::Completed;
-            s.checked_out_at = Some(at);
-        })
+        let rule =
+            |s: &Self, c: &EvvCommand| visit::check_out_allowed(&s.facts(), c.caregiver_id, c.at);
+        Self::record_evv(
+            ctx,
+            VisitActivities::record_check_out,
+            command,
+            rule,
+            |s, at| {
+                s.status = VisitStatus::Completed;
+                s.checked_out_at = Some(at);
+            },
+        )
         .await
     }
 
@@ -390,7 +435,10 @@ impl VisitWorkflow {
         let recorded = ctx
             .execute_activity(
                 VisitActivities::cancel_visit,
-                RecordCancel { visit_id, reason: reason.clone() },
+                RecordCancel {
+                    visit_id,
+                    reason: reason.clone(),
+                },
                 activity_options(),
             )
             .await;
