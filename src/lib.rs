@@ -6,6 +6,7 @@ pub mod demo;
 pub mod history;
 pub mod platform;
 pub mod settings;
+pub mod watch;
 
 /// The project's migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

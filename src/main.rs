@@ -46,6 +46,25 @@ enum Command {
         )]
         api_url: String,
     },
+    /// Print live events from the WebSocket relay (resumes after reconnects).
+    Watch {
+        #[arg(
+            long,
+            env = "HOMECARE_API_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        api_url: String,
+        #[arg(long)]
+        visit_id: Option<String>,
+        #[arg(long)]
+        caregiver_id: Option<String>,
+        /// Comma-separated event types, e.g. homecare.invoice.created
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// Replay events after this stream sequence first (0 = everything retained).
+        #[arg(long)]
+        since: Option<u64>,
+    },
     /// Workflow histories for the replay tests.
     History {
         #[command(subcommand)]
@@ -128,6 +147,22 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { api_url } => homecare::demo::run(&api_url).await,
+        Command::Watch {
+            api_url,
+            visit_id,
+            caregiver_id,
+            event_type,
+            since,
+        } => {
+            homecare::watch::run(homecare::watch::WatchOptions {
+                api_url,
+                visit_id,
+                caregiver_id,
+                event_type,
+                since,
+            })
+            .await
+        }
         Command::History {
             command:
                 HistoryCommand::Record {

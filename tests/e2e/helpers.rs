@@ -28,6 +28,17 @@ struct Defaults {
     settings: Settings,
 }
 
+/// The settings the binary would read from this environment, with `tag` giving
+/// the test its own subject prefix, stream and task queue, and port 0 for the API.
+pub fn isolated_settings(tag: &str) -> Settings {
+    let mut settings = Defaults::parse_from(["e2e"]).settings;
+    settings.subject_prefix = format!("e2e_{tag}");
+    settings.stream = format!("E2E_{tag}");
+    settings.task_queue = format!("e2e-{tag}");
+    settings.api_addr = "127.0.0.1:0".parse().unwrap();
+    settings
+}
+
 pub struct TestApp {
     pub base: String,
     pub db: PgPool,
@@ -45,11 +56,7 @@ impl TestApp {
 
     pub async fn start_with(db: PgPool, configure: impl FnOnce(&mut Settings)) -> Self {
         let tag = Uuid::new_v4().simple().to_string();
-        let mut settings = Defaults::parse_from(["e2e"]).settings;
-        settings.subject_prefix = format!("e2e_{tag}");
-        settings.stream = format!("E2E_{tag}");
-        settings.task_queue = format!("e2e-{tag}");
-        settings.api_addr = "127.0.0.1:0".parse().unwrap();
+        let mut settings = isolated_settings(&tag);
         settings.update_timeout_secs = 10;
         configure(&mut settings);
         let mut app = Self {

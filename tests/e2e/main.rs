@@ -5,4 +5,5 @@
 mod helpers;
 mod input;
 mod lifecycle;
+mod platform;
 mod relay;

@@ -1,0 +1,77 @@
+//! `homecare watch`: print the live event stream, one line per event, the way a
+//! dashboard would receive it. Reconnects resume from the last sequence seen.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::StreamExt;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+pub struct WatchOptions {
+    pub api_url: String,
+    pub visit_id: Option<String>,
+    pub caregiver_id: Option<String>,
+    pub event_type: Option<String>,
+    pub since: Option<u64>,
+}
+
+fn url(options: &WatchOptions, since: Option<u64>) -> String {
+    let mut query = Vec::new();
+    if let Some(visit) = &options.visit_id {
+        query.push(format!("visit_id={visit}"));
+    }
+    if let Some(caregiver) = &options.caregiver_id {
+        query.push(format!("caregiver_id={caregiver}"));
+    }
+    if let Some(types) = &options.event_type {
+        query.push(format!("type={types}"));
+    }
+    if let Some(since) = since {
+        query.push(format!("since={since}"));
+    }
+    let base = options
+        .api_url
+        .trim_end_matches('/')
+        .replacen("http", "ws", 1);
+    format!("{base}/v1/events?{}", query.join("&"))
+}
+
+pub async fn run(options: WatchOptions) -> anyhow::Result<()> {
+    let mut since = options.since;
+    loop {
+        let url = url(&options, since);
+        let (mut socket, _) = tokio_tungstenite::connect_async(&url)
+            .await
+            .with_context(|| format!("cannot open {url}; is the platform up?"))?;
+        eprintln!("watching {url}");
+        while let Some(message) = socket.next().await {
+            match message {
+                Ok(Message::Text(text)) => {
+                    let frame: Value = serde_json::from_str(&text)?;
+                    since = frame["sequence"].as_u64().or(since);
+                    let event = &frame["event"];
+                    println!(
+                        "#{} {} {} visit={} {}",
+                        frame["sequence"],
+                        event["time"].as_str().unwrap_or_default(),
+                        event["type"].as_str().unwrap_or_default(),
+                        event["subject"].as_str().unwrap_or_default(),
+                        event["data"]
+                    );
+                }
+                Ok(Message::Close(frame)) => {
+                    eprintln!("server closed the stream: {frame:?}");
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    eprintln!("stream error: {e}");
+                    break;
+                }
+            }
+        }
+        eprintln!("reconnecting after sequence {since:?}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
