@@ -105,6 +105,18 @@ impl Fixture {
         stream.info().await.unwrap().state.messages
     }
 
+    /// Assigns the visit, then records the check-in and check-out.
+    async fn work(&self, visit: Uuid, caregiver: Uuid, from: DateTime<Utc>, to: DateTime<Utc>) {
+        self.activities.assign(visit).await.unwrap();
+        let act = &self.activities;
+        act.record_evv(EvvKind::CheckIn, &evv(visit, caregiver, from))
+            .await
+            .unwrap();
+        act.record_evv(EvvKind::CheckOut, &evv(visit, caregiver, to))
+            .await
+            .unwrap();
+    }
+
     async fn cleanup(self) {
         let bus = self.activities.bus();
         let _ = bus
@@ -329,15 +341,7 @@ async fn invoicing_twice_creates_one_line_with_the_exact_amount(db: PgPool) {
     let f = Fixture::new(db).await;
     let maria = f.caregiver("Maria Lopez", &[]).await;
     let visit = f.visit(at(15, 0), at(17, 0), &[]).await;
-    f.activities.assign(visit).await.unwrap();
-    f.activities
-        .record_evv(EvvKind::CheckIn, &evv(visit, maria, at(15, 0)))
-        .await
-        .unwrap();
-    f.activities
-        .record_evv(EvvKind::CheckOut, &evv(visit, maria, at(16, 52)))
-        .await
-        .unwrap();
+    f.work(visit, maria, at(15, 0), at(16, 52)).await;
 
     let first = f.activities.invoice(visit).await.unwrap();
     let second = f.activities.invoice(visit).await.unwrap();
@@ -413,15 +417,7 @@ async fn a_completed_visit_cannot_be_cancelled(db: PgPool) {
     let f = Fixture::new(db).await;
     let maria = f.caregiver("Maria Lopez", &[]).await;
     let visit = f.visit(at(9, 0), at(11, 0), &[]).await;
-    f.activities.assign(visit).await.unwrap();
-    f.activities
-        .record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 0)))
-        .await
-        .unwrap();
-    f.activities
-        .record_evv(EvvKind::CheckOut, &evv(visit, maria, at(10, 0)))
-        .await
-        .unwrap();
+    f.work(visit, maria, at(9, 0), at(10, 0)).await;
 
     let cancel = RecordCancel {
         visit_id: visit,

@@ -528,6 +528,31 @@ where
     }
 }
 
+/// Check-in and check-out: validate the device's report, send it to the workflow.
+async fn record_evv<U>(
+    state: &AppState,
+    visit_id: Uuid,
+    headers: &HeaderMap,
+    request: EvvRequest,
+    update: U,
+    kind: &'static str,
+) -> Result<Json<VisitSnapshot>, ApiError>
+where
+    U: temporalio_common::UpdateDefinition<
+            Workflow = <VisitWorkflow as HasWorkflowDefinition>::Run,
+            Input = EvvCommand,
+            Output = VisitSnapshot,
+        >,
+{
+    let command = request.into_command()?;
+    let effect = Effect::Evv {
+        kind,
+        command: command.clone(),
+    };
+    let name = kind.replace('_', "-");
+    send_update(state, visit_id, headers, update, &name, command, effect).await
+}
+
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
 async fn check_in(
     State(state): State<AppState>,
@@ -535,18 +560,13 @@ async fn check_in(
     headers: HeaderMap,
     ApiJson(request): ApiJson<EvvRequest>,
 ) -> Result<Json<VisitSnapshot>, ApiError> {
-    let command = request.into_command()?;
-    send_update(
+    record_evv(
         &state,
         id,
         &headers,
+        request,
         VisitWorkflow::check_in,
-        "check-in",
-        command.clone(),
-        Effect::Evv {
-            kind: "check_in",
-            command,
-        },
+        "check_in",
     )
     .await
 }
@@ -558,18 +578,13 @@ async fn check_out(
     headers: HeaderMap,
     ApiJson(request): ApiJson<EvvRequest>,
 ) -> Result<Json<VisitSnapshot>, ApiError> {
-    let command = request.into_command()?;
-    send_update(
+    record_evv(
         &state,
         id,
         &headers,
+        request,
         VisitWorkflow::check_out,
-        "check-out",
-        command.clone(),
-        Effect::Evv {
-            kind: "check_out",
-            command,
-        },
+        "check_out",
     )
     .await
 }

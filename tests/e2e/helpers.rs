@@ -171,6 +171,43 @@ impl TestApp {
         visit["id"].as_str().unwrap().to_owned()
     }
 
+    /// A client, one caregiver and a visit from `start` to `end`, once the
+    /// workflow has assigned it; `events` was connected before anything happened.
+    pub async fn assigned_visit(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> AssignedVisit {
+        let mut events = self.events("").await;
+        let client = self.create_client().await;
+        let caregiver = self.create_caregiver(&[]).await;
+        let visit = self.create_visit(&client, start, end, &[]).await;
+        let frames = events.frames_until(&visit, "homecare.visit.assigned").await;
+        AssignedVisit {
+            events,
+            frames,
+            client,
+            caregiver,
+            visit,
+            start,
+        }
+    }
+
+    /// Checks the caregiver in and out at the given device times; both must be accepted.
+    pub async fn work(
+        &self,
+        visit: &str,
+        caregiver: &str,
+        check_in: DateTime<Utc>,
+        check_out: DateTime<Utc>,
+    ) {
+        for (command, at) in [("check-in", check_in), ("check-out", check_out)] {
+            let (status, body) = self
+                .post(
+                    &format!("/v1/visits/{visit}/{command}"),
+                    Self::evv(caregiver, at),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{command}: {body}");
+        }
+    }
+
     pub fn evv(caregiver: &str, at: DateTime<Utc>) -> Value {
         json!({"caregiver_id": caregiver, "at": at, "latitude": 41.94, "longitude": -87.67})
     }
@@ -213,6 +250,16 @@ impl TestApp {
             .unwrap()
             .status()
     }
+}
+
+pub struct AssignedVisit {
+    pub events: EventSocket,
+    /// What the socket saw up to and including the assignment.
+    pub frames: Vec<Value>,
+    pub client: String,
+    pub caregiver: String,
+    pub visit: String,
+    pub start: DateTime<Utc>,
 }
 
 pub struct EventSocket {

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use temporalio_client::WorkflowDescribeOptions;
 use temporalio_client::WorkflowExecutionStatus;
 
-use crate::helpers::{TestApp, minutes_ago, types};
+use crate::helpers::{AssignedVisit, TestApp, minutes_ago, types};
 
 const ORDER: [&str; 4] = [
     "homecare.visit.assigned",
@@ -314,12 +314,14 @@ async fn a_worker_stopped_mid_visit_finishes_it_after_restart_with_nothing_lost_
     db: PgPool,
 ) {
     let mut app = TestApp::start_with(db, |s| s.update_timeout_secs = 3).await;
-    let mut events = app.events("").await;
-    let client = app.create_client().await;
-    let caregiver = app.create_caregiver(&[]).await;
-    let start = minutes_ago(60);
-    let visit = app.create_visit(&client, start, minutes_ago(0), &[]).await;
-    let mut frames = events.frames_until(&visit, "homecare.visit.assigned").await;
+    let AssignedVisit {
+        mut events,
+        mut frames,
+        caregiver,
+        visit,
+        start,
+        ..
+    } = app.assigned_visit(minutes_ago(60), minutes_ago(0)).await;
     assert_eq!(
         app.post(
             &format!("/v1/visits/{visit}/check-in"),

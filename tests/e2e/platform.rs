@@ -90,22 +90,10 @@ async fn the_demo_drives_a_small_agency_through_the_api_to_invoices(db: PgPool) 
 #[sqlx::test]
 async fn a_freshly_recorded_history_replays_against_the_workflow_code(db: PgPool) {
     let app = TestApp::start(db).await;
-    let mut events = app.events("").await;
-    let client = app.create_client().await;
-    let caregiver = app.create_caregiver(&[]).await;
-    let start = minutes_ago(60);
-    let visit = app.create_visit(&client, start, minutes_ago(0), &[]).await;
-    events.frames_until(&visit, "homecare.visit.assigned").await;
-    app.post(
-        &format!("/v1/visits/{visit}/check-in"),
-        TestApp::evv(&caregiver, start),
-    )
-    .await;
-    app.post(
-        &format!("/v1/visits/{visit}/check-out"),
-        TestApp::evv(&caregiver, minutes_ago(1)),
-    )
-    .await;
+    let v = app.assigned_visit(minutes_ago(60), minutes_ago(0)).await;
+    app.work(&v.visit, &v.caregiver, v.start, minutes_ago(1))
+        .await;
+    let visit = v.visit;
     app.workflow_result(&visit).await;
 
     let recorded = homecare::history::record(&app.settings, Uuid::parse_str(&visit).unwrap())

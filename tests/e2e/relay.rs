@@ -3,29 +3,20 @@
 use reqwest::StatusCode;
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, minutes_ago};
+use crate::helpers::{AssignedVisit, TestApp, minutes_ago};
 
 #[sqlx::test]
 async fn a_reconnecting_client_resumes_from_its_sequence_without_gaps_or_repeats(db: PgPool) {
     let app = TestApp::start(db).await;
-    let mut first_connection = app.events("").await;
-    let client = app.create_client().await;
-    let caregiver = app.create_caregiver(&[]).await;
-    let start = minutes_ago(60);
-    let visit = app.create_visit(&client, start, minutes_ago(0), &[]).await;
-    first_connection
-        .frames_until(&visit, "homecare.visit.assigned")
-        .await;
-    app.post(
-        &format!("/v1/visits/{visit}/check-in"),
-        TestApp::evv(&caregiver, start),
-    )
-    .await;
-    app.post(
-        &format!("/v1/visits/{visit}/check-out"),
-        TestApp::evv(&caregiver, minutes_ago(1)),
-    )
-    .await;
+    let AssignedVisit {
+        events: mut first_connection,
+        client,
+        caregiver,
+        visit,
+        start,
+        ..
+    } = app.assigned_visit(minutes_ago(60), minutes_ago(0)).await;
+    app.work(&visit, &caregiver, start, minutes_ago(1)).await;
     let seen = first_connection
         .frames_until(&visit, "homecare.invoice.created")
         .await;
