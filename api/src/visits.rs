@@ -183,9 +183,26 @@ async fn create(
     .await?
     .rows_affected();
     if inserted == 0 {
-        // Same Idempotency-Key again: answer with the visit it created.
+        // Same Idempotency-Key again: answer with the visit it created, provided
+        // it is the same request; a key reused for another visit is refused.
         tx.rollback().await?;
-        return Ok((StatusCode::OK, Json(find_visit(&state, visit_id).await?)));
+        let existing = find_visit(&state, visit_id).await?;
+        // PostgreSQL keeps microseconds; a request may carry nanoseconds.
+        let same_instant =
+            |a: DateTime<Utc>, b: DateTime<Utc>| (a - b).abs() < chrono::Duration::microseconds(1);
+        let same = existing.client_id == new.client_id
+            && same_instant(existing.scheduled_start, new.scheduled_start)
+            && same_instant(existing.scheduled_end, new.scheduled_end)
+            && existing.payer_id == payer_id
+            && existing.service_code == service_code
+            && existing.required_skills == required_skills;
+        if !same {
+            return Err(ApiError::field(
+                "Idempotency-Key",
+                "already used for a different visit; use a new key for a new request",
+            ));
+        }
+        return Ok((StatusCode::OK, Json(existing)));
     }
     let input = VisitWorkflowInput {
         visit_id,

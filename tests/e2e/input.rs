@@ -179,26 +179,21 @@ async fn readiness_reports_every_dependency(db: PgPool) {
 async fn creating_a_visit_twice_with_one_idempotency_key_creates_one_visit(db: PgPool) {
     let app = TestApp::start(db).await;
     let client = app.create_client().await;
+    let key = format!("import-{}", uuid::Uuid::new_v4());
     let body = json!({"client_id": client, "scheduled_start": minutes_ago(-60), "scheduled_end": minutes_ago(-120)});
-    let first = app
-        .request(
-            reqwest::Method::POST,
-            "/v1/visits",
-            Some(body.clone()),
-            Some("import-7"),
-        )
-        .await;
-    let again = app
-        .request(
-            reqwest::Method::POST,
-            "/v1/visits",
-            Some(body),
-            Some("import-7"),
-        )
-        .await;
+    let post = |body, key| app.request(reqwest::Method::POST, "/v1/visits", Some(body), Some(key));
+    let first = post(body.clone(), &key).await;
     assert_eq!(first.0, StatusCode::CREATED, "{}", first.1);
+    app.track(first.1["id"].as_str().unwrap());
+    let again = post(body, &key).await;
     assert_eq!(again.0, StatusCode::OK);
     assert_eq!(first.1["id"], again.1["id"]);
+
+    // The same key for a different visit is a client bug, not a retry.
+    let other = json!({"client_id": client, "scheduled_start": minutes_ago(-180), "scheduled_end": minutes_ago(-240)});
+    let (status, problem) = post(other, &key).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(fields(&problem), ["Idempotency-Key"]);
     assert_eq!(rows(&app, "visits").await, 1);
     app.shutdown().await;
 }
