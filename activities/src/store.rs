@@ -163,6 +163,30 @@ impl VisitActivitiesImpl {
         Ok(pending.len())
     }
 
+    /// The outbox sweeper's step: publishes every event whose publish has not
+    /// completed `older_than` after it was recorded (NATS was unreachable for
+    /// longer than the activity kept retrying, or no later activity of that
+    /// visit came to flush it). Safe to run from every worker at once: JetStream
+    /// de-duplicates by event id.
+    pub async fn publish_stale(
+        &self,
+        older_than: std::time::Duration,
+    ) -> Result<usize, ActivityFailure> {
+        let visits: Vec<Uuid> = sqlx::query_scalar(
+            "select distinct visit_id from visit_events
+              where published_at is null
+                and recorded_at < now() - make_interval(secs => $1)",
+        )
+        .bind(older_than.as_secs_f64())
+        .fetch_all(&self.db)
+        .await?;
+        let mut published = 0;
+        for visit_id in visits {
+            published += self.publish_pending(visit_id).await?;
+        }
+        Ok(published)
+    }
+
     async fn commit_and_publish(
         &self,
         tx: Transaction<'_, Postgres>,

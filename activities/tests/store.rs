@@ -497,3 +497,54 @@ async fn the_late_alert_is_raised_only_while_the_check_in_is_missing(db: PgPool)
     assert_eq!(alerts, 1);
     f.cleanup().await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn events_committed_while_nats_was_unreachable_are_published_by_the_sweeper(db: PgPool) {
+    let f = Fixture::new(db.clone()).await;
+    f.caregiver("Maria Lopez", &[]).await;
+    let visit = f.visit(at(9, 0), at(11, 0), &[]).await;
+    // A worker whose NATS subjects no stream captures: every publish fails, as
+    // it would with JetStream unreachable, after the transaction has committed.
+    let cut_off = VisitActivitiesImpl::new(
+        db,
+        EventBus::connect(EventBusConfig {
+            subject_prefix: format!("nowhere_{}", Uuid::new_v4().simple()),
+            ..f.activities.bus().config().clone()
+        })
+        .await
+        .unwrap(),
+    );
+    let error = cut_off.assign(visit).await.unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+    assert_eq!(
+        f.status(visit).await,
+        "assigned",
+        "the change itself committed"
+    );
+    assert_eq!(f.published().await, 0);
+
+    // Not yet stale: the sweeper leaves it to the activity's own retry.
+    assert_eq!(
+        f.activities
+            .publish_stale(std::time::Duration::from_secs(60))
+            .await
+            .unwrap(),
+        0
+    );
+    let swept = f
+        .activities
+        .publish_stale(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+
+    assert_eq!(swept, 1);
+    assert_eq!(f.published().await, 1);
+    let pending = f
+        .count(
+            "select count(*) from visit_events where visit_id = $1 and published_at is null",
+            visit,
+        )
+        .await;
+    assert_eq!(pending, 0);
+    f.cleanup().await;
+}

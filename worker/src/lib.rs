@@ -2,8 +2,9 @@
 //!
 //! The SDK's `Worker::run` future is not `Send`, so a worker runs on a thread of
 //! its own with a current-thread runtime and a `LocalSet`; it builds its own
-//! Postgres pool, NATS connection and Temporal client there. `spawn` is what
-//! `homecare up` and the end-to-end tests use; `run` is `homecare worker`.
+//! Postgres pool, NATS connection and Temporal client there, and runs the
+//! outbox sweeper beside it. `homecare up`, `homecare worker` and the
+//! end-to-end tests all start workers this way.
 
 use std::time::Duration;
 
@@ -60,6 +61,10 @@ async fn build(settings: &WorkerSettings) -> Result<Worker, WorkerError> {
     let client = temporal::connect(&settings.temporal, "homecare-worker").await?;
     let runtime = Runtime::from_current_tokio(Default::default())
         .map_err(|e| WorkerError::Worker(e.to_string()))?;
+    tokio::task::spawn_local(sweep_outbox(VisitActivitiesImpl::new(
+        db.clone(),
+        bus.clone(),
+    )));
     let options = worker_options(
         &settings.temporal.task_queue,
         VisitActivitiesImpl::new(db, bus),
@@ -67,22 +72,23 @@ async fn build(settings: &WorkerSettings) -> Result<Worker, WorkerError> {
     Worker::new(&runtime, client, options).map_err(|e| WorkerError::Worker(e.to_string()))
 }
 
-/// Runs a worker until it is shut down. Must be polled inside a `LocalSet`.
-pub async fn run(
-    settings: WorkerSettings,
-    shutdown: impl std::future::Future<Output = ()> + 'static,
-) -> Result<(), WorkerError> {
-    let mut worker = build(&settings).await?;
-    let stop = worker.shutdown_handle();
-    tokio::task::spawn_local(async move {
-        shutdown.await;
-        stop();
-    });
-    tracing::info!(task_queue = %settings.temporal.task_queue, "worker polling");
-    worker
-        .run()
-        .await
-        .map_err(|e| WorkerError::Worker(e.to_string()))
+/// How often each worker looks for events whose publish never completed, and how
+/// old such an event must be (activities publish their own events within
+/// milliseconds; the sweeper is for NATS outages longer than their retries).
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// The outbox sweeper. Runs beside the worker, on its `LocalSet`, and stops with it.
+async fn sweep_outbox(activities: VisitActivitiesImpl) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        every.tick().await;
+        match activities.publish_stale(STALE_AFTER).await {
+            Ok(0) => {}
+            Ok(published) => tracing::info!(published, "outbox sweeper published stale events"),
+            Err(e) => tracing::warn!(error = %e, "outbox sweeper failed; will try again"),
+        }
+    }
 }
 
 /// A worker on its own thread.
