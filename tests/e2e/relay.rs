@@ -1,6 +1,5 @@
 //! The WebSocket relay: per-connection filters and resuming from a sequence.
 
-use reqwest::StatusCode;
 use sqlx::PgPool;
 
 use crate::helpers::{AssignedVisit, TestApp, minutes_ago};
@@ -51,29 +50,33 @@ async fn each_connection_gets_only_the_events_its_filter_asks_for(db: PgPool) {
     let mut everything = app.events("").await;
     let mut invoices_only = app.events("?type=homecare.invoice.created").await;
     let client = app.create_client().await;
-    let caregiver = app.create_caregiver(&[]).await;
+    // First fit: James (created first) takes the visit anyone can do, Maria the
+    // one that needs her skill, so the two visits have different caregivers.
+    let james = app.create_caregiver(&[]).await;
+    let maria = app.create_caregiver(&["hoyer_lift"]).await;
+    let mut james_only = app.events(&format!("?caregiver_id={james}")).await;
     let start = minutes_ago(120);
     let other = app
-        .create_visit(&client, minutes_ago(-60), minutes_ago(-120), &[])
+        .create_visit(
+            &client,
+            minutes_ago(-60),
+            minutes_ago(-120),
+            &["hoyer_lift"],
+        )
         .await;
+    let other_assigned = everything
+        .frames_until(&other, "homecare.visit.assigned")
+        .await;
+    assert_eq!(
+        other_assigned.last().unwrap()["event"]["data"]["caregiver_id"],
+        maria.as_str()
+    );
     let visit = app.create_visit(&client, start, minutes_ago(60), &[]).await;
     let mut this_visit_only = app.events(&format!("?visit_id={visit}&since=0")).await;
     everything
         .frames_until(&visit, "homecare.visit.assigned")
         .await;
-    let (s1, _) = app
-        .post(
-            &format!("/v1/visits/{visit}/check-in"),
-            TestApp::evv(&caregiver, start),
-        )
-        .await;
-    let (s2, _) = app
-        .post(
-            &format!("/v1/visits/{visit}/check-out"),
-            TestApp::evv(&caregiver, minutes_ago(61)),
-        )
-        .await;
-    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+    app.work(&visit, &james, start, minutes_ago(61)).await;
 
     let invoice = invoices_only.next_frame().await;
     assert_eq!(invoice["event"]["type"], "homecare.invoice.created");
@@ -88,5 +91,15 @@ async fn each_connection_gets_only_the_events_its_filter_asks_for(db: PgPool) {
         "nothing from visit {other}"
     );
     assert_eq!(frames.len(), 4);
+    // Maria's assignment came first on the stream; James's socket never saw it.
+    let jamess = james_only
+        .frames_until(&visit, "homecare.invoice.created")
+        .await;
+    assert_eq!(jamess.len(), 4, "{jamess:?}");
+    assert!(
+        jamess
+            .iter()
+            .all(|f| f["event"]["data"]["caregiver_id"] == james.as_str())
+    );
     app.shutdown().await;
 }
