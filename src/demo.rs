@@ -208,9 +208,14 @@ pub async fn run(api_url: &str) -> anyhow::Result<()> {
                     .await?;
                 demo.wait_for(&visit_id, "homecare.visit.checked_in")
                     .await?;
+                let sent = std::time::Instant::now();
                 demo.post(&format!("/v1/visits/{visit_id}/check-out"), evv(check_out))
                     .await?;
                 demo.wait_for(&visit_id, "homecare.invoice.created").await?;
+                println!(
+                    "  check-out sent -> invoice.created received on the WebSocket: {} ms",
+                    sent.elapsed().as_millis()
+                );
                 visit_ids.push(visit_id);
             }
             None => {
