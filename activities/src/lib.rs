@@ -5,7 +5,9 @@
 //! `visit_events` (the outbox); after the commit, every unpublished event of the
 //! visit is published with its deterministic id as `Nats-Msg-Id` and marked
 //! published. A retry after a crash at any instant therefore finds the change
-//! already made, writes nothing twice, and publishes what is still missing.
+//! already made, writes nothing twice, and publishes what is still missing. If
+//! NATS cannot be reached after the commit, the activity still succeeds and the
+//! outbox sweeper (`publish_stale`, run by every worker) publishes the event.
 
 pub mod events;
 mod store;

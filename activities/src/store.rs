@@ -193,7 +193,13 @@ impl VisitActivitiesImpl {
         visit_id: Uuid,
     ) -> Result<(), ActivityFailure> {
         tx.commit().await?;
-        self.publish_pending(visit_id).await?;
+        // Once the change has committed, the activity has done its job: failing
+        // it now would fail the workflow after an outage longer than its retries,
+        // with the database already moved on. An event that cannot go out now is
+        // published by the outbox sweeper as soon as NATS answers again.
+        if let Err(e) = self.publish_pending(visit_id).await {
+            tracing::warn!(%visit_id, error = %e, "publish deferred to the outbox sweeper");
+        }
         Ok(())
     }
 

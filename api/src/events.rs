@@ -50,6 +50,12 @@ pub struct Relay {
     feed: broadcast::Sender<Arc<RelayedEvent>>,
 }
 
+fn after(sequence: u64) -> DeliverPolicy {
+    DeliverPolicy::ByStartSequence {
+        start_sequence: sequence + 1,
+    }
+}
+
 fn stream_error(bus: &EventBus, e: impl std::fmt::Display) -> EventBusError {
     EventBusError::Stream {
         stream: bus.config().stream_name.clone(),
@@ -78,22 +84,39 @@ async fn ordered_messages(
     consumer.messages().await.map_err(|e| stream_error(bus, e))
 }
 
-fn decode(message: &async_nats::jetstream::Message) -> Option<RelayedEvent> {
+/// The message's stream sequence, and its event if it is an event envelope. The
+/// sequence counts as covered either way, so a stray message never stalls anyone.
+fn decode(message: &async_nats::jetstream::Message) -> Option<(u64, Option<RelayedEvent>)> {
     let sequence = message.info().ok()?.stream_sequence;
-    match serde_json::from_slice::<EventEnvelope>(&message.payload) {
+    let event = match serde_json::from_slice::<EventEnvelope>(&message.payload) {
         Ok(event) => Some(RelayedEvent { sequence, event }),
         Err(e) => {
             tracing::warn!(sequence, error = %e, "skipping a message that is not an event envelope");
             None
         }
-    }
+    };
+    Some((sequence, event))
+}
+
+/// The stream's last sequence and how many messages it retains.
+async fn stream_state(bus: &EventBus) -> Result<(u64, u64), EventBusError> {
+    let mut stream = bus
+        .jetstream()
+        .get_stream(&bus.config().stream_name)
+        .await
+        .map_err(|e| stream_error(bus, e))?;
+    let info = stream.info().await.map_err(|e| stream_error(bus, e))?;
+    Ok((info.state.last_sequence, info.state.messages))
 }
 
 impl Relay {
     pub async fn start(bus: EventBus) -> Result<Self, EventBusError> {
         let (feed, _) = broadcast::channel(FEED_CAPACITY);
-        let messages = ordered_messages(&bus, DeliverPolicy::New).await?;
-        tokio::spawn(run_relay(bus, feed.clone(), messages));
+        // An explicit start sequence (not `New`), so a resume can name exactly
+        // where it left off.
+        let (end, _) = stream_state(&bus).await?;
+        let messages = ordered_messages(&bus, after(end)).await?;
+        tokio::spawn(run_relay(bus, feed.clone(), messages, end));
         Ok(Self { feed })
     }
 
@@ -108,14 +131,17 @@ async fn run_relay(
     bus: EventBus,
     feed: broadcast::Sender<Arc<RelayedEvent>>,
     mut messages: Messages,
+    mut last_sequence: u64,
 ) {
-    let mut last_sequence = 0;
     loop {
         while let Some(message) = messages.next().await {
             match message {
                 Ok(message) => {
-                    if let Some(event) = decode(&message) {
-                        last_sequence = event.sequence;
+                    let Some((sequence, event)) = decode(&message) else {
+                        continue;
+                    };
+                    last_sequence = sequence;
+                    if let Some(event) = event {
                         // No receivers is fine: nobody is listening right now.
                         let _ = feed.send(Arc::new(event));
                     }
@@ -126,14 +152,7 @@ async fn run_relay(
         tracing::warn!(last_sequence, "event relay: consumer ended; resuming");
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let policy = if last_sequence == 0 {
-                DeliverPolicy::New
-            } else {
-                DeliverPolicy::ByStartSequence {
-                    start_sequence: last_sequence + 1,
-                }
-            };
-            match ordered_messages(&bus, policy).await {
+            match ordered_messages(&bus, after(last_sequence)).await {
                 Ok(resumed) => {
                     messages = resumed;
                     break;
@@ -231,6 +250,19 @@ async fn subscribe(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let (filter, since) = parse_query(query)?;
+    if let Some(since) = since {
+        let (end, _) = stream_state(&state.bus).await.map_err(ApiError::internal)?;
+        if since > end {
+            // A sequence this stream never reached (a typo, or a stream that was
+            // recreated): resuming from it would silently skip what comes next.
+            return Err(ApiError::field(
+                "since",
+                format!(
+                    "is past the stream's last sequence {end}; reconnect with since=0 or without since"
+                ),
+            ));
+        }
+    }
     let upgrade = upgrade.map_err(|e| {
         ApiError::BadRequest(format!(
             "{}: connect with a WebSocket client",
@@ -258,26 +290,17 @@ async fn replay(
     socket: &mut WebSocket,
     bus: &EventBus,
     filter: &EventFilter,
-    after: u64,
+    from: u64,
 ) -> Result<u64, String> {
-    let mut stream = bus
-        .jetstream()
-        .get_stream(&bus.config().stream_name)
-        .await
-        .map_err(|e| e.to_string())?;
-    let info = stream.info().await.map_err(|e| e.to_string())?;
-    let (end, retained) = (info.state.last_sequence, info.state.messages);
-    if end <= after || retained == 0 {
-        // Nothing after `after` is retained (or it never existed).
-        return Ok(after.max(end));
+    let (end, retained) = stream_state(bus).await.map_err(|e| e.to_string())?;
+    if end <= from || retained == 0 {
+        // Nothing after `from` is retained.
+        return Ok(end);
     }
-    let policy = DeliverPolicy::ByStartSequence {
-        start_sequence: after + 1,
-    };
-    let mut messages = ordered_messages(bus, policy)
+    let mut messages = ordered_messages(bus, after(from))
         .await
         .map_err(|e| e.to_string())?;
-    let mut covered = after;
+    let mut covered = from;
     while covered < end {
         let message = match tokio::time::timeout(REPLAY_IDLE_LIMIT, messages.next()).await {
             Ok(Some(Ok(message))) => message,
@@ -285,11 +308,11 @@ async fn replay(
             // Never skip silently: the client reconnects with `since` and misses nothing.
             Ok(None) | Err(_) => return Err(format!("replay stalled after sequence {covered}")),
         };
-        let Some(event) = decode(&message) else {
+        let Some((sequence, event)) = decode(&message) else {
             continue;
         };
-        covered = event.sequence;
-        if filter.matches(&event.event) {
+        covered = sequence;
+        if let Some(event) = event.filter(|e| filter.matches(&e.event)) {
             send(socket, &event).await?;
         }
     }

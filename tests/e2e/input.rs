@@ -128,6 +128,10 @@ async fn unknown_resources_are_404_and_bad_parameters_422(db: PgPool) {
     let (status, problem) = app.get("/v1/events?visit_id=nope&since=-3").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&problem), ["visit_id", "since"]);
+    // A sequence the stream never reached would silently skip what comes next.
+    let (status, problem) = app.get("/v1/events?since=999999999").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(fields(&problem), ["since"]);
 
     let (status, problem) = app
         .post(

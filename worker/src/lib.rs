@@ -74,9 +74,9 @@ async fn build(settings: &WorkerSettings) -> Result<Worker, WorkerError> {
 
 /// How often each worker looks for events whose publish never completed, and how
 /// old such an event must be (activities publish their own events within
-/// milliseconds; the sweeper is for NATS outages longer than their retries).
-const SWEEP_EVERY: Duration = Duration::from_secs(30);
-const STALE_AFTER: Duration = Duration::from_secs(60);
+/// milliseconds; the sweeper covers the time NATS could not be reached).
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+const STALE_AFTER: Duration = Duration::from_secs(10);
 
 /// The outbox sweeper. Runs beside the worker, on its `LocalSet`, and stops with it.
 async fn sweep_outbox(activities: VisitActivitiesImpl) {

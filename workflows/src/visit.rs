@@ -209,7 +209,11 @@ impl VisitWorkflow {
             )
         });
         loop {
-            if ctx.state(|s| s.cancel_requested || s.cancelled()) {
+            // A cancel under way decides whether there is anything left to assign:
+            // if it fails, assignment carries on.
+            ctx.wait_condition(|s| !s.cancel_requested || s.cancelled())
+                .await?;
+            if ctx.state(|s| s.cancelled()) {
                 return Ok(());
             }
             ctx.state_mut(|s| s.assigning = true);
@@ -268,15 +272,22 @@ impl VisitWorkflow {
         // gets the same grace period from the moment it was entered.
         let entered = ctx.state(|s| s.entered_at).unwrap_or(start);
         let late_at = start.max(entered) + chrono::Duration::minutes(late_after);
+        // Already late: fire at once (a timer must be longer than zero).
         let wait = (late_at - Self::now(ctx))
             .to_std()
-            .unwrap_or(Duration::ZERO);
+            .unwrap_or(Duration::ZERO)
+            .max(Duration::from_millis(1));
         let mut late_timer = ctx.timer(wait);
         let timer_fired = select! {
             _ = ctx.wait_condition(past_check_in) => { late_timer.cancel(); false }
             _ = late_timer => true
         };
-        if timer_fired && ctx.state(|s| s.status == VisitStatus::Assigned && !s.command_in_flight) {
+        if timer_fired {
+            // A check-in or cancel being recorded decides whether the visit is
+            // still late; if it fails, the alert is still due.
+            ctx.wait_condition(|s| !s.command_in_flight).await?;
+        }
+        if timer_fired && ctx.state(|s| s.status == VisitStatus::Assigned) {
             let raised = ctx
                 .execute_activity(
                     VisitActivities::raise_late_check_in_alert,
