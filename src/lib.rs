@@ -2,6 +2,7 @@
 //! worker, API), the demo and history recording. `main.rs` is a thin CLI over it,
 //! and the end-to-end tests start the same platform in-process.
 
+pub mod bench;
 pub mod demo;
 pub mod history;
 pub mod platform;

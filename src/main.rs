@@ -46,6 +46,22 @@ enum Command {
         )]
         api_url: String,
     },
+    /// Drive complete visit lifecycles through the API and report throughput and latency.
+    Bench {
+        #[arg(
+            long,
+            env = "HOMECARE_API_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        api_url: String,
+        #[arg(long, default_value_t = 100)]
+        lifecycles: usize,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Folder for the JSON report.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+    },
     /// Print live events from the WebSocket relay (resumes after reconnects).
     Watch {
         #[arg(
@@ -147,6 +163,22 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { api_url } => homecare::demo::run(&api_url).await,
+        Command::Bench {
+            api_url,
+            lifecycles,
+            concurrency,
+            out,
+        } => {
+            let options = homecare::bench::BenchOptions {
+                api_url,
+                lifecycles,
+                concurrency,
+                out_dir: Some(out),
+            };
+            let report = homecare::bench::run(options).await?;
+            homecare::bench::print(&report);
+            Ok(())
+        }
         Command::Watch {
             api_url,
             visit_id,

@@ -113,3 +113,48 @@ async fn a_freshly_recorded_history_replays_against_the_workflow_code(db: PgPool
         .expect("the recorded history replays");
     app.shutdown().await;
 }
+
+#[sqlx::test]
+async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPool) {
+    let app = TestApp::start(db).await;
+    let out = std::env::temp_dir().join(format!("homecare-bench-{}", Uuid::new_v4()));
+    let options = homecare::bench::BenchOptions {
+        api_url: app.base.clone(),
+        lifecycles: 6,
+        concurrency: 3,
+        out_dir: Some(out.clone()),
+    };
+    let report = homecare::bench::run(options)
+        .await
+        .expect("the bench completes");
+
+    assert_eq!(report.lifecycles, 6);
+    assert!(report.lifecycles_per_second > 0.0);
+    for metric in [
+        "api.create_visit",
+        "api.check_in",
+        "api.check_out",
+        "check_out_to_invoice_frame",
+        "create_visit_to_assigned_frame",
+    ] {
+        let p = &report.latency[metric];
+        assert_eq!(p.count, 6, "{metric}");
+        assert!(
+            p.p50_ms <= p.p95_ms && p.p95_ms <= p.p99_ms && p.p99_ms <= p.max_ms,
+            "{metric}: {p:?}"
+        );
+    }
+    assert_eq!(
+        report.latency["state_change_to_ws_frame"].count, 12,
+        "assigned + invoice.created per lifecycle"
+    );
+    let lines: i64 = sqlx::query_scalar("select count(*) from invoice_lines")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(lines, 6);
+    let written: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert_eq!(written.len(), 1, "one JSON report");
+    std::fs::remove_dir_all(out).unwrap();
+    app.shutdown().await;
+}

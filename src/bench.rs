@@ -1,0 +1,352 @@
+//! `homecare bench`: complete visit lifecycles driven through the public REST API
+//! at a fixed concurrency while one WebSocket client listens, as an agency's apps
+//! would. Reports throughput and latency percentiles, and writes a JSON report.
+//!
+//! Measured per lifecycle: every API call; visit created → `assigned` frame;
+//! check-out sent → `invoice.created` frame; and, for every `assigned` and
+//! `invoice.created` frame, the event's own time (when the activity recorded the
+//! change) → frame received, i.e. state change → WebSocket.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, Semaphore};
+use tokio_tungstenite::tungstenite::Message;
+
+const WAIT_LIMIT: Duration = Duration::from_secs(60);
+
+pub struct BenchOptions {
+    pub api_url: String,
+    pub lifecycles: usize,
+    pub concurrency: usize,
+    /// Where the JSON report goes (created if missing); None writes nothing.
+    pub out_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Percentiles {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `samples` (milliseconds).
+    pub fn of(samples: &[f64]) -> Option<Self> {
+        if samples.is_empty() {
+            return None;
+        }
+        let mut sorted = samples.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let rank =
+            |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
+        Some(Self {
+            count: sorted.len(),
+            p50_ms: rank(0.50),
+            p95_ms: rank(0.95),
+            p99_ms: rank(0.99),
+            max_ms: sorted[sorted.len() - 1],
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub started_at: DateTime<Utc>,
+    pub lifecycles: usize,
+    pub concurrency: usize,
+    pub wall_seconds: f64,
+    pub lifecycles_per_second: f64,
+    pub latency: BTreeMap<String, Percentiles>,
+}
+
+/// (visit id, CloudEvents type)
+type FrameKey = (String, String);
+
+/// Frames seen by the listening socket, by (visit, event type).
+#[derive(Default)]
+struct Arrivals {
+    /// When each frame arrived, and the caregiver it names.
+    seen: Mutex<HashMap<FrameKey, (Instant, Option<String>)>>,
+    changed: Notify,
+    /// Event time → frame received, for state changes recorded "now".
+    delivery_ms: Mutex<Vec<f64>>,
+}
+
+impl Arrivals {
+    fn record(&self, frame: &Value) {
+        let event = &frame["event"];
+        let (Some(visit), Some(kind)) = (event["subject"].as_str(), event["type"].as_str()) else {
+            return;
+        };
+        let now = Utc::now();
+        if matches!(kind, "homecare.visit.assigned" | "homecare.invoice.created")
+            && let Some(time) = event["time"]
+                .as_str()
+                .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+        {
+            let ms = (now - time).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+            self.delivery_ms.lock().unwrap().push(ms.max(0.0));
+        }
+        let caregiver = event["data"]["caregiver_id"].as_str().map(str::to_owned);
+        self.seen.lock().unwrap().insert(
+            (visit.to_owned(), kind.to_owned()),
+            (Instant::now(), caregiver),
+        );
+        self.changed.notify_waiters();
+    }
+
+    async fn wait(&self, visit: &str, kind: &str) -> anyhow::Result<(Instant, Option<String>)> {
+        let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if let Some(seen) = self
+                .seen
+                .lock()
+                .unwrap()
+                .get(&(visit.to_owned(), kind.to_owned()))
+            {
+                return Ok(seen.clone());
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                bail!(
+                    "no {kind} for visit {visit} within {}s",
+                    WAIT_LIMIT.as_secs()
+                );
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Samples(Mutex<BTreeMap<String, Vec<f64>>>);
+
+impl Samples {
+    fn add(&self, metric: &str, elapsed: Duration) {
+        self.0
+            .lock()
+            .unwrap()
+            .entry(metric.to_owned())
+            .or_default()
+            .push(elapsed.as_secs_f64() * 1000.0);
+    }
+}
+
+struct Driver {
+    http: reqwest::Client,
+    api: String,
+    arrivals: Arc<Arrivals>,
+    samples: Arc<Samples>,
+}
+
+impl Driver {
+    async fn post(&self, metric: &str, path: &str, body: Value) -> anyhow::Result<Value> {
+        let sent = Instant::now();
+        let response = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        self.samples.add(metric, sent.elapsed());
+        if !status.is_success() {
+            bail!("POST {path} answered {status}: {body}");
+        }
+        Ok(body)
+    }
+
+    /// One visit from creation to its invoice line.
+    async fn lifecycle(&self, client: &str, start: DateTime<Utc>) -> anyhow::Result<()> {
+        let end = start + chrono::Duration::minutes(60);
+        let created = Instant::now();
+        let visit = self
+            .post(
+                "api.create_visit",
+                "/v1/visits",
+                json!({"client_id": client, "scheduled_start": start, "scheduled_end": end}),
+            )
+            .await?;
+        let visit_id = visit["id"].as_str().context("visit id")?.to_owned();
+        let (assigned, caregiver) = self
+            .arrivals
+            .wait(&visit_id, "homecare.visit.assigned")
+            .await?;
+        self.samples
+            .add("create_visit_to_assigned_frame", assigned - created);
+        let caregiver = caregiver.context("assigned event without caregiver")?;
+        let evv = |at: DateTime<Utc>| json!({"caregiver_id": caregiver, "at": at, "latitude": 41.94, "longitude": -87.67});
+        self.post(
+            "api.check_in",
+            &format!("/v1/visits/{visit_id}/check-in"),
+            evv(start),
+        )
+        .await?;
+        let checked_out = Instant::now();
+        self.post(
+            "api.check_out",
+            &format!("/v1/visits/{visit_id}/check-out"),
+            evv(end - chrono::Duration::minutes(2)),
+        )
+        .await?;
+        let (invoiced, _) = self
+            .arrivals
+            .wait(&visit_id, "homecare.invoice.created")
+            .await?;
+        self.samples
+            .add("check_out_to_invoice_frame", invoiced - checked_out);
+        Ok(())
+    }
+}
+
+pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
+    if options.lifecycles == 0 || options.concurrency == 0 {
+        bail!("--lifecycles and --concurrency must be at least 1");
+    }
+    let api = options.api_url.trim_end_matches('/').to_owned();
+    let ws_url = format!("{}/v1/events", api.replacen("http", "ws", 1));
+    let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url)
+        .await
+        .with_context(|| format!("cannot open {ws_url}; is the platform up?"))?;
+    let arrivals = Arc::new(Arrivals::default());
+    let listener = {
+        let arrivals = arrivals.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = socket.next().await {
+                if let Message::Text(text) = message
+                    && let Ok(frame) = serde_json::from_str::<Value>(&text)
+                {
+                    arrivals.record(&frame);
+                }
+            }
+        })
+    };
+    let driver = Arc::new(Driver {
+        http: reqwest::Client::new(),
+        api,
+        arrivals: arrivals.clone(),
+        samples: Default::default(),
+    });
+    let client = driver
+        .post(
+            "api.create_client",
+            "/v1/clients",
+            json!({"name": "Bench Client", "address": "1 Bench St", "latitude": 41.94, "longitude": -87.67, "timezone": "America/Chicago"}),
+        )
+        .await?;
+    let client_id = client["id"].as_str().context("client id")?.to_owned();
+    // One caregiver per concurrent lifecycle, and every visit in its own past hour
+    // slot, so assignment never waits for a free caregiver.
+    for i in 0..options.concurrency {
+        driver
+            .post(
+                "api.create_caregiver",
+                "/v1/caregivers",
+                json!({"name": format!("Bench Caregiver {i}")}),
+            )
+            .await?;
+    }
+    let first_slot = Utc::now() - chrono::Duration::hours(2 * options.lifecycles as i64 + 2);
+
+    let started_at = Utc::now();
+    let wall = Instant::now();
+    let gate = Arc::new(Semaphore::new(options.concurrency));
+    let mut running = Vec::with_capacity(options.lifecycles);
+    for i in 0..options.lifecycles {
+        let permit = gate.clone().acquire_owned().await?;
+        let driver = driver.clone();
+        let client_id = client_id.clone();
+        let start = first_slot + chrono::Duration::hours(2 * i as i64);
+        running.push(tokio::spawn(async move {
+            let result = driver.lifecycle(&client_id, start).await;
+            drop(permit);
+            result
+        }));
+    }
+    let mut done = 0;
+    for lifecycle in running {
+        lifecycle.await??;
+        done += 1;
+        if done % 10 == 0 || done == options.lifecycles {
+            eprint!("\r{done}/{} lifecycles invoiced", options.lifecycles);
+        }
+    }
+    eprintln!();
+    let wall_seconds = wall.elapsed().as_secs_f64();
+    listener.abort();
+
+    let mut latency: BTreeMap<String, Percentiles> = BTreeMap::new();
+    for (metric, samples) in driver.samples.0.lock().unwrap().iter() {
+        if let Some(p) = Percentiles::of(samples) {
+            latency.insert(metric.clone(), p);
+        }
+    }
+    if let Some(p) = Percentiles::of(&arrivals.delivery_ms.lock().unwrap()) {
+        latency.insert("state_change_to_ws_frame".to_owned(), p);
+    }
+    let report = BenchReport {
+        started_at,
+        lifecycles: options.lifecycles,
+        concurrency: options.concurrency,
+        wall_seconds,
+        lifecycles_per_second: options.lifecycles as f64 / wall_seconds,
+        latency,
+    };
+    if let Some(dir) = &options.out_dir {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!(
+            "bench-{}.json",
+            started_at.format("%Y%m%dT%H%M%SZ")
+        ));
+        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+        eprintln!("report written to {}", path.display());
+    }
+    Ok(report)
+}
+
+pub fn print(report: &BenchReport) {
+    println!(
+        "{} lifecycles at concurrency {} in {:.2} s: {:.2} lifecycles/s",
+        report.lifecycles, report.concurrency, report.wall_seconds, report.lifecycles_per_second
+    );
+    println!(
+        "{:<32} {:>6} {:>9} {:>9} {:>9} {:>9}",
+        "latency (ms)", "n", "p50", "p95", "p99", "max"
+    );
+    for (metric, p) in &report.latency {
+        println!(
+            "{metric:<32} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            p.count, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Percentiles;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let samples: Vec<f64> = (1..=100).map(f64::from).collect();
+        let p = Percentiles::of(&samples).unwrap();
+        assert_eq!(
+            (p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms),
+            (50.0, 95.0, 99.0, 100.0)
+        );
+        let one = Percentiles::of(&[7.0]).unwrap();
+        assert_eq!((one.p50_ms, one.p99_ms), (7.0, 7.0));
+        assert!(Percentiles::of(&[]).is_none());
+    }
+}
