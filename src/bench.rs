@@ -20,6 +20,12 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
+use homecare_activities::temporal::TemporalSettings;
+use homecare_workflows::FloorWorkflow;
+use temporalio_client::{
+    WorkflowExecuteUpdateOptions, WorkflowGetResultOptions, WorkflowStartOptions,
+};
+
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
 
 pub struct BenchOptions {
@@ -28,6 +34,21 @@ pub struct BenchOptions {
     pub concurrency: usize,
     /// Where the JSON report goes (created if missing); None writes nothing.
     pub out_dir: Option<PathBuf>,
+    /// Also run the floor (`FloorWorkflow`) on this Temporal server and task
+    /// queue, at the same concurrency, in the same run.
+    pub floor: Option<TemporalSettings>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FloorReport {
+    pub wall_seconds: f64,
+    pub lifecycles_per_second: f64,
+    /// Start → the workflow's result.
+    pub lifecycle: Percentiles,
+    /// Product ÷ floor: throughput (higher is better, 1.0 = as fast as Temporal
+    /// alone) and median lifecycle latency (lower is better).
+    pub throughput_ratio: f64,
+    pub p50_latency_ratio: f64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -67,6 +88,7 @@ pub struct BenchReport {
     pub wall_seconds: f64,
     pub lifecycles_per_second: f64,
     pub latency: BTreeMap<String, Percentiles>,
+    pub floor: Option<FloorReport>,
 }
 
 /// (visit id, CloudEvents type)
@@ -206,6 +228,8 @@ impl Driver {
             .wait(&visit_id, "homecare.invoice.created")
             .await?;
         self.samples
+            .add("lifecycle_create_to_invoice_frame", invoiced - created);
+        self.samples
             .add("check_out_to_invoice_frame", invoiced - checked_out);
         Ok(())
     }
@@ -296,13 +320,31 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     if let Some(p) = Percentiles::of(&arrivals.delivery_ms.lock().unwrap()) {
         latency.insert("state_change_to_ws_frame".to_owned(), p);
     }
+    let lifecycles_per_second = options.lifecycles as f64 / wall_seconds;
+    let floor = match &options.floor {
+        Some(temporal) => {
+            let (floor_wall, lifecycle) =
+                floor(temporal, options.lifecycles, options.concurrency).await?;
+            let floor_throughput = options.lifecycles as f64 / floor_wall;
+            let ours = &latency["lifecycle_create_to_invoice_frame"];
+            Some(FloorReport {
+                wall_seconds: floor_wall,
+                lifecycles_per_second: floor_throughput,
+                throughput_ratio: lifecycles_per_second / floor_throughput,
+                p50_latency_ratio: ours.p50_ms / lifecycle.p50_ms,
+                lifecycle,
+            })
+        }
+        None => None,
+    };
     let report = BenchReport {
         started_at,
         lifecycles: options.lifecycles,
         concurrency: options.concurrency,
         wall_seconds,
-        lifecycles_per_second: options.lifecycles as f64 / wall_seconds,
+        lifecycles_per_second,
         latency,
+        floor,
     };
     if let Some(dir) = &options.out_dir {
         std::fs::create_dir_all(dir)?;
@@ -314,6 +356,61 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         eprintln!("report written to {}", path.display());
     }
     Ok(report)
+}
+
+/// The same number of lifecycles of the bare `FloorWorkflow`, at the same
+/// concurrency: start, check-in update, check-out update, result.
+async fn floor(
+    temporal: &TemporalSettings,
+    lifecycles: usize,
+    concurrency: usize,
+) -> anyhow::Result<(f64, Percentiles)> {
+    let client = homecare_activities::temporal::connect(temporal, "homecare-bench").await?;
+    let samples = Arc::new(Samples::default());
+    let gate = Arc::new(Semaphore::new(concurrency));
+    let wall = Instant::now();
+    let mut running = Vec::with_capacity(lifecycles);
+    for _ in 0..lifecycles {
+        let permit = gate.clone().acquire_owned().await?;
+        let (client, samples) = (client.clone(), samples.clone());
+        let task_queue = temporal.task_queue.clone();
+        running.push(tokio::spawn(async move {
+            let id = format!("floor-{}", uuid::Uuid::new_v4());
+            let started = Instant::now();
+            let options = WorkflowStartOptions::new(task_queue, id.clone()).build();
+            client
+                .start_workflow(FloorWorkflow::run, (), options)
+                .await?;
+            let handle = client.get_workflow_handle::<FloorWorkflow>(id);
+            handle
+                .execute_update(
+                    FloorWorkflow::check_in,
+                    (),
+                    WorkflowExecuteUpdateOptions::default(),
+                )
+                .await?;
+            handle
+                .execute_update(
+                    FloorWorkflow::check_out,
+                    (),
+                    WorkflowExecuteUpdateOptions::default(),
+                )
+                .await?;
+            handle
+                .get_result(WorkflowGetResultOptions::default())
+                .await?;
+            samples.add("floor", started.elapsed());
+            drop(permit);
+            anyhow::Ok(())
+        }));
+    }
+    for lifecycle in running {
+        lifecycle.await??;
+    }
+    let wall_seconds = wall.elapsed().as_secs_f64();
+    let lifecycle =
+        Percentiles::of(&samples.0.lock().unwrap()["floor"]).context("no floor samples")?;
+    Ok((wall_seconds, lifecycle))
 }
 
 pub fn print(report: &BenchReport) {
@@ -329,6 +426,17 @@ pub fn print(report: &BenchReport) {
         println!(
             "{metric:<32} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
             p.count, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
+        );
+    }
+    if let Some(floor) = &report.floor {
+        let p = &floor.lifecycle;
+        println!(
+            "{:<32} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            "floor: bare workflow lifecycle", p.count, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
+        );
+        println!(
+            "floor: {:.2} lifecycles/s; project / floor: throughput {:.2}, median lifecycle latency {:.2}",
+            floor.lifecycles_per_second, floor.throughput_ratio, floor.p50_latency_ratio
         );
     }
 }

@@ -61,6 +61,11 @@ enum Command {
         /// Folder for the JSON report.
         #[arg(long, default_value = "results")]
         out: PathBuf,
+        /// Skip the floor (a bare Temporal workflow with the same round trips).
+        #[arg(long)]
+        no_floor: bool,
+        #[command(flatten)]
+        settings: Settings,
     },
     /// Print live events from the WebSocket relay (resumes after reconnects).
     Watch {
@@ -168,12 +173,16 @@ async fn main() -> anyhow::Result<()> {
             lifecycles,
             concurrency,
             out,
+            no_floor,
+            settings,
         } => {
+            let floor = (!no_floor).then(|| settings.temporal());
             let options = homecare::bench::BenchOptions {
                 api_url,
                 lifecycles,
                 concurrency,
                 out_dir: Some(out),
+                floor,
             };
             let report = homecare::bench::run(options).await?;
             homecare::bench::print(&report);

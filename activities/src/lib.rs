@@ -155,3 +155,15 @@ impl VisitActivitiesImpl {
             .map_err(ActivityFailure::into_activity_error)
     }
 }
+
+/// The floor's activities: they do nothing, so `homecare bench` can measure
+/// what Temporal alone costs for a visit's round trips.
+pub struct FloorActivitiesImpl;
+
+#[activities]
+impl FloorActivitiesImpl {
+    #[activity(name = "floor.noop")]
+    pub async fn noop(_ctx: ActivityContext, _step: String) -> Result<(), ActivityError> {
+        Ok(())
+    }
+}

@@ -123,6 +123,7 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
         lifecycles: 6,
         concurrency: 3,
         out_dir: Some(out.clone()),
+        floor: Some(app.settings.temporal()),
     };
     let report = homecare::bench::run(options)
         .await
@@ -148,6 +149,9 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
         report.latency["state_change_to_ws_frame"].count, 12,
         "assigned + invoice.created per lifecycle"
     );
+    let floor = report.floor.as_ref().expect("the floor ran");
+    assert_eq!(floor.lifecycle.count, 6);
+    assert!(floor.throughput_ratio > 0.0 && floor.p50_latency_ratio > 0.0);
     let lines: i64 = sqlx::query_scalar("select count(*) from invoice_lines")
         .fetch_one(&app.db)
         .await

@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use homecare_activities::temporal::{self, TemporalSettings};
-use homecare_activities::{EventBus, EventBusConfig, VisitActivitiesImpl};
-use homecare_workflows::VisitWorkflow;
+use homecare_activities::{EventBus, EventBusConfig, FloorActivitiesImpl, VisitActivitiesImpl};
+use homecare_workflows::{FloorWorkflow, VisitWorkflow};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio::sync::oneshot;
@@ -45,7 +45,10 @@ pub fn worker_options(
     Ok(WorkerOptions::new(task_queue)
         .register_workflow::<VisitWorkflow>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
+        .register_workflow::<FloorWorkflow>()
+        .map_err(|e| WorkerError::Worker(e.to_string()))?
         .register_activities(activities)
+        .register_activities(FloorActivitiesImpl)
         .graceful_shutdown_period(Duration::from_secs(10))
         .build())
 }
@@ -217,5 +220,9 @@ mod tests {
             ),
         ];
         assert_eq!(names.map(|n| n), activity_names::ALL.map(str::to_owned));
+        same_contract(
+            homecare_workflows::FloorActivities::noop,
+            homecare_activities::FloorActivitiesImpl::noop,
+        );
     }
 }

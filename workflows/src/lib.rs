@@ -4,7 +4,9 @@
 //! crate cannot reach Postgres or NATS even by accident.
 
 pub mod contracts;
+pub mod floor;
 pub mod visit;
 
 pub use contracts::VisitActivities;
+pub use floor::{FloorActivities, FloorWorkflow};
 pub use visit::VisitWorkflow;

@@ -1,0 +1,93 @@
+//! `FloorWorkflow`: the floor `homecare bench` compares the product with. It
+//! makes the same Temporal round trips as a visit (start; an activity; a
+//! check-in and a check-out update that each run an activity; a final activity)
+//! with activities that do nothing, so the difference to `VisitWorkflow` is
+//! what PostgreSQL, NATS and the product's own logic cost.
+
+use temporalio_macros::{activity_definitions, workflow, workflow_methods};
+use temporalio_sdk::activities::ActivityError;
+use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
+
+use crate::visit::activity_options;
+
+pub const FLOOR_NOOP: &str = "floor.noop";
+
+pub struct FloorActivities;
+
+#[activity_definitions]
+impl FloorActivities {
+    #[activity(name = FLOOR_NOOP)]
+    pub fn noop(_step: String) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+}
+
+type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+#[workflow]
+#[derive(Default)]
+pub struct FloorWorkflow {
+    busy: bool,
+    checked_out: bool,
+}
+
+impl FloorWorkflow {
+    async fn step(ctx: &mut WorkflowContext<Self>, name: &str) -> Result<(), HandlerError> {
+        ctx.wait_condition(|s| !s.busy).await?;
+        ctx.state_mut(|s| s.busy = true);
+        let done = ctx
+            .execute_activity(FloorActivities::noop, name.to_owned(), activity_options())
+            .await;
+        ctx.state_mut(|s| s.busy = false);
+        done?;
+        Ok(())
+    }
+}
+
+#[workflow_methods]
+impl FloorWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<()> {
+        ctx.state_mut(|s| s.busy = true);
+        let assigned = ctx
+            .execute_activity(
+                FloorActivities::noop,
+                "assign".to_owned(),
+                activity_options(),
+            )
+            .await;
+        ctx.state_mut(|s| s.busy = false);
+        assigned?;
+        ctx.wait_condition(|s| s.checked_out).await?;
+        ctx.execute_activity(
+            FloorActivities::noop,
+            "invoice".to_owned(),
+            activity_options(),
+        )
+        .await?;
+        let handlers = ctx.clone();
+        ctx.wait_condition(move |_| handlers.all_handlers_finished())
+            .await?;
+        Ok(())
+    }
+
+    #[query]
+    pub fn checked_out(&self, _ctx: &WorkflowContextView) -> bool {
+        self.checked_out
+    }
+
+    #[update]
+    pub async fn check_in(ctx: &mut WorkflowContext<Self>, _input: ()) -> Result<(), HandlerError> {
+        Self::step(ctx, "check_in").await
+    }
+
+    #[update]
+    pub async fn check_out(
+        ctx: &mut WorkflowContext<Self>,
+        _input: (),
+    ) -> Result<(), HandlerError> {
+        Self::step(ctx, "check_out").await?;
+        ctx.state_mut(|s| s.checked_out = true);
+        Ok(())
+    }
+}
