@@ -175,19 +175,9 @@ struct Driver {
 impl Driver {
     async fn post(&self, metric: &str, path: &str, body: Value) -> anyhow::Result<Value> {
         let sent = Instant::now();
-        let response = self
-            .http
-            .post(format!("{}{path}", self.api))
-            .json(&body)
-            .send()
-            .await?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let answer = crate::post_json(&self.http, &self.api, path, &body).await;
         self.samples.add(metric, sent.elapsed());
-        if !status.is_success() {
-            bail!("POST {path} answered {status}: {body}");
-        }
-        Ok(body)
+        answer
     }
 
     /// One visit from creation to its invoice line.

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use rust_decimal::Decimal;
@@ -24,18 +24,7 @@ struct Demo {
 
 impl Demo {
     async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.api))
-            .json(&body)
-            .send()
-            .await?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            bail!("POST {path} answered {status}: {body}");
-        }
-        Ok(body)
+        crate::post_json(&self.http, &self.api, path, &body).await
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {

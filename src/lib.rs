@@ -9,5 +9,22 @@ pub mod platform;
 pub mod settings;
 pub mod watch;
 
+/// POSTs JSON to the API as an app would; a non-2xx answer is an error that
+/// carries the problem document.
+pub async fn post_json(
+    http: &reqwest::Client,
+    api: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let response = http.post(format!("{api}{path}")).json(body).send().await?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        anyhow::bail!("POST {path} answered {status}: {body}");
+    }
+    Ok(body)
+}
+
 /// The project's migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
