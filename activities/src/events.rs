@@ -109,10 +109,23 @@ impl EventBus {
         self.jetstream
             .create_or_update_stream(config)
             .await
-            .map_err(|e| EventBusError::Stream {
-                stream: self.config.stream_name.clone(),
-                detail: e.to_string(),
-            })
+            .map_err(|e| self.stream_error(e))
+    }
+
+    /// The stream this bus publishes into.
+    pub async fn stream(&self) -> Result<stream::Stream, EventBusError> {
+        self.jetstream
+            .get_stream(&self.config.stream_name)
+            .await
+            .map_err(|e| self.stream_error(e))
+    }
+
+    /// An error about this bus's stream.
+    pub fn stream_error(&self, e: impl std::fmt::Display) -> EventBusError {
+        EventBusError::Stream {
+            stream: self.config.stream_name.clone(),
+            detail: e.to_string(),
+        }
     }
 
     /// Publishes and waits for the stream's acknowledgement; returns the stream

@@ -96,12 +96,7 @@ impl Fixture {
 
     /// Messages in this test's stream.
     async fn published(&self) -> u64 {
-        let bus = self.activities.bus();
-        let mut stream = bus
-            .jetstream()
-            .get_stream(&bus.config().stream_name)
-            .await
-            .unwrap();
+        let mut stream = self.activities.bus().stream().await.unwrap();
         stream.info().await.unwrap().state.messages
     }
 

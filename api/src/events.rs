@@ -56,32 +56,21 @@ fn after(sequence: u64) -> DeliverPolicy {
     }
 }
 
-fn stream_error(bus: &EventBus, e: impl std::fmt::Display) -> EventBusError {
-    EventBusError::Stream {
-        stream: bus.config().stream_name.clone(),
-        detail: e.to_string(),
-    }
-}
-
 type Messages = async_nats::jetstream::consumer::pull::Ordered;
 
 async fn ordered_messages(
     bus: &EventBus,
     deliver_policy: DeliverPolicy,
 ) -> Result<Messages, EventBusError> {
-    let stream = bus
-        .jetstream()
-        .get_stream(&bus.config().stream_name)
-        .await
-        .map_err(|e| stream_error(bus, e))?;
+    let stream = bus.stream().await?;
     let consumer = stream
         .create_consumer(OrderedConfig {
             deliver_policy,
             ..Default::default()
         })
         .await
-        .map_err(|e| stream_error(bus, e))?;
-    consumer.messages().await.map_err(|e| stream_error(bus, e))
+        .map_err(|e| bus.stream_error(e))?;
+    consumer.messages().await.map_err(|e| bus.stream_error(e))
 }
 
 /// The message's stream sequence, and its event if it is an event envelope. The
@@ -100,12 +89,8 @@ fn decode(message: &async_nats::jetstream::Message) -> Option<(u64, Option<Relay
 
 /// The stream's last sequence and how many messages it retains.
 async fn stream_state(bus: &EventBus) -> Result<(u64, u64), EventBusError> {
-    let mut stream = bus
-        .jetstream()
-        .get_stream(&bus.config().stream_name)
-        .await
-        .map_err(|e| stream_error(bus, e))?;
-    let info = stream.info().await.map_err(|e| stream_error(bus, e))?;
+    let mut stream = bus.stream().await?;
+    let info = stream.info().await.map_err(|e| bus.stream_error(e))?;
     Ok((info.state.last_sequence, info.state.messages))
 }
 

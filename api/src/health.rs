@@ -62,13 +62,7 @@ async fn healthz() -> Json<serde_json::Value> {
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let limit = Duration::from_secs(2);
     let postgres = tokio::time::timeout(limit, sqlx::query("select 1").execute(&state.db));
-    let nats = tokio::time::timeout(
-        limit,
-        state
-            .bus
-            .jetstream()
-            .get_stream(&state.bus.config().stream_name),
-    );
+    let nats = tokio::time::timeout(limit, state.bus.stream());
     let mut temporal_client = state.temporal.clone();
     let request = DescribeNamespaceRequest {
         namespace: state.config.namespace.clone(),

@@ -91,13 +91,7 @@ async fn for_visit(
     State(state): State<AppState>,
     ApiPath(visit_id): ApiPath<Uuid>,
 ) -> Result<Json<Vec<InvoiceLine>>, ApiError> {
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from visits where id = $1)")
-        .bind(visit_id)
-        .fetch_one(&state.db)
-        .await?;
-    if !exists {
-        return Err(ApiError::NotFound(format!("visit {visit_id} not found")));
-    }
+    crate::visits::find_visit(&state, visit_id).await?;
     let filter = InvoiceFilter {
         visit_id: Some(visit_id),
         client_id: None,

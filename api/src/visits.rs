@@ -12,7 +12,7 @@ use homecare_domain::contracts::{
 use homecare_domain::validation::{self, FieldErrors};
 use homecare_domain::{Rejection, VisitStatus};
 use homecare_workflows::VisitWorkflow;
-use homecare_workflows::visit::{CLIENT_ID, SCHEDULED_START, VISIT_STATUS};
+use homecare_workflows::visit::{CLIENT_ID, SCHEDULED_START, VISIT_STATUS, search_timestamp};
 use serde::{Deserialize, Serialize};
 use temporalio_client::errors::WorkflowUpdateError;
 use temporalio_client::{
@@ -21,7 +21,7 @@ use temporalio_client::{
 };
 use temporalio_common::HasWorkflowDefinition;
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
-use temporalio_common::search_attributes::{SearchAttributes, Timestamp};
+use temporalio_common::search_attributes::SearchAttributes;
 use uuid::Uuid;
 
 use crate::clients::Page;
@@ -75,7 +75,7 @@ const COLUMNS: &str = "id, client_id, caregiver_id, payer_id, service_code,
     lower(scheduled) as scheduled_start, upper(scheduled) as scheduled_end,
     required_skills, status::text as status, cancel_reason, created_at, updated_at";
 
-async fn find_visit(state: &AppState, id: Uuid) -> Result<Visit, ApiError> {
+pub(crate) async fn find_visit(state: &AppState, id: Uuid) -> Result<Visit, ApiError> {
     sqlx::query_as::<_, Visit>(&format!("select {COLUMNS} from visits where id = $1"))
         .bind(id)
         .fetch_optional(&state.db)
@@ -212,14 +212,10 @@ async fn create(
         late_check_in_after_minutes: state.config.late_check_in_after_minutes,
         unfilled_retry_minutes: state.config.unfilled_retry_minutes,
     };
-    let start = new.scheduled_start;
     let search_attributes = SearchAttributes::new([
         VISIT_STATUS.value_set(VisitStatus::Scheduled.as_str().to_owned()),
         CLIENT_ID.value_set(new.client_id.to_string()),
-        SCHEDULED_START.value_set(Timestamp::new(
-            start.timestamp(),
-            start.timestamp_subsec_nanos() as i32,
-        )),
+        SCHEDULED_START.value_set(search_timestamp(new.scheduled_start)),
     ]);
     let options =
         WorkflowStartOptions::new(state.config.task_queue.clone(), visit_workflow_id(visit_id))

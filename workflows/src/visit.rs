@@ -71,7 +71,8 @@ pub fn activity_options() -> ActivityOptions {
     .build()
 }
 
-fn timestamp(at: DateTime<Utc>) -> Timestamp {
+/// A time as a `Datetime` search attribute value.
+pub fn search_timestamp(at: DateTime<Utc>) -> Timestamp {
     Timestamp::new(at.timestamp(), at.timestamp_subsec_nanos() as i32)
 }
 
@@ -175,16 +176,6 @@ impl VisitWorkflow {
         self.status == VisitStatus::Cancelled
     }
 
-    /// The run loop moves the visit forward only while no cancel is under way, so
-    /// a cancel that lands while an activity runs is never overwritten.
-    fn set_status_unless_cancelling(&mut self, status: VisitStatus) -> bool {
-        if self.cancel_requested || self.cancelled() {
-            return false;
-        }
-        self.status = status;
-        true
-    }
-
     fn publish_search_attributes(ctx: &WorkflowContext<Self>) {
         let (status, caregiver) = ctx.state(|s| (s.status, s.caregiver_id));
         let mut updates = vec![VISIT_STATUS.value_set(status.as_str().to_owned())];
@@ -224,18 +215,18 @@ impl VisitWorkflow {
                     activity_options(),
                 )
                 .await?;
+            // No cancel can have started meanwhile: a cancel waits while the
+            // workflow is busy assigning, so the result applies as it is.
             let assigned = ctx.state_mut(|s| {
                 s.assigning = false;
                 match outcome.caregiver_id {
                     Some(caregiver) => {
-                        let moved = s.set_status_unless_cancelling(VisitStatus::Assigned);
-                        if moved {
-                            s.caregiver_id = Some(caregiver);
-                        }
-                        moved
+                        s.status = VisitStatus::Assigned;
+                        s.caregiver_id = Some(caregiver);
+                        true
                     }
                     None => {
-                        s.set_status_unless_cancelling(VisitStatus::Unfilled);
+                        s.status = VisitStatus::Unfilled;
                         false
                     }
                 }
@@ -331,7 +322,7 @@ impl VisitWorkflow {
             ctx.state(|s| (s.input.visit_id, s.input.client_id, s.input.scheduled_start));
         ctx.upsert_search_attributes([
             CLIENT_ID.value_set(client_id.to_string()),
-            SCHEDULED_START.value_set(timestamp(start)),
+            SCHEDULED_START.value_set(search_timestamp(start)),
         ]);
         Self::publish_search_attributes(ctx);
         let entered = Self::now(ctx);
