@@ -5,6 +5,7 @@
 pub mod contracts;
 pub mod events;
 pub mod pricing;
+pub mod scheduling;
 pub mod validation;
 pub mod visit;
 
