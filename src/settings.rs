@@ -51,6 +51,9 @@ pub struct Settings {
     /// Seconds a check-in/out or cancel waits for its workflow before a 503.
     #[arg(long, env = "HOMECARE_UPDATE_TIMEOUT_SECS", default_value_t = 10)]
     pub update_timeout_secs: u64,
+    /// Average travel speed for the scheduling engine's haversine travel times.
+    #[arg(long, env = "HOMECARE_TRAVEL_SPEED_KMH", default_value_t = 30.0)]
+    pub travel_speed_kmh: f64,
 }
 
 impl Settings {
@@ -83,6 +86,14 @@ impl Settings {
             late_check_in_after_minutes: self.late_check_in_minutes,
             unfilled_retry_minutes: self.unfilled_retry_minutes,
             update_timeout: Duration::from_secs(self.update_timeout_secs),
+            policy: self.policy(),
+        }
+    }
+
+    pub fn policy(&self) -> homecare_domain::scheduling::Policy {
+        homecare_domain::scheduling::Policy {
+            speed_kmh: self.travel_speed_kmh.clamp(1.0, 200.0),
+            ..Default::default()
         }
     }
 
@@ -92,6 +103,7 @@ impl Settings {
             database: self.database()?,
             max_db_connections: self.db_max_connections,
             bus: self.bus(),
+            policy: self.policy(),
         })
     }
 }

@@ -9,22 +9,26 @@
 //! NATS cannot be reached after the commit, the activity still succeeds and the
 //! outbox sweeper (`publish_stale`, run by every worker) publishes the event.
 
+mod engine;
 pub mod events;
+pub mod scheduling;
 mod store;
 pub mod temporal;
 
 use std::sync::Arc;
 
 use homecare_domain::contracts::{
-    AssignmentOutcome, InvoiceLineSummary, LateCheckInAlert, RecordCancel, RecordEvv, VisitRef,
-    activity_names,
+    AssignmentOutcome, CallOut, CallOutOutcome, InvoiceLineSummary, LateCheckInAlert, RecordCancel,
+    RecordEvv, RecordManualAssignment, VisitRef, activity_names,
 };
+use homecare_domain::scheduling::Policy;
 use sqlx::PgPool;
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use uuid::Uuid;
 
+pub use engine::{ManualProblem, check_manual};
 pub use events::{EventBus, EventBusConfig, EventBusError};
 pub use store::EvvKind;
 
@@ -71,11 +75,22 @@ impl ActivityFailure {
 pub struct VisitActivitiesImpl {
     db: PgPool,
     bus: EventBus,
+    policy: Policy,
 }
 
 impl VisitActivitiesImpl {
     pub fn new(db: PgPool, bus: EventBus) -> Self {
-        Self { db, bus }
+        Self {
+            db,
+            bus,
+            policy: Policy::default(),
+        }
+    }
+
+    /// The scheduling policy (travel speed, score weights) decisions use.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
     }
 
     pub fn db(&self) -> &PgPool {
@@ -151,6 +166,28 @@ impl VisitActivitiesImpl {
         alert: LateCheckInAlert,
     ) -> Result<bool, ActivityError> {
         self.late_check_in_alert(&alert)
+            .await
+            .map_err(ActivityFailure::into_activity_error)
+    }
+
+    #[activity(name = activity_names::ASSIGN_MANUALLY)]
+    pub async fn assign_visit_manually(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: RecordManualAssignment,
+    ) -> Result<AssignmentOutcome, ActivityError> {
+        self.assign_manually(&request)
+            .await
+            .map_err(ActivityFailure::into_activity_error)
+    }
+
+    #[activity(name = activity_names::APPLY_CALL_OUT)]
+    pub async fn apply_caregiver_call_out(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        call_out: CallOut,
+    ) -> Result<CallOutOutcome, ActivityError> {
+        self.apply_call_out(&call_out)
             .await
             .map_err(ActivityFailure::into_activity_error)
     }

@@ -3,9 +3,7 @@
 //! missing, and then publishes whatever events of the visit are still unpublished.
 
 use chrono::{DateTime, Utc};
-use homecare_domain::contracts::{
-    AssignmentOutcome, InvoiceLineSummary, LateCheckInAlert, RecordCancel, RecordEvv,
-};
+use homecare_domain::contracts::{InvoiceLineSummary, LateCheckInAlert, RecordCancel, RecordEvv};
 use homecare_domain::pricing;
 use homecare_domain::{EventEnvelope, EventKind, VisitStatus};
 use rust_decimal::Decimal;
@@ -14,12 +12,6 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::{ActivityFailure, VisitActivitiesImpl};
-
-/// How many times assignment re-decides after losing a race for a caregiver
-/// before handing the retry to Temporal.
-const MAX_ASSIGN_ATTEMPTS: u32 = 5;
-/// Postgres `exclusion_violation`: the double-booking constraint fired.
-const EXCLUSION_VIOLATION: &str = "23P01";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvvKind {
@@ -61,7 +53,6 @@ struct VisitRow {
     service_code: String,
     scheduled_start: DateTime<Utc>,
     scheduled_end: DateTime<Utc>,
-    required_skills: Vec<String>,
     status: String,
 }
 
@@ -92,7 +83,7 @@ async fn lock_visit(conn: &mut PgConnection, visit_id: Uuid) -> Result<VisitRow,
     sqlx::query_as::<_, VisitRow>(
         "select id, client_id, caregiver_id, payer_id, service_code,
                 lower(scheduled) as scheduled_start, upper(scheduled) as scheduled_end,
-                required_skills, status::text as status
+                status::text as status
            from visits where id = $1 for update",
     )
     .bind(visit_id)
@@ -116,7 +107,7 @@ async fn set_status(
 
 /// Writes the event into the outbox in the caller's transaction. Writing the same
 /// event twice is a no-op: the id is deterministic.
-async fn record_event(
+pub(crate) async fn record_event(
     conn: &mut PgConnection,
     kind: EventKind,
     visit_id: Uuid,
@@ -187,7 +178,7 @@ impl VisitActivitiesImpl {
         Ok(published)
     }
 
-    async fn commit_and_publish(
+    pub(crate) async fn commit_and_publish(
         &self,
         tx: Transaction<'_, Postgres>,
         visit_id: Uuid,
@@ -201,108 +192,6 @@ impl VisitActivitiesImpl {
             tracing::warn!(%visit_id, error = %e, "publish deferred to the outbox sweeper");
         }
         Ok(())
-    }
-
-    /// First eligible caregiver: active, has every required skill, and no other
-    /// live visit overlapping this one. The scheduling engine replaces the choice;
-    /// the exclusion constraint stays the last line of defence.
-    #[tracing::instrument(skip_all, fields(visit_id = %visit_id))]
-    pub async fn assign(&self, visit_id: Uuid) -> Result<AssignmentOutcome, ActivityFailure> {
-        let mut lost_races: Vec<Uuid> = Vec::new();
-        for _ in 0..MAX_ASSIGN_ATTEMPTS {
-            let mut tx = self.db.begin().await?;
-            let visit = lock_visit(&mut tx, visit_id).await?;
-            match visit.status()? {
-                VisitStatus::Scheduled | VisitStatus::Unfilled => {}
-                VisitStatus::Cancelled => {
-                    self.commit_and_publish(tx, visit_id).await?;
-                    return Ok(AssignmentOutcome { caregiver_id: None });
-                }
-                _ => {
-                    // Already assigned by an earlier attempt of this activity.
-                    let caregiver_id = visit.caregiver_id;
-                    self.commit_and_publish(tx, visit_id).await?;
-                    return Ok(AssignmentOutcome { caregiver_id });
-                }
-            }
-            let candidate: Option<Uuid> = sqlx::query_scalar(
-                "select c.id from caregivers c
-                  where c.active
-                    and c.skills @> $1
-                    and c.id <> all($2)
-                    and not exists (
-                        select 1 from visits v
-                         where v.caregiver_id = c.id
-                           and v.status <> 'cancelled'
-                           and v.id <> $3
-                           and v.scheduled && tstzrange($4, $5))
-                  order by c.created_at, c.id
-                  limit 1",
-            )
-            .bind(&visit.required_skills)
-            .bind(&lost_races)
-            .bind(visit_id)
-            .bind(visit.scheduled_start)
-            .bind(visit.scheduled_end)
-            .fetch_optional(&mut *tx)
-            .await?;
-
-            let Some(caregiver_id) = candidate else {
-                if visit.status()? == VisitStatus::Scheduled {
-                    set_status(&mut tx, visit_id, VisitStatus::Unfilled).await?;
-                    let data = visit.event_data(VisitStatus::Unfilled, None);
-                    record_event(
-                        &mut tx,
-                        EventKind::VisitUnfilled,
-                        visit_id,
-                        "",
-                        Utc::now(),
-                        data,
-                    )
-                    .await?;
-                }
-                self.commit_and_publish(tx, visit_id).await?;
-                tracing::warn!("no eligible caregiver; visit unfilled");
-                return Ok(AssignmentOutcome { caregiver_id: None });
-            };
-
-            let booked = sqlx::query(
-                "update visits set caregiver_id = $2, status = 'assigned', updated_at = now() where id = $1",
-            )
-            .bind(visit_id)
-            .bind(caregiver_id)
-            .execute(&mut *tx)
-            .await;
-            match booked {
-                Err(sqlx::Error::Database(e))
-                    if e.code().as_deref() == Some(EXCLUSION_VIOLATION) =>
-                {
-                    // Another visit booked this caregiver since our read: decide again.
-                    tracing::info!(%caregiver_id, "caregiver taken concurrently; re-deciding");
-                    lost_races.push(caregiver_id);
-                    continue;
-                }
-                other => {
-                    other?;
-                }
-            }
-            let data = visit.event_data(VisitStatus::Assigned, Some(caregiver_id));
-            record_event(
-                &mut tx,
-                EventKind::VisitAssigned,
-                visit_id,
-                &caregiver_id.to_string(),
-                Utc::now(),
-                data,
-            )
-            .await?;
-            self.commit_and_publish(tx, visit_id).await?;
-            tracing::info!(%caregiver_id, "caregiver assigned");
-            return Ok(AssignmentOutcome {
-                caregiver_id: Some(caregiver_id),
-            });
-        }
-        Err(ActivityFailure::Contention(MAX_ASSIGN_ATTEMPTS))
     }
 
     #[tracing::instrument(skip_all, fields(visit_id = %evv.visit_id, kind = kind.as_str()))]
@@ -380,6 +269,11 @@ impl VisitActivitiesImpl {
                 .bind(&cancel.reason)
                 .execute(&mut *tx)
                 .await?;
+                // Cancelled visits free their caregivers' time.
+                sqlx::query("delete from visit_staff where visit_id = $1")
+                    .bind(visit_id)
+                    .execute(&mut *tx)
+                    .await?;
                 let mut data = visit.event_data(VisitStatus::Cancelled, visit.caregiver_id);
                 data["reason"] = json!(cancel.reason);
                 record_event(

@@ -1,30 +1,89 @@
-//! `/v1/caregivers`: the people who deliver care, with their skills.
+//! `/v1/caregivers`: the people who deliver care: skills and certifications with
+//! expiry, languages, hour caps, home location, weekly availability, extra hours,
+//! and call-outs (which re-decide every affected visit at once).
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use homecare_domain::contracts::{CallOut, CallOutOutcome, call_out_workflow_id};
 use homecare_domain::validation::{self, FieldErrors};
+use homecare_workflows::CallOutWorkflow;
 use serde::{Deserialize, Serialize};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowStartOptions};
 use uuid::Uuid;
 
 use crate::clients::Page;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::visits::{idempotency_key, reconsider_unfilled};
 use crate::{ApiError, AppState};
+
+/// v5 namespace for call-out ids derived from an `Idempotency-Key`.
+const IDEMPOTENT_CALL_OUT_NAMESPACE: Uuid =
+    Uuid::from_u128(0x9a41_77c2_0d3e_4b8f_a615_2c7e_93b0_d4f1);
+/// How far ahead a change of availability wakes unfilled visits at once (the
+/// visits' own retry timers cover the rest).
+const RECONSIDER_DAYS: i64 = 14;
+const GENDERS: [&str; 3] = ["female", "male", "nonbinary"];
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/caregivers", get(list).post(create))
         .route("/caregivers/{id}", get(show))
+        .route("/caregivers/{id}/availability", put(set_availability))
+        .route(
+            "/caregivers/{id}/extra-availability",
+            post(add_extra_availability),
+        )
+        .route("/caregivers/{id}/call-outs", post(call_out))
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialInput {
+    pub skill: String,
+    /// Last day the certification is valid; none: it does not expire.
+    pub expires_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Coordinates {
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+/// Weekly hours in the visit's local time: `{"weekday": "monday", "start":
+/// "08:00", "end": "14:00"}`; an `end` of "00:00" or "24:00" is midnight.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeeklyHours {
+    pub weekday: String,
+    pub start: String,
+    pub end: String,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewCaregiver {
     pub name: String,
+    /// Skills that never expire.
     #[serde(default)]
     pub skills: Vec<String>,
+    /// Skills and certifications with an expiry date.
+    #[serde(default)]
+    pub credentials: Vec<CredentialInput>,
+    #[serde(default)]
+    pub languages: Vec<String>,
+    pub gender: Option<String>,
+    pub home: Option<Coordinates>,
+    pub max_minutes_per_day: Option<i32>,
+    pub max_minutes_per_week: Option<i32>,
+    pub overtime_after_minutes_per_week: Option<i32>,
+    /// Empty: no weekly restriction.
+    #[serde(default)]
+    pub availability: Vec<WeeklyHours>,
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -33,44 +92,260 @@ pub struct Caregiver {
     pub name: String,
     pub skills: Vec<String>,
     pub active: bool,
+    pub languages: Vec<String>,
+    pub gender: Option<String>,
+    pub home_latitude: Option<f64>,
+    pub home_longitude: Option<f64>,
+    pub max_minutes_per_day: i32,
+    pub max_minutes_per_week: i32,
+    pub overtime_after_minutes_per_week: i32,
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, name, skills, active, created_at";
+#[derive(Debug, Serialize)]
+pub struct CaregiverDetail {
+    #[serde(flatten)]
+    pub caregiver: Caregiver,
+    pub credentials: Vec<CredentialInput>,
+    pub availability: Vec<WeeklyHours>,
+}
+
+const COLUMNS: &str = "id, name, skills, active, languages, gender, home_latitude, home_longitude,
+    max_minutes_per_day, max_minutes_per_week, overtime_after_minutes_per_week, created_at";
+
+const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+fn parse_time(value: &str) -> Option<NaiveTime> {
+    if value == "24:00" {
+        return Some(NaiveTime::MIN);
+    }
+    NaiveTime::parse_from_str(value, "%H:%M")
+        .or_else(|_| NaiveTime::parse_from_str(value, "%H:%M:%S"))
+        .ok()
+}
+
+/// Validates weekly hours into (ISO weekday, start, end) rows.
+fn weekly_rows(
+    errors: &mut FieldErrors,
+    field: &str,
+    hours: &[WeeklyHours],
+) -> Vec<(i16, NaiveTime, NaiveTime)> {
+    errors.check(hours.len() <= 50, field, "at most 50 windows");
+    let mut rows = Vec::new();
+    for (i, h) in hours.iter().enumerate() {
+        let day = WEEKDAYS
+            .iter()
+            .position(|d| d.eq_ignore_ascii_case(h.weekday.trim()));
+        let (start, end) = (parse_time(&h.start), parse_time(&h.end));
+        errors.check(
+            day.is_some(),
+            &format!("{field}[{i}].weekday"),
+            "must be monday to sunday",
+        );
+        errors.check(
+            start.is_some(),
+            &format!("{field}[{i}].start"),
+            "must be a time HH:MM",
+        );
+        errors.check(
+            end.is_some(),
+            &format!("{field}[{i}].end"),
+            "must be a time HH:MM (24:00 for midnight)",
+        );
+        if let (Some(day), Some(start), Some(end)) = (day, start, end) {
+            let ordered = end > start || end == NaiveTime::MIN;
+            errors.check(ordered, &format!("{field}[{i}].end"), "must be after start");
+            rows.push((day as i16 + 1, start, end));
+        }
+    }
+    rows
+}
+
+fn as_hours(rows: &[(i16, NaiveTime, NaiveTime)]) -> Vec<WeeklyHours> {
+    rows.iter()
+        .map(|(day, start, end)| WeeklyHours {
+            weekday: WEEKDAYS[(*day as usize).clamp(1, 7) - 1].to_owned(),
+            start: start.format("%H:%M").to_string(),
+            end: if *end == NaiveTime::MIN {
+                "24:00".to_owned()
+            } else {
+                end.format("%H:%M").to_string()
+            },
+        })
+        .collect()
+}
+
+fn minutes(errors: &mut FieldErrors, field: &str, value: Option<i32>, max: i32) {
+    if let Some(v) = value {
+        errors.check(
+            (1..=max).contains(&v),
+            field,
+            format!("must be between 1 and {max}"),
+        );
+    }
+}
 
 #[tracing::instrument(skip_all)]
 async fn create(
     State(state): State<AppState>,
     ApiJson(new): ApiJson<NewCaregiver>,
-) -> Result<(StatusCode, Json<Caregiver>), ApiError> {
+) -> Result<(StatusCode, Json<CaregiverDetail>), ApiError> {
     let mut errors = FieldErrors::default();
     validation::name(&mut errors, "name", &new.name);
     validation::skills(&mut errors, "skills", &new.skills);
+    let credential_skills: Vec<String> = new.credentials.iter().map(|c| c.skill.clone()).collect();
+    validation::skills(&mut errors, "credentials", &credential_skills);
+    validation::languages(&mut errors, "languages", &new.languages);
+    if let Some(gender) = &new.gender {
+        errors.check(
+            GENDERS.contains(&gender.as_str()),
+            "gender",
+            "must be female, male or nonbinary",
+        );
+    }
+    if let Some(home) = new.home {
+        validation::coordinates(&mut errors, "home.", home.latitude, home.longitude);
+    }
+    minutes(
+        &mut errors,
+        "max_minutes_per_day",
+        new.max_minutes_per_day,
+        1440,
+    );
+    minutes(
+        &mut errors,
+        "max_minutes_per_week",
+        new.max_minutes_per_week,
+        10080,
+    );
+    if let Some(v) = new.overtime_after_minutes_per_week {
+        errors.check(
+            (0..=10080).contains(&v),
+            "overtime_after_minutes_per_week",
+            "must be between 0 and 10080",
+        );
+    }
+    let weekly = weekly_rows(&mut errors, "availability", &new.availability);
     errors.into_result()?;
-    let mut skills = new.skills;
-    skills.sort();
-    skills.dedup();
-    let caregiver = sqlx::query_as::<_, Caregiver>(&format!(
-        "insert into caregivers (id, name, skills) values ($1, $2, $3) returning {COLUMNS}"
-    ))
-    .bind(Uuid::new_v4())
+
+    // A skill given both ways keeps the credential's expiry.
+    let mut credentials: Vec<CredentialInput> = new.credentials.clone();
+    for skill in &new.skills {
+        if !credentials.iter().any(|c| &c.skill == skill) {
+            credentials.push(CredentialInput {
+                skill: skill.clone(),
+                expires_on: None,
+            });
+        }
+    }
+    credentials.sort_by(|a, b| a.skill.cmp(&b.skill));
+    credentials.dedup_by(|a, b| a.skill == b.skill);
+    let skills: Vec<String> = credentials.iter().map(|c| c.skill.clone()).collect();
+    let mut languages: Vec<String> = new.languages.iter().map(|l| l.to_lowercase()).collect();
+    languages.sort();
+    languages.dedup();
+
+    let id = Uuid::new_v4();
+    let mut tx = state.db.begin().await?;
+    sqlx::query(
+        "insert into caregivers (id, name, skills, languages, gender, home_latitude, home_longitude,
+                                 max_minutes_per_day, max_minutes_per_week, overtime_after_minutes_per_week)
+         values ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 600), coalesce($9, 3000), coalesce($10, 2400))",
+    )
+    .bind(id)
     .bind(new.name.trim())
     .bind(&skills)
-    .fetch_one(&state.db)
+    .bind(&languages)
+    .bind(&new.gender)
+    .bind(new.home.map(|h| h.latitude))
+    .bind(new.home.map(|h| h.longitude))
+    .bind(new.max_minutes_per_day)
+    .bind(new.max_minutes_per_week)
+    .bind(new.overtime_after_minutes_per_week)
+    .execute(&mut *tx)
     .await?;
-    Ok((StatusCode::CREATED, Json(caregiver)))
+    for c in &credentials {
+        sqlx::query(
+            "insert into caregiver_credentials (caregiver_id, skill, expires_on) values ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(&c.skill)
+        .bind(c.expires_on)
+        .execute(&mut *tx)
+        .await?;
+    }
+    insert_weekly(&mut tx, id, &weekly).await?;
+    tx.commit().await?;
+    // Someone new may cover a visit nobody could.
+    let now = Utc::now();
+    reconsider_unfilled(&state, now, now + Duration::days(RECONSIDER_DAYS)).await;
+    Ok((StatusCode::CREATED, Json(detail(&state, id).await?)))
+}
+
+async fn insert_weekly(
+    tx: &mut sqlx::PgConnection,
+    caregiver_id: Uuid,
+    rows: &[(i16, NaiveTime, NaiveTime)],
+) -> Result<(), sqlx::Error> {
+    for (day, start, end) in rows {
+        sqlx::query(
+            "insert into caregiver_availability (id, caregiver_id, weekday, starts, ends)
+             values ($1, $2, $3, $4, $5)",
+        )
+        .bind(Uuid::new_v4())
+        .bind(caregiver_id)
+        .bind(day)
+        .bind(start)
+        .bind(end)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn detail(state: &AppState, id: Uuid) -> Result<CaregiverDetail, ApiError> {
+    let caregiver =
+        sqlx::query_as::<_, Caregiver>(&format!("select {COLUMNS} from caregivers where id = $1"))
+            .bind(id)
+            .fetch_optional(&state.db)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("caregiver {id} not found")))?;
+    let credentials: Vec<(String, Option<NaiveDate>)> = sqlx::query_as(
+        "select skill, expires_on from caregiver_credentials where caregiver_id = $1 order by skill",
+    )
+    .bind(id)
+    .fetch_all(&state.db)
+    .await?;
+    let weekly: Vec<(i16, NaiveTime, NaiveTime)> = sqlx::query_as(
+        "select weekday, starts, ends from caregiver_availability
+          where caregiver_id = $1 order by weekday, starts",
+    )
+    .bind(id)
+    .fetch_all(&state.db)
+    .await?;
+    Ok(CaregiverDetail {
+        caregiver,
+        credentials: credentials
+            .into_iter()
+            .map(|(skill, expires_on)| CredentialInput { skill, expires_on })
+            .collect(),
+        availability: as_hours(&weekly),
+    })
 }
 
 async fn show(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<Json<Caregiver>, ApiError> {
-    sqlx::query_as::<_, Caregiver>(&format!("select {COLUMNS} from caregivers where id = $1"))
-        .bind(id)
-        .fetch_optional(&state.db)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("caregiver {id} not found")))
+) -> Result<Json<CaregiverDetail>, ApiError> {
+    Ok(Json(detail(&state, id).await?))
 }
 
 async fn list(
@@ -86,4 +361,222 @@ async fn list(
     .fetch_all(&state.db)
     .await?;
     Ok(Json(caregivers))
+}
+
+async fn require_caregiver(state: &AppState, id: Uuid) -> Result<(), ApiError> {
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from caregivers where id = $1)")
+        .bind(id)
+        .fetch_one(&state.db)
+        .await?;
+    if exists {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!("caregiver {id} not found")))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Availability {
+    pub weekly: Vec<WeeklyHours>,
+}
+
+/// Replaces the weekly pattern. Visits already booked stay booked (a coordinator
+/// sees them in the candidates view); unfilled visits are reconsidered at once.
+#[tracing::instrument(skip_all, fields(caregiver_id = %id))]
+async fn set_availability(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<Availability>,
+) -> Result<Json<CaregiverDetail>, ApiError> {
+    let mut errors = FieldErrors::default();
+    let weekly = weekly_rows(&mut errors, "weekly", &body.weekly);
+    errors.into_result()?;
+    require_caregiver(&state, id).await?;
+    let mut tx = state.db.begin().await?;
+    sqlx::query("select id from caregivers where id = $1 for update")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("delete from caregiver_availability where caregiver_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    insert_weekly(&mut tx, id, &weekly).await?;
+    tx.commit().await?;
+    let now = Utc::now();
+    reconsider_unfilled(&state, now, now + Duration::days(RECONSIDER_DAYS)).await;
+    Ok(Json(detail(&state, id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Period {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+const MAX_PERIOD_DAYS: i64 = 31;
+
+fn check_period(errors: &mut FieldErrors, period: &Period, reason_required: bool) {
+    if period.end <= period.start {
+        errors.add("end", "must be after start");
+    } else if period.end - period.start > Duration::days(MAX_PERIOD_DAYS) {
+        errors.add(
+            "end",
+            format!("a period lasts at most {MAX_PERIOD_DAYS} days"),
+        );
+    }
+    match &period.reason {
+        Some(reason) => validation::name(errors, "reason", reason),
+        None => errors.check(!reason_required, "reason", "is required"),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExtraAvailability {
+    pub id: Uuid,
+    pub caregiver_id: Uuid,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// Extra hours outside the weekly pattern; unfilled visits in them are
+/// reconsidered at once.
+#[tracing::instrument(skip_all, fields(caregiver_id = %id))]
+async fn add_extra_availability(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(period): ApiJson<Period>,
+) -> Result<(StatusCode, Json<ExtraAvailability>), ApiError> {
+    let mut errors = FieldErrors::default();
+    check_period(&mut errors, &period, false);
+    errors.into_result()?;
+    require_caregiver(&state, id).await?;
+    let exception_id = Uuid::new_v4();
+    sqlx::query(
+        "insert into caregiver_exceptions (id, caregiver_id, period, kind, reason)
+         values ($1, $2, tstzrange($3, $4), 'available', $5)",
+    )
+    .bind(exception_id)
+    .bind(id)
+    .bind(period.start)
+    .bind(period.end)
+    .bind(period.reason.as_deref().map(str::trim))
+    .execute(&state.db)
+    .await?;
+    reconsider_unfilled(&state, period.start, period.end).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(ExtraAvailability {
+            id: exception_id,
+            caregiver_id: id,
+            start: period.start,
+            end: period.end,
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct CallOutResponse {
+    pub call_out_id: Uuid,
+    pub caregiver_id: Uuid,
+    /// `completed`, or `in_progress` when the decisions took longer than the
+    /// API waits (the call-out workflow finishes them; see the events).
+    pub status: &'static str,
+    pub changes: Vec<CallOutChange>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CallOutChange {
+    pub visit_id: Uuid,
+    /// `assigned` to someone else, or `unfilled` (an alert was published).
+    pub status: &'static str,
+    pub caregiver_ids: Vec<Uuid>,
+    pub assignment_version: i64,
+}
+
+impl CallOutResponse {
+    fn completed(outcome: CallOutOutcome) -> Self {
+        Self {
+            call_out_id: outcome.call_out_id,
+            caregiver_id: outcome.caregiver_id,
+            status: "completed",
+            changes: outcome
+                .changes
+                .into_iter()
+                .map(|c| CallOutChange {
+                    visit_id: c.visit_id,
+                    status: if c.outcome.caregiver_id.is_some() {
+                        "assigned"
+                    } else {
+                        "unfilled"
+                    },
+                    caregiver_ids: c.outcome.caregiver_ids,
+                    assignment_version: c.outcome.version,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A caregiver calls out for a period: a `CallOutWorkflow` records it and
+/// re-decides every affected visit that has not started, then tells each visit's
+/// workflow. Answers with every change once decided. With an `Idempotency-Key`,
+/// a retried request lands on the same call-out and gets the same answer.
+#[tracing::instrument(skip_all, fields(caregiver_id = %id))]
+async fn call_out(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiJson(period): ApiJson<Period>,
+) -> Result<(StatusCode, Json<CallOutResponse>), ApiError> {
+    let key = idempotency_key(&headers)?;
+    let mut errors = FieldErrors::default();
+    check_period(&mut errors, &period, true);
+    errors.into_result()?;
+    require_caregiver(&state, id).await?;
+    let call_out_id = match &key {
+        Some(key) => Uuid::new_v5(&IDEMPOTENT_CALL_OUT_NAMESPACE, key.as_bytes()),
+        None => Uuid::new_v4(),
+    };
+    let input = CallOut {
+        call_out_id,
+        caregiver_id: id,
+        start: period.start,
+        end: period.end,
+        reason: period.reason.unwrap_or_default().trim().to_owned(),
+    };
+    let options = WorkflowStartOptions::new(
+        state.config.task_queue.clone(),
+        call_out_workflow_id(call_out_id),
+    )
+    .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+    .build();
+    let handle = state
+        .temporal
+        .start_workflow(CallOutWorkflow::run, input, options)
+        .await
+        .map_err(|e| ApiError::Unavailable {
+            detail: format!("could not start the call-out workflow: {e}"),
+            retry_after_secs: 5,
+        })?;
+    let wait = state.config.update_timeout;
+    match tokio::time::timeout(wait, handle.get_result(WorkflowGetResultOptions::default())).await {
+        Ok(Ok(outcome)) => Ok((StatusCode::OK, Json(CallOutResponse::completed(outcome)))),
+        Ok(Err(e)) => Err(ApiError::Conflict {
+            code: "command_failed",
+            detail: format!("the call-out could not be applied: {e}"),
+        }),
+        Err(_) => Ok((
+            StatusCode::ACCEPTED,
+            Json(CallOutResponse {
+                call_out_id,
+                caregiver_id: id,
+                status: "in_progress",
+                changes: Vec::new(),
+            }),
+        )),
+    }
 }

@@ -1,8 +1,10 @@
-//! `/v1/clients`: the people who receive care, with where they live.
+//! `/v1/clients`: the people who receive care, with where they live, the care
+//! plan's hard requirements (language, caregiver gender), and the caregivers they
+//! prefer or refused.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use homecare_domain::validation::{self, FieldErrors};
@@ -16,6 +18,11 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/clients", get(list).post(create))
         .route("/clients/{id}", get(show))
+        .route(
+            "/clients/{id}/caregiver-preferences/{caregiver_id}",
+            put(set_preference).delete(remove_preference),
+        )
+        .route("/clients/{id}/caregiver-preferences", get(list_preferences))
 }
 
 #[derive(Debug, Deserialize)]
@@ -26,6 +33,10 @@ pub struct NewClient {
     pub latitude: f64,
     pub longitude: f64,
     pub timezone: String,
+    /// The care plan requires a caregiver speaking this language.
+    pub required_language: Option<String>,
+    /// The care plan requires a caregiver of this gender.
+    pub required_gender: Option<String>,
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -36,6 +47,8 @@ pub struct Client {
     pub latitude: f64,
     pub longitude: f64,
     pub timezone: String,
+    pub required_language: Option<String>,
+    pub required_gender: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -61,7 +74,7 @@ impl Page {
     }
 }
 
-const COLUMNS: &str = "id, name, address, latitude, longitude, timezone, created_at";
+const COLUMNS: &str = "id, name, address, latitude, longitude, timezone, required_language, required_gender, created_at";
 
 #[tracing::instrument(skip_all)]
 async fn create(
@@ -73,10 +86,24 @@ async fn create(
     validation::address(&mut errors, "address", &new.address);
     validation::coordinates(&mut errors, "", new.latitude, new.longitude);
     validation::timezone(&mut errors, "timezone", &new.timezone);
+    if let Some(language) = &new.required_language {
+        validation::languages(
+            &mut errors,
+            "required_language",
+            std::slice::from_ref(language),
+        );
+    }
+    if let Some(gender) = &new.required_gender {
+        errors.check(
+            ["female", "male", "nonbinary"].contains(&gender.as_str()),
+            "required_gender",
+            "must be female, male or nonbinary",
+        );
+    }
     errors.into_result()?;
     let client = sqlx::query_as::<_, Client>(&format!(
-        "insert into clients (id, name, address, latitude, longitude, timezone)
-         values ($1, $2, $3, $4, $5, $6) returning {COLUMNS}"
+        "insert into clients (id, name, address, latitude, longitude, timezone, required_language, required_gender)
+         values ($1, $2, $3, $4, $5, $6, $7, $8) returning {COLUMNS}"
     ))
     .bind(Uuid::new_v4())
     .bind(new.name.trim())
@@ -84,6 +111,8 @@ async fn create(
     .bind(new.latitude)
     .bind(new.longitude)
     .bind(&new.timezone)
+    .bind(new.required_language.as_deref().map(str::to_lowercase))
+    .bind(&new.required_gender)
     .fetch_one(&state.db)
     .await?;
     Ok((StatusCode::CREATED, Json(client)))
@@ -114,4 +143,105 @@ async fn list(
     .fetch_all(&state.db)
     .await?;
     Ok(Json(clients))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferenceRequest {
+    /// `preferred` (scored up) or `excluded` (never assigned: a hard rule).
+    pub kind: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Preference {
+    pub client_id: Uuid,
+    pub caregiver_id: Uuid,
+    pub kind: String,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+const PREFERENCE_COLUMNS: &str = "client_id, caregiver_id, kind::text as kind, reason, created_at";
+
+/// Records that the client prefers or refuses a caregiver. An exclusion applies
+/// to every later decision; visits already booked stay (see the candidates view).
+#[tracing::instrument(skip_all, fields(client_id = %id, caregiver_id = %caregiver_id))]
+async fn set_preference(
+    State(state): State<AppState>,
+    ApiPath((id, caregiver_id)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(request): ApiJson<PreferenceRequest>,
+) -> Result<Json<Preference>, ApiError> {
+    let mut errors = FieldErrors::default();
+    errors.check(
+        request.kind == "preferred" || request.kind == "excluded",
+        "kind",
+        "must be preferred or excluded",
+    );
+    if let Some(reason) = &request.reason {
+        validation::name(&mut errors, "reason", reason);
+    }
+    errors.into_result()?;
+    let (client, caregiver): (bool, bool) = sqlx::query_as(
+        "select exists (select 1 from clients where id = $1),
+                exists (select 1 from caregivers where id = $2)",
+    )
+    .bind(id)
+    .bind(caregiver_id)
+    .fetch_one(&state.db)
+    .await?;
+    if !client {
+        return Err(ApiError::NotFound(format!("client {id} not found")));
+    }
+    if !caregiver {
+        return Err(ApiError::NotFound(format!(
+            "caregiver {caregiver_id} not found"
+        )));
+    }
+    let preference = sqlx::query_as::<_, Preference>(&format!(
+        "insert into client_caregiver_preferences (client_id, caregiver_id, kind, reason)
+         values ($1, $2, $3::caregiver_preference, $4)
+         on conflict (client_id, caregiver_id)
+         do update set kind = excluded.kind, reason = excluded.reason
+         returning {PREFERENCE_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(caregiver_id)
+    .bind(&request.kind)
+    .bind(request.reason.as_deref().map(str::trim))
+    .fetch_one(&state.db)
+    .await?;
+    Ok(Json(preference))
+}
+
+async fn remove_preference(
+    State(state): State<AppState>,
+    ApiPath((id, caregiver_id)): ApiPath<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    let removed = sqlx::query(
+        "delete from client_caregiver_preferences where client_id = $1 and caregiver_id = $2",
+    )
+    .bind(id)
+    .bind(caregiver_id)
+    .execute(&state.db)
+    .await?
+    .rows_affected();
+    if removed == 0 {
+        return Err(ApiError::NotFound("no such preference".to_owned()));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_preferences(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Vec<Preference>>, ApiError> {
+    let preferences = sqlx::query_as::<_, Preference>(&format!(
+        "select {PREFERENCE_COLUMNS} from client_caregiver_preferences
+          where client_id = $1 order by created_at, caregiver_id"
+    ))
+    .bind(id)
+    .fetch_all(&state.db)
+    .await?;
+    Ok(Json(preferences))
 }

@@ -24,6 +24,12 @@ pub enum ApiError {
     /// Well-formed but refused by a rule (wrong caregiver, impossible time).
     #[error("{detail}")]
     Unprocessable { code: &'static str, detail: String },
+    /// A scheduling choice that breaks hard rules (409), with every violation.
+    #[error("{detail}")]
+    RuleViolations {
+        detail: String,
+        violations: serde_json::Value,
+    },
     #[error("{detail}")]
     Unavailable {
         detail: String,
@@ -42,6 +48,8 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [FieldError],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    violations: Option<&'a serde_json::Value>,
 }
 
 impl ApiError {
@@ -58,7 +66,7 @@ impl ApiError {
     pub fn from_rejection(rejection: Rejection) -> Self {
         let code = rejection.code.as_str();
         match rejection.code {
-            RejectionCode::InvalidState => Self::Conflict {
+            RejectionCode::InvalidState | RejectionCode::HardRuleViolated => Self::Conflict {
                 code,
                 detail: rejection.detail,
             },
@@ -87,6 +95,11 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 code,
                 "Refused by a visit rule",
+            ),
+            Self::RuleViolations { .. } => (
+                StatusCode::CONFLICT,
+                "hard_rule_violated",
+                "Breaks a scheduling rule",
             ),
             Self::Unavailable { .. } => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -123,6 +136,10 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
             detail,
             errors,
+            violations: match &self {
+                Self::RuleViolations { violations, .. } => Some(violations),
+                _ => None,
+            },
         };
         let mut response = (status, Json(problem)).into_response();
         response.headers_mut().insert(

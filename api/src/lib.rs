@@ -33,6 +33,9 @@ pub struct ApiConfig {
     /// How long a check-in/out or cancel waits for the workflow before answering
     /// 503 with Retry-After (a worker may be down; the command is not lost).
     pub update_timeout: Duration,
+    /// Travel speed and score weights for rankings and manual-assignment checks
+    /// (the worker's activities use the same settings).
+    pub policy: homecare_domain::scheduling::Policy,
 }
 
 impl Default for ApiConfig {
@@ -43,6 +46,7 @@ impl Default for ApiConfig {
             late_check_in_after_minutes: 15,
             unfilled_retry_minutes: 15,
             update_timeout: Duration::from_secs(10),
+            policy: homecare_domain::scheduling::Policy::default(),
         }
     }
 }

@@ -3,12 +3,16 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use homecare_activities::scheduling::{ProfileFilter, load_profiles, load_visit};
+use homecare_activities::{ActivityFailure, check_manual};
 use homecare_domain::contracts::{
-    CancelCommand, EvvCommand, VisitSnapshot, VisitWorkflowInput, visit_workflow_id,
+    CancelCommand, EvvCommand, ManualAssignment, VisitSnapshot, VisitWorkflowInput,
+    visit_workflow_id,
 };
+use homecare_domain::scheduling;
 use homecare_domain::validation::{self, FieldErrors};
 use homecare_domain::{Rejection, VisitStatus};
 use homecare_workflows::VisitWorkflow;
@@ -17,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use temporalio_client::errors::WorkflowUpdateError;
 use temporalio_client::{
     RpcOptions, WorkflowDescribeOptions, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy,
-    WorkflowQueryOptions, WorkflowStartOptions,
+    WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_common::HasWorkflowDefinition;
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
@@ -41,6 +45,8 @@ pub fn router() -> Router<AppState> {
         .route("/visits/{id}/check-in", post(check_in))
         .route("/visits/{id}/check-out", post(check_out))
         .route("/visits/{id}/cancel", post(cancel))
+        .route("/visits/{id}/candidates", get(candidates))
+        .route("/visits/{id}/assignment", put(assign))
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +59,8 @@ pub struct NewVisit {
     pub required_skills: Vec<String>,
     pub service_code: Option<String>,
     pub payer_id: Option<Uuid>,
+    /// 2 for a two-person transfer (two distinct caregivers at once).
+    pub caregivers_needed: Option<i16>,
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -65,6 +73,10 @@ pub struct Visit {
     pub scheduled_start: DateTime<Utc>,
     pub scheduled_end: DateTime<Utc>,
     pub required_skills: Vec<String>,
+    pub caregivers_needed: i16,
+    /// Everyone booked, in slot order (the first records EVV).
+    pub caregiver_ids: Vec<Uuid>,
+    pub assignment_version: i32,
     pub status: String,
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -73,7 +85,9 @@ pub struct Visit {
 
 const COLUMNS: &str = "id, client_id, caregiver_id, payer_id, service_code,
     lower(scheduled) as scheduled_start, upper(scheduled) as scheduled_end,
-    required_skills, status::text as status, cancel_reason, created_at, updated_at";
+    required_skills, caregivers_needed,
+    array(select s.caregiver_id from visit_staff s where s.visit_id = visits.id order by s.slot) as caregiver_ids,
+    assignment_version, status::text as status, cancel_reason, created_at, updated_at";
 
 pub(crate) async fn find_visit(state: &AppState, id: Uuid) -> Result<Visit, ApiError> {
     sqlx::query_as::<_, Visit>(&format!("select {COLUMNS} from visits where id = $1"))
@@ -84,7 +98,7 @@ pub(crate) async fn find_visit(state: &AppState, id: Uuid) -> Result<Visit, ApiE
 }
 
 /// An `Idempotency-Key` makes a retried request land on the same visit or update.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -147,6 +161,12 @@ async fn create(
     let mut errors = FieldErrors::default();
     validation::visit_period(&mut errors, new.scheduled_start, new.scheduled_end);
     validation::skills(&mut errors, "required_skills", &new.required_skills);
+    let caregivers_needed = new.caregivers_needed.unwrap_or(1);
+    errors.check(
+        (1..=2).contains(&caregivers_needed),
+        "caregivers_needed",
+        "must be 1 or 2",
+    );
     errors.into_result()?;
     let payer_id = new.payer_id.unwrap_or(PRIVATE_PAY);
     let service_code = new
@@ -168,8 +188,8 @@ async fn create(
     // start, the insert rolls back and nothing exists.
     let mut tx = state.db.begin().await?;
     let inserted = sqlx::query(
-        "insert into visits (id, client_id, payer_id, service_code, scheduled, required_skills)
-         values ($1, $2, $3, $4, tstzrange($5, $6), $7)
+        "insert into visits (id, client_id, payer_id, service_code, scheduled, required_skills, caregivers_needed)
+         values ($1, $2, $3, $4, tstzrange($5, $6), $7, $8)
          on conflict (id) do nothing",
     )
     .bind(visit_id)
@@ -179,6 +199,7 @@ async fn create(
     .bind(new.scheduled_start)
     .bind(new.scheduled_end)
     .bind(&required_skills)
+    .bind(caregivers_needed)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -195,7 +216,8 @@ async fn create(
             && same_instant(existing.scheduled_end, new.scheduled_end)
             && existing.payer_id == payer_id
             && existing.service_code == service_code
-            && existing.required_skills == required_skills;
+            && existing.required_skills == required_skills
+            && existing.caregivers_needed == caregivers_needed;
         if !same {
             return Err(ApiError::field(
                 "Idempotency-Key",
@@ -430,6 +452,7 @@ enum Effect {
         command: EvvCommand,
     },
     Cancelled,
+    Assigned(Vec<Uuid>),
 }
 
 impl Effect {
@@ -449,6 +472,13 @@ impl Effect {
                     .fetch_one(&state.db)
                     .await?
                 }
+                Self::Assigned(ids) => sqlx::query_scalar(
+                    "select array(select caregiver_id from visit_staff where visit_id = $1 order by slot) = $2",
+                )
+                .bind(visit_id)
+                .bind(ids)
+                .fetch_one(&state.db)
+                .await?,
                 Self::Cancelled => sqlx::query_scalar(
                     "select exists (select 1 from visits where id = $1 and status = 'cancelled')",
                 )
@@ -615,7 +645,7 @@ async fn cancel(
     let command = CancelCommand {
         reason: request.reason.trim().to_owned(),
     };
-    send_update(
+    let snapshot = send_update(
         &state,
         id,
         &headers,
@@ -623,6 +653,177 @@ async fn cancel(
         "cancel",
         command,
         Effect::Cancelled,
+    )
+    .await?;
+    // The cancelled visit's caregivers are free again in its period.
+    let visit = find_visit(&state, id).await?;
+    reconsider_unfilled(&state, visit.scheduled_start, visit.scheduled_end).await;
+    Ok(snapshot)
+}
+
+/// Wakes the workflows of unfilled visits in `[from, to)` so they try again now
+/// (availability changed, a caregiver was freed or added). Best effort: each
+/// visit also retries on its own timer.
+pub(crate) async fn reconsider_unfilled(state: &AppState, from: DateTime<Utc>, to: DateTime<Utc>) {
+    let unfilled: Vec<Uuid> = match sqlx::query_scalar(
+        "select id from visits where status = 'unfilled' and scheduled && tstzrange($1, $2)
+          order by lower(scheduled) limit 500",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&state.db)
+    .await
+    {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list unfilled visits to reconsider");
+            return;
+        }
+    };
+    let signals = unfilled.iter().map(|visit_id| async move {
+        let handle = state
+            .temporal
+            .get_workflow_handle::<VisitWorkflow>(visit_workflow_id(*visit_id));
+        if let Err(e) = handle
+            .signal(
+                VisitWorkflow::reconsider,
+                (),
+                WorkflowSignalOptions::default(),
+            )
+            .await
+        {
+            tracing::warn!(%visit_id, error = %e, "could not wake an unfilled visit");
+        }
+    });
+    futures::future::join_all(signals).await;
+    if !unfilled.is_empty() {
+        tracing::info!(count = unfilled.len(), "unfilled visits reconsidered");
+    }
+}
+
+/// Every caregiver ranked for the visit: the eligible ones best first with each
+/// score term, and every ineligible one with the rules that exclude them.
+#[tracing::instrument(skip_all, fields(visit_id = %id))]
+async fn candidates(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<CandidatesView>, ApiError> {
+    let mut conn = state.db.acquire().await?;
+    let visit = load_visit(&mut conn, id, false)
+        .await
+        .map_err(activity_error)?;
+    let profiles = load_profiles(
+        &mut conn,
+        &ProfileFilter::default(),
+        visit.need.start,
+        visit.need.end,
+        &[visit.need.client_id],
+    )
+    .await
+    .map_err(activity_error)?;
+    let ranking = scheduling::rank(&visit.need, &profiles, &state.config.policy);
+    Ok(Json(CandidatesView {
+        visit_id: id,
+        status: visit.status.as_str(),
+        caregivers_needed: visit.need.caregivers_needed,
+        current: visit.staff,
+        ranking,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct CandidatesView {
+    pub visit_id: Uuid,
+    pub status: &'static str,
+    pub caregivers_needed: u8,
+    pub current: Vec<Uuid>,
+    #[serde(flatten)]
+    pub ranking: scheduling::Ranking,
+}
+
+fn activity_error(error: ActivityFailure) -> ApiError {
+    match error {
+        ActivityFailure::VisitNotFound(id) => ApiError::NotFound(format!("visit {id} not found")),
+        ActivityFailure::Database(e) => e.into(),
+        ActivityFailure::Rejected(detail) => ApiError::field("caregiver_ids", detail),
+        other => ApiError::internal(other),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentRequest {
+    /// One caregiver, or two for a two-person visit (the first records EVV).
+    pub caregiver_ids: Vec<Uuid>,
+    /// Exceeds the weekly hours cap; recorded with the decision.
+    pub override_reason: Option<String>,
+}
+
+/// A coordinator assigns by hand. Checked against every hard rule first (409 with
+/// each violated rule); the workflow's activity checks again in the transaction
+/// that books, so a concurrent booking cannot slip past.
+#[tracing::instrument(skip_all, fields(visit_id = %id))]
+async fn assign(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<AssignmentRequest>,
+) -> Result<Json<VisitSnapshot>, ApiError> {
+    let mut errors = FieldErrors::default();
+    errors.check(
+        (1..=2).contains(&request.caregiver_ids.len()),
+        "caregiver_ids",
+        "one or two caregivers",
+    );
+    if let Some(reason) = &request.override_reason {
+        validation::name(&mut errors, "override_reason", reason);
+    }
+    errors.into_result()?;
+    let mut conn = state.db.acquire().await?;
+    let visit = load_visit(&mut conn, id, false)
+        .await
+        .map_err(activity_error)?;
+    if let Err(rejection) =
+        homecare_domain::visit::assignment_allowed(&homecare_domain::visit::VisitFacts {
+            status: visit.status,
+            caregiver_id: visit.staff.first().copied(),
+            checked_in_at: None,
+        })
+    {
+        return Err(ApiError::from_rejection(rejection));
+    }
+    let problems = check_manual(
+        &mut conn,
+        &visit,
+        &request.caregiver_ids,
+        request.override_reason.is_some(),
+        &state.config.policy,
+    )
+    .await
+    .map_err(activity_error)?;
+    drop(conn);
+    if !problems.is_empty() {
+        let codes: Vec<String> = problems
+            .iter()
+            .flat_map(|p| p.violations.iter().map(|v| v.code().to_owned()))
+            .collect();
+        return Err(ApiError::RuleViolations {
+            detail: format!("the assignment breaks: {}", codes.join(", ")),
+            violations: serde_json::to_value(&problems).map_err(ApiError::internal)?,
+        });
+    }
+    let assignment = ManualAssignment {
+        caregiver_ids: request.caregiver_ids.clone(),
+        override_reason: request.override_reason.map(|r| r.trim().to_owned()),
+    };
+    send_update(
+        &state,
+        id,
+        &headers,
+        VisitWorkflow::assign_caregivers,
+        "assign",
+        assignment,
+        Effect::Assigned(request.caregiver_ids),
     )
     .await
 }

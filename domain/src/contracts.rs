@@ -19,6 +19,12 @@ pub fn visit_workflow_id(visit_id: Uuid) -> String {
     format!("visit-{visit_id}")
 }
 
+pub const CALL_OUT_WORKFLOW_TYPE: &str = "CallOutWorkflow";
+
+pub fn call_out_workflow_id(call_out_id: Uuid) -> String {
+    format!("call-out-{call_out_id}")
+}
+
 /// Activity type names, shared by the declarations and the implementations.
 pub mod activity_names {
     pub const ASSIGN_CAREGIVER: &str = "visit.assign_caregiver";
@@ -27,14 +33,18 @@ pub mod activity_names {
     pub const CANCEL_VISIT: &str = "visit.cancel";
     pub const CREATE_INVOICE_LINE: &str = "visit.create_invoice_line";
     pub const RAISE_LATE_CHECK_IN_ALERT: &str = "visit.raise_late_check_in_alert";
+    pub const ASSIGN_MANUALLY: &str = "visit.assign_manually";
+    pub const APPLY_CALL_OUT: &str = "caregiver.apply_call_out";
 
-    pub const ALL: [&str; 6] = [
+    pub const ALL: [&str; 8] = [
         ASSIGN_CAREGIVER,
         RECORD_CHECK_IN,
         RECORD_CHECK_OUT,
         CANCEL_VISIT,
         CREATE_INVOICE_LINE,
         RAISE_LATE_CHECK_IN_ALERT,
+        ASSIGN_MANUALLY,
+        APPLY_CALL_OUT,
     ];
 }
 
@@ -83,6 +93,11 @@ pub struct VisitSnapshot {
     pub late_alert_raised: bool,
     pub cancel_reason: Option<String>,
     pub invoice: Option<InvoiceLineSummary>,
+    /// Everyone booked (two for a two-person visit).
+    #[serde(default)]
+    pub caregiver_ids: Vec<Uuid>,
+    #[serde(default)]
+    pub assignment_version: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,8 +115,55 @@ pub struct VisitRef {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssignmentOutcome {
-    /// None when no eligible caregiver is free: the visit is then `unfilled`.
+    /// The caregiver who records EVV (slot 1). None when the visit could not be
+    /// staffed: it is then `unfilled`.
     pub caregiver_id: Option<Uuid>,
+    /// Everyone booked on the visit (two for a two-person visit).
+    #[serde(default)]
+    pub caregiver_ids: Vec<Uuid>,
+    /// The visit's `assignment_version` after this decision. Workflows apply a
+    /// decision only if it is newer than the one they hold.
+    #[serde(default)]
+    pub version: i64,
+}
+
+/// A decision made outside the visit's own workflow (a call-out), signalled to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentChange {
+    pub visit_id: Uuid,
+    pub outcome: AssignmentOutcome,
+}
+
+/// A coordinator assigning caregivers by hand (checked against the hard rules).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualAssignment {
+    pub caregiver_ids: Vec<Uuid>,
+    /// Set to exceed the weekly hours cap; recorded with the decision.
+    pub override_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordManualAssignment {
+    pub visit_id: Uuid,
+    pub assignment: ManualAssignment,
+}
+
+/// A caregiver calling out for a period: every affected visit is re-decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallOut {
+    pub call_out_id: Uuid,
+    pub caregiver_id: Uuid,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallOutOutcome {
+    pub call_out_id: Uuid,
+    pub caregiver_id: Uuid,
+    /// One per affected visit: reassigned (caregivers) or unfilled (none).
+    pub changes: Vec<AssignmentChange>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -24,10 +24,11 @@ pub enum EventKind {
     VisitCancelled,
     InvoiceCreated,
     LateCheckInAlert,
+    UnfilledAlert,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         Self::VisitAssigned,
         Self::VisitUnfilled,
         Self::VisitCheckedIn,
@@ -35,6 +36,7 @@ impl EventKind {
         Self::VisitCancelled,
         Self::InvoiceCreated,
         Self::LateCheckInAlert,
+        Self::UnfilledAlert,
     ];
 
     /// The CloudEvents `type`.
@@ -47,6 +49,7 @@ impl EventKind {
             Self::VisitCancelled => "homecare.visit.cancelled",
             Self::InvoiceCreated => "homecare.invoice.created",
             Self::LateCheckInAlert => "homecare.alert.late_check_in",
+            Self::UnfilledAlert => "homecare.alert.unfilled",
         }
     }
 
@@ -62,6 +65,7 @@ impl EventKind {
         match self {
             Self::InvoiceCreated => format!("invoice.{visit_id}.created"),
             Self::LateCheckInAlert => "alert.late_check_in".to_owned(),
+            Self::UnfilledAlert => "alert.unfilled".to_owned(),
             other => {
                 let event = other.event_type().rsplit('.').next().unwrap_or_default();
                 format!("visit.{visit_id}.{event}")

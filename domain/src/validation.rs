@@ -104,6 +104,22 @@ pub fn skills(errors: &mut FieldErrors, field: &str, values: &[String]) {
     }
 }
 
+/// Languages are short tags (`en`, `es`, `pt-br`), at most 16 of them.
+pub fn languages(errors: &mut FieldErrors, field: &str, values: &[String]) {
+    errors.check(values.len() <= 16, field, "at most 16 languages");
+    for (i, language) in values.iter().enumerate() {
+        let ok = (2..=16).contains(&language.len())
+            && language
+                .chars()
+                .all(|c| c.is_ascii_alphabetic() || c == '-');
+        errors.check(
+            ok,
+            &format!("{field}[{i}]"),
+            "must be a language tag such as en or pt-br",
+        );
+    }
+}
+
 pub fn visit_period(errors: &mut FieldErrors, start: DateTime<Utc>, end: DateTime<Utc>) {
     if end <= start {
         errors.add("scheduled_end", "must be after scheduled_start");

@@ -80,6 +80,8 @@ pub enum RejectionCode {
     WrongCaregiver,
     /// A timestamp in the command is impossible, e.g. check-out before check-in (422).
     InvalidTime,
+    /// An assignment would break a scheduling hard rule (409).
+    HardRuleViolated,
 }
 
 impl RejectionCode {
@@ -88,6 +90,7 @@ impl RejectionCode {
             Self::InvalidState => "invalid_state",
             Self::WrongCaregiver => "wrong_caregiver",
             Self::InvalidTime => "invalid_time",
+            Self::HardRuleViolated => "hard_rule_violated",
         }
     }
 }
@@ -114,6 +117,7 @@ impl Rejection {
             RejectionCode::InvalidState,
             RejectionCode::WrongCaregiver,
             RejectionCode::InvalidTime,
+            RejectionCode::HardRuleViolated,
         ]
         .into_iter()
         .find_map(|code| {
@@ -196,6 +200,17 @@ pub fn cancel_allowed(facts: &VisitFacts) -> Result<(), Rejection> {
         ));
     }
     Ok(())
+}
+
+/// A coordinator may (re)assign a visit until the caregiver has checked in.
+pub fn assignment_allowed(facts: &VisitFacts) -> Result<(), Rejection> {
+    match facts.status {
+        VisitStatus::Scheduled | VisitStatus::Unfilled | VisitStatus::Assigned => Ok(()),
+        other => Err(Rejection::new(
+            RejectionCode::InvalidState,
+            format!("a {other} visit can no longer be reassigned"),
+        )),
+    }
 }
 
 #[cfg(test)]

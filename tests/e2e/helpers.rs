@@ -88,6 +88,7 @@ impl TestApp {
             database: (*self.db.connect_options()).clone(),
             max_db_connections: 5,
             bus: self.settings.bus(),
+            policy: self.settings.policy(),
         };
         self.worker = Some(WorkerThread::spawn(settings).await.expect("worker starts"));
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use homecare_activities::temporal::{self, TemporalSettings};
 use homecare_activities::{EventBus, EventBusConfig, FloorActivitiesImpl, VisitActivitiesImpl};
-use homecare_workflows::{FloorWorkflow, VisitWorkflow};
+use homecare_workflows::{CallOutWorkflow, FloorWorkflow, VisitWorkflow};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio::sync::oneshot;
@@ -21,6 +21,7 @@ pub struct WorkerSettings {
     pub database: PgConnectOptions,
     pub max_db_connections: u32,
     pub bus: EventBusConfig,
+    pub policy: homecare_domain::scheduling::Policy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,8 @@ pub fn worker_options(
 ) -> Result<WorkerOptions, WorkerError> {
     Ok(WorkerOptions::new(task_queue)
         .register_workflow::<VisitWorkflow>()
+        .map_err(|e| WorkerError::Worker(e.to_string()))?
+        .register_workflow::<CallOutWorkflow>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
         .register_workflow::<FloorWorkflow>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
@@ -70,7 +73,7 @@ async fn build(settings: &WorkerSettings) -> Result<Worker, WorkerError> {
     )));
     let options = worker_options(
         &settings.temporal.task_queue,
-        VisitActivitiesImpl::new(db, bus),
+        VisitActivitiesImpl::new(db, bus).with_policy(settings.policy.clone()),
     )?;
     Worker::new(&runtime, client, options).map_err(|e| WorkerError::Worker(e.to_string()))
 }
@@ -217,6 +220,14 @@ mod tests {
             same_contract(
                 VisitActivities::raise_late_check_in_alert,
                 VisitActivitiesImpl::raise_late_check_in_alert,
+            ),
+            same_contract(
+                VisitActivities::assign_visit_manually,
+                VisitActivitiesImpl::assign_visit_manually,
+            ),
+            same_contract(
+                VisitActivities::apply_caregiver_call_out,
+                VisitActivitiesImpl::apply_caregiver_call_out,
             ),
         ];
         assert_eq!(names.map(|n| n), activity_names::ALL.map(str::to_owned));

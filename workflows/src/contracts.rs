@@ -3,8 +3,8 @@
 //! the same names; `homecare_worker` tests that both sides agree.
 
 use homecare_domain::contracts::{
-    AssignmentOutcome, InvoiceLineSummary, LateCheckInAlert, RecordCancel, RecordEvv, VisitRef,
-    activity_names,
+    AssignmentOutcome, CallOut, CallOutOutcome, InvoiceLineSummary, LateCheckInAlert, RecordCancel,
+    RecordEvv, RecordManualAssignment, VisitRef, activity_names,
 };
 use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;
@@ -13,7 +13,8 @@ pub struct VisitActivities;
 
 #[activity_definitions]
 impl VisitActivities {
-    /// Picks the first eligible caregiver and books them, or marks the visit unfilled.
+    /// The scheduling engine books the best eligible caregivers, or marks the visit
+    /// unfilled and raises an alert.
     #[activity(name = activity_names::ASSIGN_CAREGIVER)]
     pub fn assign_caregiver(_visit: VisitRef) -> Result<AssignmentOutcome, ActivityError> {
         unimplemented!()
@@ -42,6 +43,20 @@ impl VisitActivities {
     /// Returns false when the caregiver checked in meanwhile and no alert was needed.
     #[activity(name = activity_names::RAISE_LATE_CHECK_IN_ALERT)]
     pub fn raise_late_check_in_alert(_alert: LateCheckInAlert) -> Result<bool, ActivityError> {
+        unimplemented!()
+    }
+
+    /// A coordinator's choice, checked against the hard rules and booked.
+    #[activity(name = activity_names::ASSIGN_MANUALLY)]
+    pub fn assign_visit_manually(
+        _request: RecordManualAssignment,
+    ) -> Result<AssignmentOutcome, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Records the call-out and re-decides every affected visit in one transaction.
+    #[activity(name = activity_names::APPLY_CALL_OUT)]
+    pub fn apply_caregiver_call_out(_call_out: CallOut) -> Result<CallOutOutcome, ActivityError> {
         unimplemented!()
     }
 }

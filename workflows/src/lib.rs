@@ -3,10 +3,12 @@
 //! (`#[activity_definitions]`) and implemented in the `activities` crate, so this
 //! crate cannot reach Postgres or NATS even by accident.
 
+pub mod call_out;
 pub mod contracts;
 pub mod floor;
 pub mod visit;
 
+pub use call_out::CallOutWorkflow;
 pub use contracts::VisitActivities;
 pub use floor::{FloorActivities, FloorWorkflow};
 pub use visit::VisitWorkflow;

@@ -2,15 +2,23 @@
 //!
 //! scheduled → assigned → checked_in → completed → invoiced, or cancelled before
 //! completion. Waiting for a caregiver is a durable wait; the late check-in alert is
-//! a durable timer. Check-in, check-out and cancel are updates whose validators
-//! refuse bad commands synchronously, before anything is written.
+//! a durable timer. Check-in, check-out, cancel and a coordinator's assignment are
+//! updates whose validators refuse bad commands synchronously, before anything is
+//! written.
+//!
+//! Until check-in the assignment can change from outside: a call-out re-decides
+//! the visit and signals `assignment_changed` (back to `unfilled`, or another
+//! caregiver); `reconsider` wakes an unfilled visit when availability changes.
+//! Every decision carries the visit's assignment version, so a late or repeated
+//! signal never undoes a newer decision.
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 use homecare_domain::contracts::{
-    CancelCommand, EvvCommand, InvoiceLineSummary, LateCheckInAlert, RecordCancel, RecordEvv,
-    VisitRef, VisitSnapshot, VisitWorkflowInput, search_attributes as sa,
+    AssignmentChange, AssignmentOutcome, CancelCommand, EvvCommand, InvoiceLineSummary,
+    LateCheckInAlert, ManualAssignment, RecordCancel, RecordEvv, RecordManualAssignment, VisitRef,
+    VisitSnapshot, VisitWorkflowInput, search_attributes as sa,
 };
 use homecare_domain::visit::{self, VisitFacts};
 use homecare_domain::{Rejection, VisitStatus};
@@ -19,7 +27,7 @@ use temporalio_common::{ActivityDefinition, RetryPolicy};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ActivityCloseTimeouts, ActivityExecutionError, ActivityOptions, CancellableFuture,
-    WorkflowContext, WorkflowContextView, WorkflowResult, workflows::select,
+    SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult, workflows::select,
 };
 use uuid::Uuid;
 
@@ -44,6 +52,12 @@ pub struct VisitWorkflow {
     cancel_requested: bool,
     cancel_reason: Option<String>,
     invoice: Option<InvoiceLineSummary>,
+    /// Everyone booked (two for a two-person visit); `caregiver_id` is the first.
+    caregiver_ids: Vec<Uuid>,
+    /// The newest assignment decision applied (`visits.assignment_version`).
+    assignment_version: i64,
+    /// Availability changed somewhere: an unfilled visit tries again now.
+    reconsider_requested: bool,
     /// The assignment activity is running.
     assigning: bool,
     /// Workflow time when the run began (deterministic: recorded in history).
@@ -95,7 +109,34 @@ impl VisitWorkflow {
             late_alert_raised: self.late_alert_raised,
             cancel_reason: self.cancel_reason.clone(),
             invoice: self.invoice.clone(),
+            caregiver_ids: self.caregiver_ids.clone(),
+            assignment_version: self.assignment_version,
         }
+    }
+
+    /// Applies an assignment decision unless a newer one is already applied or
+    /// the visit is past check-in (or cancelled). Returns whether it applied.
+    fn apply_outcome(&mut self, outcome: &AssignmentOutcome) -> bool {
+        let open = matches!(
+            self.status,
+            VisitStatus::Scheduled | VisitStatus::Unfilled | VisitStatus::Assigned
+        );
+        if !open || outcome.version < self.assignment_version {
+            return false;
+        }
+        self.assignment_version = outcome.version;
+        self.caregiver_id = outcome.caregiver_id;
+        self.caregiver_ids = if outcome.caregiver_ids.is_empty() {
+            outcome.caregiver_id.into_iter().collect()
+        } else {
+            outcome.caregiver_ids.clone()
+        };
+        self.status = if outcome.caregiver_id.is_some() {
+            VisitStatus::Assigned
+        } else {
+            VisitStatus::Unfilled
+        };
+        true
     }
 
     /// An assignment or a command is between its activity's start and the
@@ -176,15 +217,20 @@ impl VisitWorkflow {
         self.status == VisitStatus::Cancelled
     }
 
-    fn publish_search_attributes(ctx: &WorkflowContext<Self>) {
-        let (status, caregiver) = ctx.state(|s| (s.status, s.caregiver_id));
-        let mut updates = vec![VISIT_STATUS.value_set(status.as_str().to_owned())];
-        // Unsetting a keyword is refused by the server ("value from <>"), and a
-        // visit never loses its caregiver in this lifecycle, so only ever set it.
-        if let Some(id) = caregiver {
+    fn search_attribute_updates(
+        &self,
+    ) -> Vec<temporalio_common::search_attributes::SearchAttributeUpdate> {
+        let mut updates = vec![VISIT_STATUS.value_set(self.status.as_str().to_owned())];
+        // Unsetting a keyword is refused by the server ("value from <>"), so an
+        // unfilled visit keeps its last caregiver here; VisitStatus tells.
+        if let Some(id) = self.caregiver_id {
             updates.push(CAREGIVER_ID.value_set(id.to_string()));
         }
-        ctx.upsert_search_attributes(updates);
+        updates
+    }
+
+    fn publish_search_attributes(ctx: &WorkflowContext<Self>) {
+        ctx.upsert_search_attributes(ctx.state(|s| s.search_attribute_updates()));
     }
 
     fn now(ctx: &WorkflowContext<Self>) -> DateTime<Utc> {
@@ -201,13 +247,17 @@ impl VisitWorkflow {
         });
         loop {
             // A cancel under way decides whether there is anything left to assign:
-            // if it fails, assignment carries on.
-            ctx.wait_condition(|s| !s.cancel_requested || s.cancelled())
+            // if it fails, assignment carries on. So does a coordinator's
+            // assignment being recorded.
+            ctx.wait_condition(|s| !s.busy() && (!s.cancel_requested || s.cancelled()))
                 .await?;
-            if ctx.state(|s| s.cancelled()) {
+            if ctx.state(|s| s.cancelled() || s.status == VisitStatus::Assigned) {
                 return Ok(());
             }
-            ctx.state_mut(|s| s.assigning = true);
+            ctx.state_mut(|s| {
+                s.assigning = true;
+                s.reconsider_requested = false;
+            });
             let outcome = ctx
                 .execute_activity(
                     VisitActivities::assign_caregiver,
@@ -219,39 +269,34 @@ impl VisitWorkflow {
             // workflow is busy assigning, so the result applies as it is.
             let assigned = ctx.state_mut(|s| {
                 s.assigning = false;
-                match outcome.caregiver_id {
-                    Some(caregiver) => {
-                        s.status = VisitStatus::Assigned;
-                        s.caregiver_id = Some(caregiver);
-                        true
-                    }
-                    None => {
-                        s.status = VisitStatus::Unfilled;
-                        false
-                    }
-                }
+                s.apply_outcome(&outcome);
+                s.status == VisitStatus::Assigned
             });
             Self::publish_search_attributes(ctx);
             if assigned {
                 return Ok(());
             }
-            // Unfilled: try again later, or stop early if the visit is cancelled.
+            // Unfilled: try again later, or at once when availability changed, or
+            // stop when the visit is cancelled or a coordinator assigned it.
             let mut retry = ctx.timer(Duration::from_secs(retry_minutes * 60));
             select! {
-                _ = ctx.wait_condition(|s| s.cancel_requested || s.cancelled()) => { retry.cancel(); }
+                _ = ctx.wait_condition(|s| {
+                    s.cancel_requested
+                        || s.cancelled()
+                        || s.reconsider_requested
+                        || s.command_in_flight
+                        || s.status == VisitStatus::Assigned
+                }) => { retry.cancel(); }
                 _ = retry => {}
             };
         }
     }
 
-    async fn await_check_in(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
-        let past_check_in = |s: &Self| {
-            s.cancelled()
-                || !matches!(
-                    s.status,
-                    VisitStatus::Assigned | VisitStatus::Scheduled | VisitStatus::Unfilled
-                )
-        };
+    /// Waits for the check-in (or a cancel), raising the late alert on time.
+    /// Returns true if the visit lost its caregiver meanwhile (a call-out left it
+    /// unfilled): the caller assigns again and comes back.
+    async fn await_check_in(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<bool> {
+        let past_check_in = |s: &Self| s.status != VisitStatus::Assigned;
         let (visit_id, start, late_after) = ctx.state(|s| {
             (
                 s.input.visit_id,
@@ -278,7 +323,7 @@ impl VisitWorkflow {
             // still late; if it fails, the alert is still due.
             ctx.wait_condition(|s| !s.command_in_flight).await?;
         }
-        if timer_fired && ctx.state(|s| s.status == VisitStatus::Assigned) {
+        if timer_fired && ctx.state(|s| s.status == VisitStatus::Assigned && !s.late_alert_raised) {
             let raised = ctx
                 .execute_activity(
                     VisitActivities::raise_late_check_in_alert,
@@ -292,7 +337,7 @@ impl VisitWorkflow {
             ctx.state_mut(|s| s.late_alert_raised = raised);
         }
         ctx.wait_condition(past_check_in).await?;
-        Ok(())
+        Ok(ctx.state(|s| s.status == VisitStatus::Unfilled))
     }
 }
 
@@ -310,6 +355,9 @@ impl VisitWorkflow {
             cancel_requested: false,
             cancel_reason: None,
             invoice: None,
+            caregiver_ids: Vec::new(),
+            assignment_version: 0,
+            reconsider_requested: false,
             command_in_flight: false,
             entered_at: None,
             assigning: false,
@@ -329,7 +377,9 @@ impl VisitWorkflow {
         ctx.state_mut(|s| s.entered_at = Some(entered));
 
         Self::assign(ctx).await?;
-        Self::await_check_in(ctx).await?;
+        while Self::await_check_in(ctx).await? {
+            Self::assign(ctx).await?;
+        }
         ctx.wait_condition(|s| s.cancelled() || s.status == VisitStatus::Completed)
             .await?;
 
@@ -358,6 +408,58 @@ impl VisitWorkflow {
     #[query]
     pub fn status(&self, _ctx: &WorkflowContextView) -> VisitSnapshot {
         self.snapshot()
+    }
+
+    /// A decision made elsewhere (a call-out): applied if newer than ours.
+    #[signal]
+    pub fn assignment_changed(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        change: AssignmentChange,
+    ) {
+        if change.visit_id == self.input.visit_id && self.apply_outcome(&change.outcome) {
+            ctx.upsert_search_attributes(self.search_attribute_updates());
+        }
+    }
+
+    /// Availability changed: an unfilled visit tries to find a caregiver now.
+    #[signal]
+    pub fn reconsider(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _nothing: ()) {
+        self.reconsider_requested = true;
+    }
+
+    #[update_validator(assign_caregivers)]
+    fn validate_assign_caregivers(
+        &self,
+        _ctx: &WorkflowContextView,
+        _assignment: &ManualAssignment,
+    ) -> Result<(), HandlerError> {
+        self.validate(|s| visit::assignment_allowed(&s.facts()))
+    }
+
+    /// A coordinator's assignment; the activity checks the hard rules.
+    #[update]
+    pub async fn assign_caregivers(
+        ctx: &mut WorkflowContext<Self>,
+        assignment: ManualAssignment,
+    ) -> Result<VisitSnapshot, HandlerError> {
+        let visit_id = Self::begin_command(ctx, |s| visit::assignment_allowed(&s.facts())).await?;
+        let recorded = ctx
+            .execute_activity(
+                VisitActivities::assign_visit_manually,
+                RecordManualAssignment {
+                    visit_id,
+                    assignment,
+                },
+                activity_options(),
+            )
+            .await;
+        let outcome = recorded.as_ref().ok().cloned();
+        Self::finish_command(ctx, recorded, move |s| {
+            if let Some(outcome) = outcome {
+                s.apply_outcome(&outcome);
+            }
+        })
     }
 
     #[update_validator(check_in)]

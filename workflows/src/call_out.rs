@@ -1,0 +1,72 @@
+//! `CallOutWorkflow`: one per call-out, id `call-out-<uuid>`.
+//!
+//! A caregiver calls out for a period. One activity records it and re-decides
+//! every affected visit in a single transaction (so the decisions see each other
+//! and the database stays the single source of truth); the workflow then tells
+//! each affected visit's workflow its new assignment. Both steps are durable: a
+//! crash after the commit still delivers every signal, and a repeated signal
+//! changes nothing (decisions carry the visit's assignment version).
+
+use futures::future::join_all;
+use homecare_domain::contracts::{CallOut, CallOutOutcome, visit_workflow_id};
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{SignalWorkflowOptions, WorkflowContext, WorkflowContextView, WorkflowResult};
+
+use crate::VisitWorkflow;
+use crate::contracts::VisitActivities;
+use crate::visit::activity_options;
+
+#[workflow]
+pub struct CallOutWorkflow {
+    input: CallOut,
+    outcome: Option<CallOutOutcome>,
+}
+
+#[workflow_methods]
+impl CallOutWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: CallOut) -> Self {
+        Self {
+            input,
+            outcome: None,
+        }
+    }
+
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<CallOutOutcome> {
+        let call_out = ctx.state(|s| s.input.clone());
+        let outcome = ctx
+            .execute_activity(
+                VisitActivities::apply_caregiver_call_out,
+                call_out,
+                activity_options(),
+            )
+            .await?;
+        ctx.state_mut(|s| s.outcome = Some(outcome.clone()));
+        // A visit whose workflow has finished meanwhile (cancelled) refuses the
+        // signal; there is nothing left to tell it.
+        let handles: Vec<_> = outcome
+            .changes
+            .iter()
+            .map(|change| ctx.external_workflow(visit_workflow_id(change.visit_id), None))
+            .collect();
+        let signals = handles
+            .iter()
+            .zip(&outcome.changes)
+            .map(|(handle, change)| {
+                handle.signal(
+                    VisitWorkflow::assignment_changed,
+                    change.clone(),
+                    SignalWorkflowOptions::default(),
+                )
+            });
+        join_all(signals).await;
+        Ok(outcome)
+    }
+
+    /// The outcome once the decisions are made (before every signal is delivered).
+    #[query]
+    pub fn outcome(&self, _ctx: &WorkflowContextView) -> Option<CallOutOutcome> {
+        self.outcome.clone()
+    }
+}
