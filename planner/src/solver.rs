@@ -252,7 +252,7 @@ const MOVE_SWAP_NEAR: u32 = 5;
 const MOVE_SEGMENT: u32 = 6;
 const MOVE_TWO_OPT_STAR: u32 = 7;
 /// Default neighbourhood weights, indexed by the `MOVE_*` constants.
-const MOVE_WEIGHTS: [u64; 8] = [20, 15, 30, 20, 10, 5, 0, 0];
+const MOVE_WEIGHTS: [u64; 8] = [20, 15, 10, 5, 30, 20, 0, 0];
 
 impl<'a> Annealer<'a> {
     fn new(m: &'a Model, st: State, rng: Rng) -> Self {
@@ -550,7 +550,11 @@ impl<'a> Annealer<'a> {
                 ry
             }
         };
-        for (&x, target) in tail1.iter().map(|x| (x, r2)).chain(tail2.iter().map(|x| (x, r1))) {
+        for (&x, target) in tail1
+            .iter()
+            .map(|x| (x, r2))
+            .chain(tail2.iter().map(|x| (x, r1)))
+        {
             if !m.can(x, target) {
                 return false;
             }

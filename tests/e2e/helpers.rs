@@ -161,6 +161,37 @@ impl TestApp {
             .await
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.request(reqwest::Method::PUT, path, Some(body), None)
+            .await
+    }
+
+    /// Creates a caregiver from a full request body; returns the id.
+    pub async fn create_caregiver_from(&self, body: Value) -> String {
+        let (status, caregiver) = self.post("/v1/caregivers", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{caregiver}");
+        caregiver["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The visit's workflow snapshot once `done` holds for it (polls the API's
+    /// view, which queries the workflow; fails after `EVENT_WAIT`).
+    pub async fn snapshot_when(&self, visit: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + EVENT_WAIT;
+        loop {
+            let (status, body) = self.get(&format!("/v1/visits/{visit}")).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let snapshot = body["workflow"]["snapshot"].clone();
+            if done(&snapshot) {
+                return snapshot;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the workflow never reached the expected state: {snapshot}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.request(reqwest::Method::GET, path, None, None).await
     }

@@ -7,3 +7,4 @@ mod input;
 mod lifecycle;
 mod platform;
 mod relay;
+mod scheduling;

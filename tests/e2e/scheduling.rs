@@ -1,0 +1,240 @@
+//! The scheduling engine through the API: call-outs reassign at once, the
+//! candidates view explains every choice, manual assignments obey the hard rules,
+//! unfilled visits fill as soon as someone can take them, two-person visits.
+
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{TestApp, minutes_ago};
+
+fn caregiver_ids(snapshot: &Value) -> Vec<String> {
+    snapshot["caregiver_ids"]
+        .as_array()
+        .map(|ids| ids.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+#[sqlx::test]
+async fn a_call_out_reassigns_each_visit_and_only_the_new_caregiver_can_check_in(db: PgPool) {
+    let app = TestApp::start(db).await;
+    let client = app.create_client().await;
+    let maria = app.create_caregiver(&[]).await;
+    let james = app.create_caregiver(&[]).await;
+    let (start, end) = (minutes_ago(-60), minutes_ago(-120));
+    let first = app.create_visit(&client, start, end, &[]).await;
+    let second = app
+        .create_visit(&client, end, end + Duration::minutes(60), &[])
+        .await;
+    for visit in [&first, &second] {
+        app.snapshot_when(visit, |s| s["status"] == "assigned")
+            .await;
+        let (status, snapshot) = app
+            .put(
+                &format!("/v1/visits/{visit}/assignment"),
+                json!({"caregiver_ids": [maria]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{snapshot}");
+        assert_eq!(snapshot["caregiver_id"], maria.as_str());
+    }
+    let mut events = app.events("").await;
+
+    let (status, outcome) = app
+        .post(
+            &format!("/v1/caregivers/{maria}/call-outs"),
+            json!({"start": minutes_ago(0), "end": minutes_ago(-600), "reason": "sick"}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["status"], "completed");
+    let changes = outcome["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "{outcome}");
+    for change in changes {
+        assert_eq!(change["status"], "assigned");
+        assert_eq!(change["caregiver_ids"], json!([james]));
+    }
+    for visit in [&first, &second] {
+        let frames = events.frames_until(visit, "homecare.visit.assigned").await;
+        let data = &frames.last().unwrap()["event"]["data"];
+        assert_eq!(data["caregiver_id"], james.as_str());
+        assert_eq!(data["previous_caregiver_ids"], json!([maria]));
+        assert_eq!(data["decided_by"], "call_out");
+        let snapshot = app
+            .snapshot_when(visit, |s| s["caregiver_id"] == james.as_str())
+            .await;
+        assert_eq!(snapshot["status"], "assigned");
+    }
+    let (status, refused) = app
+        .post(
+            &format!("/v1/visits/{first}/check-in"),
+            TestApp::evv(&maria, minutes_ago(0)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (status, body) = app
+        .post(
+            &format!("/v1/visits/{first}/check-in"),
+            TestApp::evv(&james, minutes_ago(0)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.shutdown().await;
+}
+
+#[sqlx::test]
+async fn candidates_explain_every_caregiver_and_a_manual_assignment_breaking_a_rule_is_refused(
+    db: PgPool,
+) {
+    let app = TestApp::start(db).await;
+    let (status, client) = app
+        .post(
+            "/v1/clients",
+            json!({"name": "Rosa Garcia", "address": "2 Test Ave", "latitude": 41.9,
+                   "longitude": -87.7, "timezone": "America/Chicago", "required_language": "es"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{client}");
+    let client = client["id"].as_str().unwrap().to_owned();
+    let ana = app
+        .create_caregiver_from(json!({"name": "Ana", "languages": ["es", "en"],
+            "credentials": [{"skill": "hoyer_lift", "expires_on": "2099-12-31"}]}))
+        .await;
+    let bob = app
+        .create_caregiver_from(
+            json!({"name": "Bob", "languages": ["en"], "skills": ["hoyer_lift"]}),
+        )
+        .await;
+    let cara = app
+        .create_caregiver_from(json!({"name": "Cara", "languages": ["es"],
+            "credentials": [{"skill": "hoyer_lift", "expires_on": "2020-01-31"}]}))
+        .await;
+    let visit = app
+        .create_visit(
+            &client,
+            minutes_ago(-60),
+            minutes_ago(-120),
+            &["hoyer_lift"],
+        )
+        .await;
+    let snapshot = app
+        .snapshot_when(&visit, |s| s["status"] == "assigned")
+        .await;
+    assert_eq!(
+        snapshot["caregiver_id"],
+        ana.as_str(),
+        "the only eligible one"
+    );
+
+    let (status, view) = app.get(&format!("/v1/visits/{visit}/candidates")).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let eligible = view["eligible"].as_array().unwrap();
+    assert_eq!(eligible.len(), 1, "{view}");
+    assert_eq!(eligible[0]["caregiver_id"], ana.as_str());
+    for term in [
+        "continuity",
+        "preferred",
+        "travel",
+        "overtime",
+        "balance",
+        "total",
+    ] {
+        assert!(eligible[0]["score"][term].is_number(), "{term} in {view}");
+    }
+    let why_not = |id: &str| -> Vec<String> {
+        view["ineligible"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["caregiver_id"] == id)
+            .unwrap()["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["rule"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(why_not(&bob), ["language_mismatch"]);
+    assert_eq!(why_not(&cara), ["credential_expired"]);
+
+    let (status, problem) = app
+        .put(
+            &format!("/v1/visits/{visit}/assignment"),
+            json!({"caregiver_ids": [bob]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["violations"][0]["caregiver_id"], bob.as_str());
+    assert_eq!(
+        problem["violations"][0]["violations"][0]["rule"],
+        "language_mismatch"
+    );
+    let (_, detail) = app.get(&format!("/v1/visits/{visit}")).await;
+    assert_eq!(detail["caregiver_id"], ana.as_str(), "nothing changed");
+    let (status, _) = app
+        .put(
+            &format!("/v1/visits/{visit}/assignment"),
+            json!({"caregiver_ids": [ana, bob]}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "one caregiver for this visit"
+    );
+    app.shutdown().await;
+}
+
+#[sqlx::test]
+async fn an_unfilled_visit_is_filled_as_soon_as_someone_can_take_it(db: PgPool) {
+    // The retry timer is 15 minutes: only the reconsider signal can fill it in time.
+    let app = TestApp::start(db).await;
+    let mut events = app.events("").await;
+    let client = app.create_client().await;
+    app.create_caregiver(&["personal_care"]).await;
+    let visit = app
+        .create_visit(&client, minutes_ago(-60), minutes_ago(-120), &["dementia"])
+        .await;
+    events.frames_until(&visit, "homecare.alert.unfilled").await;
+
+    let newcomer = app.create_caregiver(&["dementia"]).await;
+
+    let frames = events.frames_until(&visit, "homecare.visit.assigned").await;
+    assert_eq!(
+        frames.last().unwrap()["event"]["data"]["caregiver_id"],
+        newcomer.as_str()
+    );
+    app.snapshot_when(&visit, |s| s["caregiver_id"] == newcomer.as_str())
+        .await;
+    app.shutdown().await;
+}
+
+#[sqlx::test]
+async fn a_two_person_visit_is_staffed_by_two_distinct_caregivers(db: PgPool) {
+    let app = TestApp::start(db).await;
+    let client = app.create_client().await;
+    for _ in 0..3 {
+        app.create_caregiver(&[]).await;
+    }
+    let (status, visit) = app
+        .post(
+            "/v1/visits",
+            json!({"client_id": client, "scheduled_start": minutes_ago(-60),
+                   "scheduled_end": minutes_ago(-120), "caregivers_needed": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{visit}");
+    let visit = visit["id"].as_str().unwrap().to_owned();
+    app.track(&visit);
+    let snapshot = app
+        .snapshot_when(&visit, |s| s["status"] == "assigned")
+        .await;
+    let ids = caregiver_ids(&snapshot);
+    assert_eq!(ids.len(), 2, "{snapshot}");
+    assert_ne!(ids[0], ids[1]);
+    let (_, detail) = app.get(&format!("/v1/visits/{visit}")).await;
+    assert_eq!(detail["caregiver_ids"], json!(ids));
+    app.shutdown().await;
+}
