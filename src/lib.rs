@@ -3,6 +3,7 @@
 //! and the end-to-end tests start the same platform in-process.
 
 pub mod bench;
+pub mod bench_call_out;
 pub mod demo;
 pub mod history;
 pub mod platform;

@@ -67,6 +67,25 @@ enum Command {
         #[command(flatten)]
         settings: Settings,
     },
+    /// Time a caregiver's call-out re-deciding all of her visits, through the API.
+    BenchCallOut {
+        #[arg(
+            long,
+            env = "HOMECARE_API_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        api_url: String,
+        /// Visits of the caregiver who calls out.
+        #[arg(long, default_value_t = 40)]
+        visits: usize,
+        /// Caregivers created per run (the one calling out included).
+        #[arg(long, default_value_t = 60)]
+        caregivers: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+    },
     /// Print live events from the WebSocket relay (resumes after reconnects).
     Watch {
         #[arg(
@@ -186,6 +205,24 @@ async fn main() -> anyhow::Result<()> {
             };
             let report = homecare::bench::run(options).await?;
             homecare::bench::print(&report);
+            Ok(())
+        }
+        Command::BenchCallOut {
+            api_url,
+            visits,
+            caregivers,
+            runs,
+            out,
+        } => {
+            let options = homecare::bench_call_out::CallOutBenchOptions {
+                api_url,
+                visits,
+                caregivers,
+                runs,
+                out_dir: Some(out),
+            };
+            let report = homecare::bench_call_out::run(options).await?;
+            homecare::bench_call_out::print(&report);
             Ok(())
         }
         Command::Watch {

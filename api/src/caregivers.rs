@@ -11,7 +11,10 @@ use homecare_domain::contracts::{CallOut, CallOutOutcome, call_out_workflow_id};
 use homecare_domain::validation::{self, FieldErrors};
 use homecare_workflows::CallOutWorkflow;
 use serde::{Deserialize, Serialize};
-use temporalio_client::{WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowStartOptions};
+use temporalio_client::{
+    WorkflowDescribeOptions, WorkflowExecuteUpdateOptions, WorkflowExecutionStatus,
+    WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowQueryOptions, WorkflowStartOptions,
+};
 use uuid::Uuid;
 
 use crate::clients::Page;
@@ -37,6 +40,7 @@ pub fn router() -> Router<AppState> {
             post(add_extra_availability),
         )
         .route("/caregivers/{id}/call-outs", post(call_out))
+        .route("/call-outs/{id}", get(show_call_out))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -482,8 +486,9 @@ async fn add_extra_availability(
 pub struct CallOutResponse {
     pub call_out_id: Uuid,
     pub caregiver_id: Uuid,
-    /// `completed`, or `in_progress` when the decisions took longer than the
-    /// API waits (the call-out workflow finishes them; see the events).
+    /// `decided` (every visit decided and committed, the visits' workflows
+    /// being told), `completed` (every visit's workflow told), or `in_progress`
+    /// when the decisions take longer than the API waits (see the events).
     pub status: &'static str,
     pub changes: Vec<CallOutChange>,
 }
@@ -498,11 +503,11 @@ pub struct CallOutChange {
 }
 
 impl CallOutResponse {
-    fn completed(outcome: CallOutOutcome) -> Self {
+    fn with(status: &'static str, outcome: CallOutOutcome) -> Self {
         Self {
             call_out_id: outcome.call_out_id,
             caregiver_id: outcome.caregiver_id,
-            status: "completed",
+            status,
             changes: outcome
                 .changes
                 .into_iter()
@@ -562,9 +567,30 @@ async fn call_out(
             detail: format!("could not start the call-out workflow: {e}"),
             retry_after_secs: 5,
         })?;
+    // The `decisions` update answers once every visit is decided; a call-out
+    // whose workflow already finished (a retried request) answers with its result.
+    let decided = async {
+        match handle
+            .execute_update(
+                CallOutWorkflow::decisions,
+                (),
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await
+        {
+            Ok(outcome) => Ok(outcome),
+            Err(_) => handle
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    };
     let wait = state.config.update_timeout;
-    match tokio::time::timeout(wait, handle.get_result(WorkflowGetResultOptions::default())).await {
-        Ok(Ok(outcome)) => Ok((StatusCode::OK, Json(CallOutResponse::completed(outcome)))),
+    match tokio::time::timeout(wait, decided).await {
+        Ok(Ok(outcome)) => Ok((
+            StatusCode::OK,
+            Json(CallOutResponse::with("decided", outcome)),
+        )),
         Ok(Err(e)) => Err(ApiError::Conflict {
             code: "command_failed",
             detail: format!("the call-out could not be applied: {e}"),
@@ -579,4 +605,52 @@ async fn call_out(
             }),
         )),
     }
+}
+
+/// Where a call-out stands: `completed` once every affected visit's workflow has
+/// been told, `decided` before that, `in_progress` while deciding.
+async fn show_call_out(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<CallOutResponse>, ApiError> {
+    let caregiver_id: Uuid = sqlx::query_scalar("select caregiver_id from call_outs where id = $1")
+        .bind(id)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("call-out {id} not found")))?;
+    let handle = state
+        .temporal
+        .get_workflow_handle::<CallOutWorkflow>(call_out_workflow_id(id));
+    let unavailable = |e: &dyn std::fmt::Display| ApiError::Unavailable {
+        detail: format!("Temporal did not answer: {e}"),
+        retry_after_secs: 5,
+    };
+    let described = handle
+        .describe(WorkflowDescribeOptions::default())
+        .await
+        .map_err(|e| unavailable(&e))?;
+    if described.status() == WorkflowExecutionStatus::Completed {
+        let outcome = handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .map_err(|e| unavailable(&e))?;
+        return Ok(Json(CallOutResponse::with("completed", outcome)));
+    }
+    let outcome = handle
+        .query(
+            CallOutWorkflow::outcome,
+            (),
+            WorkflowQueryOptions::default(),
+        )
+        .await
+        .map_err(|e| unavailable(&e))?;
+    Ok(Json(match outcome {
+        Some(outcome) => CallOutResponse::with("decided", outcome),
+        None => CallOutResponse {
+            call_out_id: id,
+            caregiver_id,
+            status: "in_progress",
+            changes: Vec::new(),
+        },
+    }))
 }

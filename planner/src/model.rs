@@ -117,7 +117,7 @@ impl Model {
                     .caregivers
                     .iter()
                     .enumerate()
-                    .filter(|(_, c)| c.abilities.iter().any(|a| *a == req.service))
+                    .filter(|(_, c)| c.abilities.contains(&req.service))
                     .map(|(r, _)| r as u32)
                     .collect();
                 if caps.is_empty() {

@@ -252,7 +252,7 @@ const MOVE_SWAP_NEAR: u32 = 5;
 const MOVE_SEGMENT: u32 = 6;
 const MOVE_TWO_OPT_STAR: u32 = 7;
 /// Default neighbourhood weights, indexed by the `MOVE_*` constants.
-const MOVE_WEIGHTS: [u64; 8] = [20, 15, 10, 5, 30, 20, 0, 0];
+const MOVE_WEIGHTS: [u64; 8] = [20, 15, 10, 5, 30, 20, 10, 25];
 
 impl<'a> Annealer<'a> {
     fn new(m: &'a Model, st: State, rng: Rng) -> Self {

@@ -7,7 +7,10 @@
 //! crash after the commit still delivers every signal, and a repeated signal
 //! changes nothing (decisions carry the visit's assignment version).
 
-use futures::future::join_all;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
 use homecare_domain::contracts::{CallOut, CallOutOutcome, visit_workflow_id};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{SignalWorkflowOptions, WorkflowContext, WorkflowContextView, WorkflowResult};
@@ -60,8 +63,23 @@ impl CallOutWorkflow {
                     SignalWorkflowOptions::default(),
                 )
             });
-        join_all(signals).await;
+        join_in_workflow(signals.collect()).await;
+        // A `decisions` update may still be returning its answer.
+        let handlers = ctx.clone();
+        ctx.wait_condition(move |_| handlers.all_handlers_finished())
+            .await?;
         Ok(outcome)
+    }
+
+    /// Answers as soon as every affected visit is decided and committed (the
+    /// visits' workflows are told right after): what the API returns.
+    #[update]
+    pub async fn decisions(
+        ctx: &mut WorkflowContext<Self>,
+        _nothing: (),
+    ) -> Result<CallOutOutcome, Box<dyn std::error::Error + Send + Sync>> {
+        ctx.wait_condition(|s| s.outcome.is_some()).await?;
+        Ok(ctx.state(|s| s.outcome.clone()).expect("waited for it"))
     }
 
     /// The outcome once the decisions are made (before every signal is delivered).
@@ -69,4 +87,30 @@ impl CallOutWorkflow {
     pub fn outcome(&self, _ctx: &WorkflowContextView) -> Option<CallOutOutcome> {
         self.outcome.clone()
     }
+}
+
+/// Awaits every future, polling each with the workflow task's own waker.
+/// `futures::future::join_all` switches to `FuturesOrdered` above 30 futures,
+/// whose inner wakers the SDK rightly flags as non-deterministic.
+async fn join_in_workflow<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pending: Vec<Option<Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        for (slot, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(future) = slot
+                && let Poll::Ready(value) = future.as_mut().poll(cx)
+            {
+                *output = Some(value);
+                *slot = None;
+            }
+        }
+        if pending.iter().all(Option::is_none) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
