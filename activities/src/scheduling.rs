@@ -459,12 +459,13 @@ pub async fn apply(
             data.clone(),
         )
         .await?;
+        // A microsecond later, so the alert always follows the state change.
         crate::store::record_event(
             conn,
             EventKind::UnfilledAlert,
             visit_id,
             &discriminator,
-            now,
+            now + chrono::Duration::microseconds(1),
             data,
         )
         .await?;

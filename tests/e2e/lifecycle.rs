@@ -422,8 +422,11 @@ async fn a_visit_nobody_can_staff_is_unfilled_and_can_still_be_cancelled(db: PgP
         )
         .await;
 
-    let frames = events.frames_until(&visit, "homecare.visit.unfilled").await;
-    assert_eq!(types(&frames, &visit), ["homecare.visit.unfilled"]);
+    let frames = events.frames_until(&visit, "homecare.alert.unfilled").await;
+    assert_eq!(
+        types(&frames, &visit),
+        ["homecare.visit.unfilled", "homecare.alert.unfilled"]
+    );
     let (status, snapshot) = app
         .post(
             &format!("/v1/visits/{visit}/cancel"),

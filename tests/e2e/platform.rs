@@ -162,3 +162,38 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
     std::fs::remove_dir_all(out).unwrap();
     app.shutdown().await;
 }
+
+#[sqlx::test]
+async fn the_call_out_bench_re_decides_every_visit_and_reports_latencies(db: PgPool) {
+    let app = TestApp::start(db).await;
+    // More than 30 visits: the call-out workflow signals them all at once.
+    let options = homecare::bench_call_out::CallOutBenchOptions {
+        api_url: app.base.clone(),
+        visits: 32,
+        caregivers: 6,
+        runs: 1,
+        out_dir: None,
+    };
+    let report = homecare::bench_call_out::run(options)
+        .await
+        .expect("the call-out bench completes");
+
+    assert_eq!(report.reassigned + report.unfilled, 32);
+    assert!(report.reassigned > 0, "{report:?}");
+    for p in [
+        &report.response,
+        &report.last_frame,
+        &report.workflows_updated,
+    ] {
+        assert_eq!(p.count, 1);
+        assert!(p.max_ms > 0.0);
+    }
+    let visits: Vec<Uuid> = sqlx::query_scalar("select id from visits")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    for visit in visits {
+        app.track(&visit.to_string());
+    }
+    app.shutdown().await;
+}

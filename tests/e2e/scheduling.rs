@@ -49,7 +49,7 @@ async fn a_call_out_reassigns_each_visit_and_only_the_new_caregiver_can_check_in
         .await;
 
     assert_eq!(status, StatusCode::OK, "{outcome}");
-    assert_eq!(outcome["status"], "completed");
+    assert_eq!(outcome["status"], "decided");
     let changes = outcome["changes"].as_array().unwrap();
     assert_eq!(changes.len(), 2, "{outcome}");
     for change in changes {
@@ -67,6 +67,14 @@ async fn a_call_out_reassigns_each_visit_and_only_the_new_caregiver_can_check_in
             .await;
         assert_eq!(snapshot["status"], "assigned");
     }
+    let (status, call_out) = app
+        .get(&format!(
+            "/v1/call-outs/{}",
+            outcome["call_out_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{call_out}");
+    assert_eq!(call_out["changes"], outcome["changes"]);
     let (status, refused) = app
         .post(
             &format!("/v1/visits/{first}/check-in"),
