@@ -7,9 +7,11 @@
 //! our read and our write) rolls the whole transaction back and decides again
 //! from fresh data; it never surfaces as an error.
 
+use homecare_domain::EventKind;
 use homecare_domain::VisitStatus;
 use homecare_domain::contracts::{
     AssignmentChange, AssignmentOutcome, CallOut, CallOutOutcome, RecordManualAssignment,
+    RecordReschedule,
 };
 use homecare_domain::scheduling::{self, Overrides, Violation};
 use serde::Serialize;
@@ -397,6 +399,110 @@ impl VisitActivitiesImpl {
                 "call-out applied"
             );
             return Ok(outcome);
+        }
+        Err(ActivityFailure::Contention(MAX_DECISION_ATTEMPTS))
+    }
+
+    /// New times for a visit that has not started. Its caregivers stay if they
+    /// still meet every hard rule at the new time (the least disruption);
+    /// otherwise the engine decides again, or the visit goes unfilled.
+    #[tracing::instrument(skip_all, fields(visit_id = %request.visit_id))]
+    pub async fn reschedule(
+        &self,
+        request: &RecordReschedule,
+    ) -> Result<AssignmentOutcome, ActivityFailure> {
+        let visit_id = request.visit_id;
+        let (start, end) = (
+            request.command.scheduled_start,
+            request.command.scheduled_end,
+        );
+        for _ in 0..MAX_DECISION_ATTEMPTS {
+            let mut tx = self.db.begin().await?;
+            let mut visit = load_visit(&mut tx, visit_id, true).await?;
+            if visit.need.start == start && visit.need.end == end {
+                // Already moved (an earlier attempt of this activity committed).
+                self.commit_and_publish(tx, visit_id).await?;
+                return Ok(current_outcome(&visit));
+            }
+            if !matches!(
+                visit.status,
+                VisitStatus::Scheduled | VisitStatus::Unfilled | VisitStatus::Assigned
+            ) {
+                return Err(ActivityFailure::Rejected(format!(
+                    "invalid_state: a {} visit can no longer be rescheduled",
+                    visit.status
+                )));
+            }
+            let (old_start, old_end) = (visit.need.start, visit.need.end);
+            // `apply` writes the new times together with the staff, so the
+            // visits table's own double-booking constraint sees both at once.
+            visit.need.start = start;
+            visit.need.end = end;
+            let kept = if visit.staff.is_empty() {
+                false
+            } else {
+                let filter = ProfileFilter {
+                    skills: None,
+                    ids: Some(visit.staff.clone()),
+                };
+                let staff =
+                    load_profiles(&mut tx, &filter, start, end, &[visit.need.client_id]).await?;
+                staff.len() == visit.staff.len()
+                    && staff.iter().all(|p| {
+                        scheduling::violations(&visit.need, p, &self.policy, Overrides::default())
+                            .is_empty()
+                    })
+            };
+            let (staff, detail) = if kept {
+                (visit.staff.clone(), json!({ "kept": true }))
+            } else {
+                let filter = ProfileFilter {
+                    skills: Some(visit.need.required_skills.clone()),
+                    ids: None,
+                };
+                let profiles =
+                    load_profiles(&mut tx, &filter, start, end, &[visit.need.client_id]).await?;
+                let decision = scheduling::decide(&visit.need, &profiles, &self.policy);
+                let detail =
+                    json!({ "eligible": decision.eligible, "chosen": decision.caregivers });
+                (decision.caregiver_ids(), detail)
+            };
+            crate::store::record_event(
+                &mut tx,
+                EventKind::VisitRescheduled,
+                visit_id,
+                &format!("v{}", visit.version + 1),
+                chrono::Utc::now() - chrono::Duration::microseconds(1),
+                json!({
+                    "visit_id": visit_id,
+                    "client_id": visit.need.client_id,
+                    "caregiver_id": visit.staff.first(),
+                    "previous_start": old_start,
+                    "previous_end": old_end,
+                    "scheduled_start": start,
+                    "scheduled_end": end,
+                }),
+            )
+            .await?;
+            let applied = crate::scheduling::apply(
+                &mut tx,
+                Apply {
+                    visit: &visit,
+                    staff,
+                    decided_by: DecidedBy::Engine,
+                    override_reason: None,
+                    detail,
+                },
+            )
+            .await;
+            match applied {
+                Err(e) if is_double_booking(&e) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(outcome) => {
+                    self.commit_and_publish(tx, visit_id).await?;
+                    return Ok(outcome);
+                }
+            }
         }
         Err(ActivityFailure::Contention(MAX_DECISION_ATTEMPTS))
     }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use homecare_domain::contracts::{
     AssignmentOutcome, CallOut, CallOutOutcome, InvoiceLineSummary, LateCheckInAlert, RecordCancel,
-    RecordEvv, RecordManualAssignment, VisitRef, activity_names,
+    RecordEvv, RecordManualAssignment, RecordReschedule, VisitRef, activity_names,
 };
 use homecare_domain::scheduling::Policy;
 use sqlx::PgPool;
@@ -177,6 +177,17 @@ impl VisitActivitiesImpl {
         request: RecordManualAssignment,
     ) -> Result<AssignmentOutcome, ActivityError> {
         self.assign_manually(&request)
+            .await
+            .map_err(ActivityFailure::into_activity_error)
+    }
+
+    #[activity(name = activity_names::RESCHEDULE_VISIT)]
+    pub async fn reschedule_visit(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: RecordReschedule,
+    ) -> Result<AssignmentOutcome, ActivityError> {
+        self.reschedule(&request)
             .await
             .map_err(ActivityFailure::into_activity_error)
     }

@@ -360,7 +360,8 @@ pub struct Apply<'a> {
     pub detail: serde_json::Value,
 }
 
-/// Writes a decision in the caller's transaction: the bookings (the exclusion
+/// Writes a decision in the caller's transaction (with the visit's times as in
+/// `visit.need`, which a reschedule has changed): the bookings (the exclusion
 /// constraint refuses a double booking with 23P01, which callers turn into a
 /// re-decision), the visit row with a bumped version, the decision log, and the
 /// `visit.assigned` or `visit.unfilled` + `alert.unfilled` events.
@@ -396,13 +397,15 @@ pub async fn apply(
     };
     sqlx::query(
         "update visits set caregiver_id = $2, status = $3::visit_status,
-                assignment_version = $4, updated_at = now()
+                assignment_version = $4, scheduled = tstzrange($5, $6), updated_at = now()
           where id = $1",
     )
     .bind(visit_id)
     .bind(primary)
     .bind(status.as_str())
     .bind(version as i32)
+    .bind(visit.need.start)
+    .bind(visit.need.end)
     .execute(&mut *conn)
     .await?;
     sqlx::query(

@@ -332,3 +332,75 @@ async fn the_staff_table_refuses_a_double_booking_in_either_slot(db: PgPool) {
     );
     f.cleanup().await;
 }
+
+fn reschedule(visit_id: Uuid, hours: (u32, u32)) -> homecare_domain::contracts::RecordReschedule {
+    homecare_domain::contracts::RecordReschedule {
+        visit_id,
+        command: homecare_domain::contracts::RescheduleCommand {
+            scheduled_start: at(hours.0, 0),
+            scheduled_end: at(hours.1, 0),
+        },
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_rescheduled_visit_keeps_its_caregiver_if_she_still_fits_and_moves_otherwise(db: PgPool) {
+    let f = Fixture::new(db).await;
+    let maria = f.caregiver("Maria Lopez", &[]).await;
+    let james = f.caregiver("James Chen", &[]).await;
+    let a = &f.activities;
+    let visit = f.visit(at(15, 0), at(16, 0), &[]).await;
+    let other = f.visit(at(19, 0), at(20, 0), &[]).await;
+    a.assign_manually(&manual(visit, &[maria], None))
+        .await
+        .unwrap();
+    a.assign_manually(&manual(other, &[maria], None))
+        .await
+        .unwrap();
+
+    // Free at the new time: Maria stays.
+    let kept = a.reschedule(&reschedule(visit, (16, 17))).await.unwrap();
+    assert_eq!(kept.caregiver_ids, [maria]);
+    let retried = a.reschedule(&reschedule(visit, (16, 17))).await.unwrap();
+    assert_eq!(retried, kept, "a retry changes nothing");
+
+    // Onto her other visit: James takes it.
+    let moved = a.reschedule(&reschedule(visit, (19, 20))).await.unwrap();
+    assert_eq!(moved.caregiver_ids, [james]);
+    assert_eq!(f.staff(visit).await, [james]);
+    assert_eq!(
+        f.staff(other).await,
+        [maria],
+        "the other visit does not move"
+    );
+    let scheduled: (chrono::DateTime<chrono::Utc>,) =
+        sqlx::query_as("select lower(scheduled) from visits where id = $1")
+            .bind(visit)
+            .fetch_one(f.db())
+            .await
+            .unwrap();
+    assert_eq!(scheduled.0, at(19, 0));
+    let events = f.event_types(visit).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| *e == "homecare.visit.rescheduled")
+            .count(),
+        2,
+        "{events:?}"
+    );
+
+    // Nobody free: unfilled with an alert.
+    let third = f.visit(at(21, 0), at(22, 0), &[]).await;
+    a.assign_manually(&manual(third, &[maria], None))
+        .await
+        .unwrap();
+    let fourth = f.visit(at(21, 0), at(22, 0), &[]).await;
+    a.assign_manually(&manual(fourth, &[james], None))
+        .await
+        .unwrap();
+    let unfilled = a.reschedule(&reschedule(visit, (21, 22))).await.unwrap();
+    assert_eq!(unfilled.caregiver_id, None);
+    assert_eq!(f.status(visit).await, "unfilled");
+    f.cleanup().await;
+}

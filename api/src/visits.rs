@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use homecare_activities::scheduling::{ProfileFilter, load_profiles, load_visit};
 use homecare_activities::{ActivityFailure, check_manual};
 use homecare_domain::contracts::{
-    CancelCommand, EvvCommand, ManualAssignment, VisitSnapshot, VisitWorkflowInput,
-    visit_workflow_id,
+    CancelCommand, EvvCommand, ManualAssignment, RescheduleCommand, VisitSnapshot,
+    VisitWorkflowInput, visit_workflow_id,
 };
 use homecare_domain::scheduling;
 use homecare_domain::validation::{self, FieldErrors};
@@ -47,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .route("/visits/{id}/cancel", post(cancel))
         .route("/visits/{id}/candidates", get(candidates))
         .route("/visits/{id}/assignment", put(assign))
+        .route("/visits/{id}/reschedule", post(reschedule))
 }
 
 #[derive(Debug, Deserialize)]
@@ -453,6 +454,7 @@ enum Effect {
     },
     Cancelled,
     Assigned(Vec<Uuid>),
+    Rescheduled(RescheduleCommand),
 }
 
 impl Effect {
@@ -472,6 +474,14 @@ impl Effect {
                     .fetch_one(&state.db)
                     .await?
                 }
+                Self::Rescheduled(command) => sqlx::query_scalar(
+                    "select scheduled = tstzrange($2, $3) from visits where id = $1",
+                )
+                .bind(visit_id)
+                .bind(command.scheduled_start)
+                .bind(command.scheduled_end)
+                .fetch_one(&state.db)
+                .await?,
                 Self::Assigned(ids) => sqlx::query_scalar(
                     "select array(select caregiver_id from visit_staff where visit_id = $1 order by slot) = $2",
                 )
@@ -824,6 +834,59 @@ async fn assign(
         "assign",
         assignment,
         Effect::Assigned(request.caregiver_ids),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleRequest {
+    pub scheduled_start: DateTime<Utc>,
+    pub scheduled_end: DateTime<Utc>,
+}
+
+/// New times for a visit that has not started. The caregivers stay if they still
+/// meet every hard rule at the new time; otherwise the engine decides again.
+#[tracing::instrument(skip_all, fields(visit_id = %id))]
+async fn reschedule(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<RescheduleRequest>,
+) -> Result<Json<VisitSnapshot>, ApiError> {
+    let mut errors = FieldErrors::default();
+    validation::visit_period(&mut errors, request.scheduled_start, request.scheduled_end);
+    errors.into_result()?;
+    let visit = find_visit(&state, id).await?;
+    let rate: bool = sqlx::query_scalar(
+        "select exists (select 1 from rates r join clients c on c.id = $1
+                 where r.payer_id = $2 and r.service_code = $3
+                   and r.effective @> (($4::timestamptz) at time zone c.timezone)::date)",
+    )
+    .bind(visit.client_id)
+    .bind(visit.payer_id)
+    .bind(&visit.service_code)
+    .bind(request.scheduled_start)
+    .fetch_one(&state.db)
+    .await?;
+    if !rate {
+        return Err(ApiError::field(
+            "scheduled_start",
+            "the visit's payer has no rate for its service on that date",
+        ));
+    }
+    let command = RescheduleCommand {
+        scheduled_start: request.scheduled_start,
+        scheduled_end: request.scheduled_end,
+    };
+    send_update(
+        &state,
+        id,
+        &headers,
+        VisitWorkflow::reschedule,
+        "reschedule",
+        command.clone(),
+        Effect::Rescheduled(command),
     )
     .await
 }

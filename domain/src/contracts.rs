@@ -35,8 +35,9 @@ pub mod activity_names {
     pub const RAISE_LATE_CHECK_IN_ALERT: &str = "visit.raise_late_check_in_alert";
     pub const ASSIGN_MANUALLY: &str = "visit.assign_manually";
     pub const APPLY_CALL_OUT: &str = "caregiver.apply_call_out";
+    pub const RESCHEDULE_VISIT: &str = "visit.reschedule";
 
-    pub const ALL: [&str; 8] = [
+    pub const ALL: [&str; 9] = [
         ASSIGN_CAREGIVER,
         RECORD_CHECK_IN,
         RECORD_CHECK_OUT,
@@ -45,6 +46,7 @@ pub mod activity_names {
         RAISE_LATE_CHECK_IN_ALERT,
         ASSIGN_MANUALLY,
         APPLY_CALL_OUT,
+        RESCHEDULE_VISIT,
     ];
 }
 
@@ -182,4 +184,17 @@ pub struct RecordCancel {
 pub struct LateCheckInAlert {
     pub visit_id: Uuid,
     pub minutes_after_start: i64,
+}
+
+/// New times for a visit that has not started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RescheduleCommand {
+    pub scheduled_start: DateTime<Utc>,
+    pub scheduled_end: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordReschedule {
+    pub visit_id: Uuid,
+    pub command: RescheduleCommand,
 }

@@ -25,10 +25,11 @@ pub enum EventKind {
     InvoiceCreated,
     LateCheckInAlert,
     UnfilledAlert,
+    VisitRescheduled,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         Self::VisitAssigned,
         Self::VisitUnfilled,
         Self::VisitCheckedIn,
@@ -37,6 +38,7 @@ impl EventKind {
         Self::InvoiceCreated,
         Self::LateCheckInAlert,
         Self::UnfilledAlert,
+        Self::VisitRescheduled,
     ];
 
     /// The CloudEvents `type`.
@@ -50,6 +52,7 @@ impl EventKind {
             Self::InvoiceCreated => "homecare.invoice.created",
             Self::LateCheckInAlert => "homecare.alert.late_check_in",
             Self::UnfilledAlert => "homecare.alert.unfilled",
+            Self::VisitRescheduled => "homecare.visit.rescheduled",
         }
     }
 

@@ -246,3 +246,59 @@ async fn a_two_person_visit_is_staffed_by_two_distinct_caregivers(db: PgPool) {
     assert_eq!(detail["caregiver_ids"], json!(ids));
     app.shutdown().await;
 }
+
+#[sqlx::test]
+async fn a_rescheduled_visit_moves_to_whoever_is_free_at_the_new_time(db: PgPool) {
+    let app = TestApp::start(db).await;
+    let client = app.create_client().await;
+    let maria = app.create_caregiver(&[]).await;
+    let james = app.create_caregiver(&[]).await;
+    let (start, end) = (minutes_ago(-60), minutes_ago(-120));
+    let visit = app.create_visit(&client, start, end, &[]).await;
+    let busy_at = (minutes_ago(-300), minutes_ago(-360));
+    let other = app.create_visit(&client, busy_at.0, busy_at.1, &[]).await;
+    for v in [&visit, &other] {
+        app.snapshot_when(v, |s| s["status"] == "assigned").await;
+        let (status, body) = app
+            .put(
+                &format!("/v1/visits/{v}/assignment"),
+                json!({"caregiver_ids": [maria]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let mut events = app.events("").await;
+
+    let (status, snapshot) = app
+        .post(
+            &format!("/v1/visits/{visit}/reschedule"),
+            json!({"scheduled_start": busy_at.0, "scheduled_end": busy_at.1}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::OK, "{snapshot}");
+    assert_eq!(snapshot["caregiver_id"], james.as_str());
+    let frames = events.frames_until(&visit, "homecare.visit.assigned").await;
+    let kinds: Vec<&str> = frames
+        .iter()
+        .filter(|f| f["event"]["subject"] == visit.as_str())
+        .map(|f| f["event"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["homecare.visit.rescheduled", "homecare.visit.assigned"]
+    );
+    let (_, detail) = app.get(&format!("/v1/visits/{visit}")).await;
+    assert_eq!(detail["caregiver_ids"], json!([james]));
+    let moved: chrono::DateTime<chrono::Utc> =
+        detail["scheduled_start"].as_str().unwrap().parse().unwrap();
+    assert!((moved - busy_at.0).num_milliseconds().abs() < 1);
+    let (status, problem) = app
+        .post(
+            &format!("/v1/visits/{visit}/reschedule"),
+            json!({"scheduled_start": busy_at.1, "scheduled_end": busy_at.0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    app.shutdown().await;
+}

@@ -229,6 +229,10 @@ mod tests {
                 VisitActivities::apply_caregiver_call_out,
                 VisitActivitiesImpl::apply_caregiver_call_out,
             ),
+            same_contract(
+                VisitActivities::reschedule_visit,
+                VisitActivitiesImpl::reschedule_visit,
+            ),
         ];
         assert_eq!(names.map(|n| n), activity_names::ALL.map(str::to_owned));
         same_contract(

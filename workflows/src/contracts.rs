@@ -4,7 +4,7 @@
 
 use homecare_domain::contracts::{
     AssignmentOutcome, CallOut, CallOutOutcome, InvoiceLineSummary, LateCheckInAlert, RecordCancel,
-    RecordEvv, RecordManualAssignment, VisitRef, activity_names,
+    RecordEvv, RecordManualAssignment, RecordReschedule, VisitRef, activity_names,
 };
 use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;
@@ -57,6 +57,14 @@ impl VisitActivities {
     /// Records the call-out and re-decides every affected visit in one transaction.
     #[activity(name = activity_names::APPLY_CALL_OUT)]
     pub fn apply_caregiver_call_out(_call_out: CallOut) -> Result<CallOutOutcome, ActivityError> {
+        unimplemented!()
+    }
+
+    /// New times: the caregivers stay if they still fit, else the engine decides.
+    #[activity(name = activity_names::RESCHEDULE_VISIT)]
+    pub fn reschedule_visit(
+        _request: RecordReschedule,
+    ) -> Result<AssignmentOutcome, ActivityError> {
         unimplemented!()
     }
 }

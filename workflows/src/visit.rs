@@ -17,8 +17,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use chrono::{DateTime, Utc};
 use homecare_domain::contracts::{
     AssignmentChange, AssignmentOutcome, CancelCommand, EvvCommand, InvoiceLineSummary,
-    LateCheckInAlert, ManualAssignment, RecordCancel, RecordEvv, RecordManualAssignment, VisitRef,
-    VisitSnapshot, VisitWorkflowInput, search_attributes as sa,
+    LateCheckInAlert, ManualAssignment, RecordCancel, RecordEvv, RecordManualAssignment,
+    RecordReschedule, RescheduleCommand, VisitRef, VisitSnapshot, VisitWorkflowInput,
+    search_attributes as sa,
 };
 use homecare_domain::visit::{self, VisitFacts};
 use homecare_domain::{Rejection, VisitStatus};
@@ -58,6 +59,10 @@ pub struct VisitWorkflow {
     assignment_version: i64,
     /// Availability changed somewhere: an unfilled visit tries again now.
     reconsider_requested: bool,
+    /// New times set by a reschedule (the input keeps the original ones).
+    rescheduled_to: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// How many reschedules applied: the late check-in timer starts over.
+    schedule_changes: u32,
     /// The assignment activity is running.
     assigning: bool,
     /// Workflow time when the run began (deterministic: recorded in history).
@@ -296,11 +301,13 @@ impl VisitWorkflow {
     /// Returns true if the visit lost its caregiver meanwhile (a call-out left it
     /// unfilled): the caller assigns again and comes back.
     async fn await_check_in(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<bool> {
-        let past_check_in = |s: &Self| s.status != VisitStatus::Assigned;
+        let changes = ctx.state(|s| s.schedule_changes);
+        let past_check_in =
+            move |s: &Self| s.status != VisitStatus::Assigned || s.schedule_changes != changes;
         let (visit_id, start, late_after) = ctx.state(|s| {
             (
                 s.input.visit_id,
-                s.input.scheduled_start,
+                s.scheduled_start(),
                 s.input.late_check_in_after_minutes.max(0),
             )
         });
@@ -337,7 +344,13 @@ impl VisitWorkflow {
             ctx.state_mut(|s| s.late_alert_raised = raised);
         }
         ctx.wait_condition(past_check_in).await?;
-        Ok(ctx.state(|s| s.status == VisitStatus::Unfilled))
+        // Unfilled (a call-out) or new times: assign if needed and wait again.
+        Ok(ctx.state(|s| s.status == VisitStatus::Unfilled || s.schedule_changes != changes))
+    }
+
+    fn scheduled_start(&self) -> DateTime<Utc> {
+        self.rescheduled_to
+            .map_or(self.input.scheduled_start, |(start, _)| start)
     }
 }
 
@@ -358,6 +371,8 @@ impl VisitWorkflow {
             caregiver_ids: Vec::new(),
             assignment_version: 0,
             reconsider_requested: false,
+            rescheduled_to: None,
+            schedule_changes: 0,
             command_in_flight: false,
             entered_at: None,
             assigning: false,
@@ -460,6 +475,44 @@ impl VisitWorkflow {
                 s.apply_outcome(&outcome);
             }
         })
+    }
+
+    #[update_validator(reschedule)]
+    fn validate_reschedule(
+        &self,
+        _ctx: &WorkflowContextView,
+        _command: &RescheduleCommand,
+    ) -> Result<(), HandlerError> {
+        self.validate(|s| visit::assignment_allowed(&s.facts()))
+    }
+
+    /// New times until check-in: the caregivers stay if they still fit, else
+    /// the engine decides again; the late check-in timer starts over.
+    #[update]
+    pub async fn reschedule(
+        ctx: &mut WorkflowContext<Self>,
+        command: RescheduleCommand,
+    ) -> Result<VisitSnapshot, HandlerError> {
+        let visit_id = Self::begin_command(ctx, |s| visit::assignment_allowed(&s.facts())).await?;
+        let times = (command.scheduled_start, command.scheduled_end);
+        let recorded = ctx
+            .execute_activity(
+                VisitActivities::reschedule_visit,
+                RecordReschedule { visit_id, command },
+                activity_options(),
+            )
+            .await;
+        let outcome = recorded.as_ref().ok().cloned();
+        let snapshot = Self::finish_command(ctx, recorded, move |s| {
+            if let Some(outcome) = outcome {
+                s.rescheduled_to = Some(times);
+                s.schedule_changes += 1;
+                s.late_alert_raised = false;
+                s.apply_outcome(&outcome);
+            }
+        })?;
+        ctx.upsert_search_attributes([SCHEDULED_START.value_set(search_timestamp(times.0))]);
+        Ok(snapshot)
     }
 
     #[update_validator(check_in)]
