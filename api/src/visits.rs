@@ -879,7 +879,7 @@ async fn reschedule(
         scheduled_start: request.scheduled_start,
         scheduled_end: request.scheduled_end,
     };
-    send_update(
+    let snapshot = send_update(
         &state,
         id,
         &headers,
@@ -888,5 +888,8 @@ async fn reschedule(
         command.clone(),
         Effect::Rescheduled(command),
     )
-    .await
+    .await?;
+    // Whoever held the old slot may now cover an unfilled visit there.
+    reconsider_unfilled(&state, visit.scheduled_start, visit.scheduled_end).await;
+    Ok(snapshot)
 }

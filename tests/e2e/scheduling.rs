@@ -302,3 +302,48 @@ async fn a_rescheduled_visit_moves_to_whoever_is_free_at_the_new_time(db: PgPool
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     app.shutdown().await;
 }
+
+#[sqlx::test]
+async fn fifty_overlapping_visits_created_at_once_never_double_book(db: PgPool) {
+    let app = TestApp::start(db).await;
+    let client = app.create_client().await;
+    let mut caregivers = Vec::new();
+    for _ in 0..10 {
+        caregivers.push(app.create_caregiver(&[]).await);
+    }
+    let base = minutes_ago(-600);
+    // All 50 overlap between base+49 and base+60 minutes.
+    let created = futures::future::join_all((0..50).map(|i| {
+        let start = base + Duration::minutes(i);
+        app.post(
+            "/v1/visits",
+            json!({"client_id": client, "scheduled_start": start,
+                   "scheduled_end": base + Duration::minutes(60)}),
+        )
+    }))
+    .await;
+    let mut visits = Vec::new();
+    for (status, visit) in created {
+        assert_eq!(status, StatusCode::CREATED, "{visit}");
+        let id = visit["id"].as_str().unwrap().to_owned();
+        app.track(&id);
+        visits.push(id);
+    }
+    for visit in &visits {
+        app.snapshot_when(visit, |s| {
+            s["status"] == "assigned" || s["status"] == "unfilled"
+        })
+        .await;
+    }
+    let (assigned, distinct, unfilled): (i64, i64, i64) = sqlx::query_as(
+        "select count(*) filter (where status = 'assigned'),
+                count(distinct caregiver_id) filter (where status = 'assigned'),
+                count(*) filter (where status = 'unfilled')
+           from visits",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((assigned, distinct, unfilled), (10, 10, 40));
+    app.shutdown().await;
+}
