@@ -116,19 +116,7 @@ impl VisitActivitiesImpl {
                 self.commit_and_publish(tx, visit_id).await?;
                 return Ok(current_outcome(&visit));
             }
-            let filter = ProfileFilter {
-                skills: Some(visit.need.required_skills.clone()),
-                ids: None,
-            };
-            let profiles = load_profiles(
-                &mut tx,
-                &filter,
-                visit.need.start,
-                visit.need.end,
-                &[visit.need.client_id],
-            )
-            .await?;
-            let decision = scheduling::decide(&visit.need, &profiles, &self.policy);
+            let decision = self.engine_decision(&mut tx, &visit.need).await?;
             if !decision.staffed() && visit.status == VisitStatus::Unfilled {
                 // Still nobody: nothing changes, no new alert.
                 self.commit_and_publish(tx, visit_id).await?;
@@ -456,13 +444,7 @@ impl VisitActivitiesImpl {
             let (staff, detail) = if kept {
                 (visit.staff.clone(), json!({ "kept": true }))
             } else {
-                let filter = ProfileFilter {
-                    skills: Some(visit.need.required_skills.clone()),
-                    ids: None,
-                };
-                let profiles =
-                    load_profiles(&mut tx, &filter, start, end, &[visit.need.client_id]).await?;
-                let decision = scheduling::decide(&visit.need, &profiles, &self.policy);
+                let decision = self.engine_decision(&mut tx, &visit.need).await?;
                 let detail =
                     json!({ "eligible": decision.eligible, "chosen": decision.caregivers });
                 (decision.caregiver_ids(), detail)
@@ -505,6 +487,22 @@ impl VisitActivitiesImpl {
             }
         }
         Err(ActivityFailure::Contention(MAX_DECISION_ATTEMPTS))
+    }
+
+    /// The engine's choice for one visit among the active caregivers holding
+    /// its skills (the GIN-indexed pre-filter).
+    async fn engine_decision(
+        &self,
+        conn: &mut PgConnection,
+        need: &scheduling::VisitNeed,
+    ) -> Result<scheduling::Decision, ActivityFailure> {
+        let filter = ProfileFilter {
+            skills: Some(need.required_skills.clone()),
+            ids: None,
+        };
+        let profiles =
+            load_profiles(conn, &filter, need.start, need.end, &[need.client_id]).await?;
+        Ok(scheduling::decide(need, &profiles, &self.policy))
     }
 
     async fn publish_or_defer(&self, visit_id: Uuid) {

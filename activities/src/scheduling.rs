@@ -139,6 +139,9 @@ pub struct ProfileFilter {
     pub ids: Option<Vec<Uuid>>,
 }
 
+/// (caregiver, visit, client, start, end, latitude, longitude)
+type BookingRow = (Uuid, Uuid, Uuid, DateTime<Utc>, DateTime<Utc>, f64, f64);
+
 #[derive(sqlx::FromRow)]
 struct CaregiverRow {
     id: Uuid,
@@ -213,7 +216,7 @@ pub async fn load_profiles(
     .bind(hi)
     .fetch_all(&mut *conn)
     .await?;
-    let bookings: Vec<(Uuid, Uuid, Uuid, DateTime<Utc>, DateTime<Utc>, f64, f64)> = sqlx::query_as(
+    let bookings: Vec<BookingRow> = sqlx::query_as(
         "select s.caregiver_id, s.visit_id, v.client_id, lower(s.scheduled), upper(s.scheduled),
                     c.latitude, c.longitude
                from visit_staff s

@@ -243,6 +243,24 @@ struct Annealer<'a> {
     weights_total: u64,
 }
 
+// Annealing schedule (temperatures in internal units = 3 x benchmark cost).
+/// Share of the planned iterations spent in the cold probe anneal.
+const PROBE_FRACTION: f64 = 0.05;
+const PROBE_T0: f64 = 10.0;
+const T_END: f64 = 0.05;
+/// Main-anneal start temperature: `min(T0_MAX, T0_BASE + T0_PER_TARDINESS * max tardiness
+/// of the probe's best solution)`.
+const T0_BASE: f64 = 25.0;
+const T0_PER_TARDINESS: f64 = 2.0;
+const T0_MAX: f64 = 1000.0;
+/// Share of the plan spent in the main anneal, split in `MAIN_CYCLES` equal cycles that
+/// each restart from the best solution at `T0`.
+const MAIN_FRACTION: f64 = 0.7;
+const MAIN_CYCLES: u64 = 3;
+/// Later cycles (each `(1 - MAIN_FRACTION) / 2` of the plan) restart from the best at
+/// `REHEAT * T0`.
+const REHEAT: f64 = 0.1;
+
 const MOVE_RELOCATE: u32 = 0;
 const MOVE_SWAP: u32 = 1;
 const MOVE_PAIR: u32 = 2;
@@ -273,13 +291,6 @@ impl<'a> Annealer<'a> {
 
     fn with_weights(mut self, m: &Model) -> Self {
         let mut w = MOVE_WEIGHTS;
-        if let Ok(spec) = std::env::var("PL_W") {
-            for (i, x) in spec.split(',').enumerate().take(8) {
-                if let Ok(x) = x.trim().parse() {
-                    w[i] = x;
-                }
-            }
-        }
         if m.pairs.is_empty() {
             w[MOVE_PAIR as usize] = 0;
             w[MOVE_PAIR_SWAP as usize] = 0;
@@ -294,21 +305,14 @@ impl<'a> Annealer<'a> {
     }
 
     fn run(&mut self, opt: &SolveOptions, started: Instant) {
-        let env = |k: &str, d: f64| {
-            std::env::var(k)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(d)
-        };
         // Temperatures are in internal units (3 x benchmark cost).
         let budget = planned_iterations(self.m, opt);
         let max_iter = opt.max_iterations.unwrap_or(u64::MAX);
         // Phase 0: a short cold anneal to reach a reasonable local optimum; its maximum
         // tardiness calibrates the starting temperature of the main anneal (instances
         // whose good solutions are very tardy need much hotter starts).
-        let probe_len = ((budget as f64 * env("PL_PF", 0.05)) as u64).max(1000);
-        let probe_t0 = env("PL_PT0", 10.0);
-        let probe_tf = 0.05f64;
+        let probe_len = ((budget as f64 * PROBE_FRACTION) as u64).max(1000);
+        let (probe_t0, probe_tf) = (PROBE_T0, T_END);
         let mut temp = probe_t0;
         while self.iter < max_iter.min(probe_len) {
             if self.iter & 255 == 0 {
@@ -325,26 +329,14 @@ impl<'a> Annealer<'a> {
             self.st = s;
         }
         let max_tard = self.st.tard_max;
-        let t0: f64 = env("PL_T0", 0.0);
-        let t0 = if t0 > 0.0 {
-            t0
-        } else {
-            (env("PL_TA", 25.0) + env("PL_TK", 1.5) * max_tard).min(env("PL_TMAX", 400.0))
-        };
-        if std::env::var("PL_DEBUG").is_ok() {
-            eprintln!(
-                "probe best {:.3} max tardiness {max_tard:.3} -> t0 {t0:.3}",
-                self.best_cost / 3.0
-            );
-        }
-        let t_end: f64 = env("PL_TF", 0.05);
-        let main_frac: f64 = env("PL_MF", 0.7);
-        let reheat: f64 = env("PL_RH", 0.1);
+        let t0 = (T0_BASE + T0_PER_TARDINESS * max_tard).min(T0_MAX);
+        let t_end = T_END;
         let budget = budget.saturating_sub(self.iter);
-        // One long anneal over most of the budget, then short reheats from the best.
-        let n_main = env("PL_NC", 1.0).max(1.0) as u64;
-        let main_len = ((budget as f64 * main_frac / n_main as f64) as u64).max(1000);
-        let reheat_len = ((budget as f64 * (1.0 - main_frac) / 2.0) as u64).max(1000);
+        // MAIN_CYCLES anneals from T0 over most of the plan, then cooler reheats, every
+        // cycle restarting from the best solution; they go on until the time limit.
+        let n_main = MAIN_CYCLES;
+        let main_len = ((budget as f64 * MAIN_FRACTION / n_main as f64) as u64).max(1000);
+        let reheat_len = ((budget as f64 * (1.0 - MAIN_FRACTION) / 2.0) as u64).max(1000);
         let mut cycle = 0u64;
         let mut cycle_len = main_len;
         let mut k = 0u64;
@@ -366,7 +358,7 @@ impl<'a> Annealer<'a> {
                 k = 0;
                 if cycle >= n_main {
                     cycle_len = reheat_len;
-                    cycle_t0 = t0 * reheat;
+                    cycle_t0 = t0 * REHEAT;
                 }
                 if let Some(s) = State::from_routes(self.m, &self.best_routes) {
                     self.st = s;
