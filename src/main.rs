@@ -105,10 +105,49 @@ enum Command {
         #[arg(long)]
         since: Option<u64>,
     },
+    /// The day-plan optimizer on the home-care routing benchmark (HHCRSP).
+    Plan {
+        #[command(subcommand)]
+        command: PlanCommand,
+    },
     /// Workflow histories for the replay tests.
     History {
         #[command(subcommand)]
         command: HistoryCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlanCommand {
+    /// Solve one instance and write the solution JSON (checked independently).
+    Solve {
+        instance: PathBuf,
+        /// Seconds of search.
+        #[arg(long, default_value_t = 10.0)]
+        time_limit: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Solve every instance of a folder; print cost, gap to the best published
+    /// cost and time per instance, then mean and max gap.
+    Bench {
+        dir: PathBuf,
+        /// The best published costs (markdown table).
+        #[arg(long)]
+        best: PathBuf,
+        /// Seconds per instance; default scales with size, 30 s at 300 patients.
+        #[arg(long)]
+        time_limit: Option<f64>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Only instances whose file name contains this.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Folder for the JSON report.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
     },
 }
 
@@ -241,6 +280,7 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Plan { command } => plan(command),
         Command::History {
             command:
                 HistoryCommand::Record {
@@ -253,6 +293,58 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(&out, bytes)
                 .with_context(|| format!("cannot write {}", out.display()))?;
             println!("history of visit-{visit_id} written to {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+fn seconds(value: f64, flag: &str) -> anyhow::Result<std::time::Duration> {
+    anyhow::ensure!(
+        value.is_finite() && value > 0.0 && value <= 86_400.0,
+        "{flag} must be between 0 and 86400 seconds"
+    );
+    Ok(std::time::Duration::from_secs_f64(value))
+}
+
+fn plan(command: PlanCommand) -> anyhow::Result<()> {
+    use homecare_planner::cli::{self, TimeLimitPolicy};
+    match command {
+        PlanCommand::Solve {
+            instance,
+            time_limit,
+            seed,
+            out,
+        } => {
+            let report =
+                cli::solve_file(&instance, seconds(time_limit, "--time-limit")?, seed, &out)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            anyhow::ensure!(
+                report.feasible,
+                "the solution breaks hard rules: {:?}",
+                report.violations
+            );
+            Ok(())
+        }
+        PlanCommand::Bench {
+            dir,
+            best,
+            time_limit,
+            seed,
+            filter,
+            out,
+        } => {
+            let policy = match time_limit {
+                Some(s) => TimeLimitPolicy::Fixed(seconds(s, "--time-limit")?),
+                None => TimeLimitPolicy::default(),
+            };
+            let report = cli::bench_dir(&dir, &best, policy, seed, filter.as_deref())?;
+            std::fs::create_dir_all(&out)?;
+            let path = out.join(format!(
+                "plan-bench-{}.json",
+                chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+            ));
+            std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+            eprintln!("report written to {}", path.display());
             Ok(())
         }
     }
