@@ -11,6 +11,7 @@
 
 mod engine;
 pub mod events;
+mod planning;
 pub mod scheduling;
 mod store;
 pub mod temporal;
@@ -18,8 +19,9 @@ pub mod temporal;
 use std::sync::Arc;
 
 use homecare_domain::contracts::{
-    AssignmentOutcome, CallOut, CallOutOutcome, InvoiceLineSummary, LateCheckInAlert, RecordCancel,
-    RecordEvv, RecordManualAssignment, RecordReschedule, VisitRef, activity_names,
+    AssignmentOutcome, CallOut, CallOutOutcome, InvoiceLineSummary, LateCheckInAlert, PlanOutcome,
+    PlanProposal, PlanRequest, RecordCancel, RecordEvv, RecordManualAssignment, RecordReschedule,
+    VisitRef, activity_names,
 };
 use homecare_domain::scheduling::Policy;
 use sqlx::PgPool;
@@ -188,6 +190,28 @@ impl VisitActivitiesImpl {
         request: RecordReschedule,
     ) -> Result<AssignmentOutcome, ActivityError> {
         self.reschedule(&request)
+            .await
+            .map_err(ActivityFailure::into_activity_error)
+    }
+
+    #[activity(name = activity_names::SOLVE_PLAN)]
+    pub async fn solve_day_plan(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        request: PlanRequest,
+    ) -> Result<PlanProposal, ActivityError> {
+        self.solve_plan(Some(&ctx), &request)
+            .await
+            .map_err(ActivityFailure::into_activity_error)
+    }
+
+    #[activity(name = activity_names::APPLY_PLAN)]
+    pub async fn apply_day_plan(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        proposal: PlanProposal,
+    ) -> Result<PlanOutcome, ActivityError> {
+        self.apply_plan(&proposal)
             .await
             .map_err(ActivityFailure::into_activity_error)
     }

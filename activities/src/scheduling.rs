@@ -334,6 +334,7 @@ pub enum DecidedBy {
     Engine,
     Coordinator,
     CallOut(Uuid),
+    Planner(Uuid),
 }
 
 impl DecidedBy {
@@ -342,6 +343,14 @@ impl DecidedBy {
             Self::Engine => "engine",
             Self::Coordinator => "coordinator",
             Self::CallOut(_) => "call_out",
+            Self::Planner(_) => "planner",
+        }
+    }
+
+    fn plan_id(self) -> Option<Uuid> {
+        match self {
+            Self::Planner(id) => Some(id),
+            _ => None,
         }
     }
 
@@ -413,8 +422,8 @@ pub async fn apply(
     .await?;
     sqlx::query(
         "insert into assignment_decisions
-             (id, visit_id, version, caregiver_ids, decided_by, call_out_id, override_reason, detail)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+             (id, visit_id, version, caregiver_ids, decided_by, call_out_id, override_reason, detail, plan_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(Uuid::new_v4())
     .bind(visit_id)
@@ -424,6 +433,7 @@ pub async fn apply(
     .bind(decision.decided_by.call_out_id())
     .bind(decision.override_reason)
     .bind(sqlx::types::Json(&decision.detail))
+    .bind(decision.decided_by.plan_id())
     .execute(&mut *conn)
     .await?;
 

@@ -9,6 +9,7 @@ mod events;
 mod extract;
 mod health;
 mod invoices;
+mod plans;
 mod visits;
 
 use std::sync::Arc;
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(caregivers::router())
         .merge(visits::router())
         .merge(invoices::router())
+        .merge(plans::router())
         .merge(events::router());
     Router::new()
         .nest("/v1", v1)

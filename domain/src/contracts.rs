@@ -20,6 +20,11 @@ pub fn visit_workflow_id(visit_id: Uuid) -> String {
 }
 
 pub const CALL_OUT_WORKFLOW_TYPE: &str = "CallOutWorkflow";
+pub const PLAN_DAY_WORKFLOW_TYPE: &str = "PlanDayWorkflow";
+
+pub fn plan_workflow_id(plan_id: Uuid) -> String {
+    format!("plan-{plan_id}")
+}
 
 pub fn call_out_workflow_id(call_out_id: Uuid) -> String {
     format!("call-out-{call_out_id}")
@@ -36,8 +41,10 @@ pub mod activity_names {
     pub const ASSIGN_MANUALLY: &str = "visit.assign_manually";
     pub const APPLY_CALL_OUT: &str = "caregiver.apply_call_out";
     pub const RESCHEDULE_VISIT: &str = "visit.reschedule";
+    pub const SOLVE_PLAN: &str = "plan.solve";
+    pub const APPLY_PLAN: &str = "plan.apply";
 
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 11] = [
         ASSIGN_CAREGIVER,
         RECORD_CHECK_IN,
         RECORD_CHECK_OUT,
@@ -47,6 +54,8 @@ pub mod activity_names {
         ASSIGN_MANUALLY,
         APPLY_CALL_OUT,
         RESCHEDULE_VISIT,
+        SOLVE_PLAN,
+        APPLY_PLAN,
     ];
 }
 
@@ -197,4 +206,45 @@ pub struct RescheduleCommand {
 pub struct RecordReschedule {
     pub visit_id: Uuid,
     pub command: RescheduleCommand,
+}
+
+/// Plan one agency day: every open visit of `date` (local to `timezone`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRequest {
+    pub plan_id: Uuid,
+    pub date: chrono::NaiveDate,
+    pub timezone: String,
+    pub time_limit_seconds: u32,
+    pub seed: u64,
+}
+
+/// The optimizer's proposal: caregivers per visit, and its own figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanProposal {
+    pub plan_id: Uuid,
+    /// (visit, caregivers in slot order); visits the optimizer could not place
+    /// are absent.
+    pub assignments: Vec<(Uuid, Vec<Uuid>)>,
+    /// Open visits of the day, including those no caregiver can do.
+    pub visits: usize,
+    pub caregivers: usize,
+    pub travel_minutes: f64,
+    pub lateness_minutes: f64,
+    pub max_lateness_minutes: f64,
+    pub iterations: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanOutcome {
+    pub plan_id: Uuid,
+    pub visits: usize,
+    pub caregivers: usize,
+    pub travel_minutes: f64,
+    pub lateness_minutes: f64,
+    pub max_lateness_minutes: f64,
+    pub changed: usize,
+    pub unchanged: usize,
+    pub unfilled: usize,
+    /// Visits whose staff changed, for their workflows.
+    pub changes: Vec<AssignmentChange>,
 }

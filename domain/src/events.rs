@@ -26,10 +26,11 @@ pub enum EventKind {
     LateCheckInAlert,
     UnfilledAlert,
     VisitRescheduled,
+    PlanCompleted,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         Self::VisitAssigned,
         Self::VisitUnfilled,
         Self::VisitCheckedIn,
@@ -39,6 +40,7 @@ impl EventKind {
         Self::LateCheckInAlert,
         Self::UnfilledAlert,
         Self::VisitRescheduled,
+        Self::PlanCompleted,
     ];
 
     /// The CloudEvents `type`.
@@ -53,6 +55,7 @@ impl EventKind {
             Self::LateCheckInAlert => "homecare.alert.late_check_in",
             Self::UnfilledAlert => "homecare.alert.unfilled",
             Self::VisitRescheduled => "homecare.visit.rescheduled",
+            Self::PlanCompleted => "homecare.plan.completed",
         }
     }
 
@@ -69,6 +72,8 @@ impl EventKind {
             Self::InvoiceCreated => format!("invoice.{visit_id}.created"),
             Self::LateCheckInAlert => "alert.late_check_in".to_owned(),
             Self::UnfilledAlert => "alert.unfilled".to_owned(),
+            // The id is the plan's here.
+            Self::PlanCompleted => format!("plan.{visit_id}.completed"),
             other => {
                 let event = other.event_type().rsplit('.').next().unwrap_or_default();
                 format!("visit.{visit_id}.{event}")

@@ -93,3 +93,26 @@ fn cli_solve_file_writes_checked_solution() {
     let _ = std::fs::remove_file(&out);
     assert!(check(&toy(), &sol).is_feasible());
 }
+
+#[test]
+fn cli_bench_dir_reports_gap_against_best_table() {
+    use homecare_planner::cli::{TimeLimitPolicy, bench_dir};
+    let report = bench_dir(
+        &common::data("mankowska"),
+        &common::data("mankowska_best.md"),
+        TimeLimitPolicy::Fixed(std::time::Duration::from_millis(300)),
+        1,
+        Some("HCSRP_10_1."),
+    )
+    .expect("bench_dir");
+    assert_eq!(report.entries.len(), 1);
+    let e = &report.entries[0];
+    assert_eq!(e.instance, "InstanzCPLEX_HCSRP_10_1.json");
+    assert!(e.feasible, "{:?}", e.violations);
+    assert_eq!(e.best_published, Some(218.199));
+    let gap = e.gap_pct.expect("gap");
+    assert!((gap - 100.0 * (e.cost.total_cost - 218.199) / 218.199).abs() < 1e-9);
+    assert_eq!(report.overall.instances, 1);
+    assert_eq!(report.overall.infeasible, 0);
+    assert!(serde_json::to_string(&report).is_ok());
+}

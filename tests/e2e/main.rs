@@ -5,6 +5,7 @@
 mod helpers;
 mod input;
 mod lifecycle;
+mod plans;
 mod platform;
 mod relay;
 mod scheduling;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use homecare_activities::temporal::{self, TemporalSettings};
 use homecare_activities::{EventBus, EventBusConfig, FloorActivitiesImpl, VisitActivitiesImpl};
-use homecare_workflows::{CallOutWorkflow, FloorWorkflow, VisitWorkflow};
+use homecare_workflows::{CallOutWorkflow, FloorWorkflow, PlanDayWorkflow, VisitWorkflow};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio::sync::oneshot;
@@ -47,6 +47,8 @@ pub fn worker_options(
         .register_workflow::<VisitWorkflow>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
         .register_workflow::<CallOutWorkflow>()
+        .map_err(|e| WorkerError::Worker(e.to_string()))?
+        .register_workflow::<PlanDayWorkflow>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
         .register_workflow::<FloorWorkflow>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
@@ -232,6 +234,14 @@ mod tests {
             same_contract(
                 VisitActivities::reschedule_visit,
                 VisitActivitiesImpl::reschedule_visit,
+            ),
+            same_contract(
+                VisitActivities::solve_day_plan,
+                VisitActivitiesImpl::solve_day_plan,
+            ),
+            same_contract(
+                VisitActivities::apply_day_plan,
+                VisitActivitiesImpl::apply_day_plan,
             ),
         ];
         assert_eq!(names.map(|n| n), activity_names::ALL.map(str::to_owned));

@@ -7,16 +7,13 @@
 //! crash after the commit still delivers every signal, and a repeated signal
 //! changes nothing (decisions carry the visit's assignment version).
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
-
 use homecare_domain::contracts::{CallOut, CallOutOutcome, visit_workflow_id};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{SignalWorkflowOptions, WorkflowContext, WorkflowContextView, WorkflowResult};
 
 use crate::VisitWorkflow;
 use crate::contracts::VisitActivities;
+use crate::join::join_in_workflow;
 use crate::visit::activity_options;
 
 #[workflow]
@@ -87,30 +84,4 @@ impl CallOutWorkflow {
     pub fn outcome(&self, _ctx: &WorkflowContextView) -> Option<CallOutOutcome> {
         self.outcome.clone()
     }
-}
-
-/// Awaits every future, polling each with the workflow task's own waker.
-/// `futures::future::join_all` switches to `FuturesOrdered` above 30 futures,
-/// whose inner wakers the SDK rightly flags as non-deterministic.
-async fn join_in_workflow<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut pending: Vec<Option<Pin<Box<F>>>> =
-        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
-    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        for (slot, output) in pending.iter_mut().zip(outputs.iter_mut()) {
-            if let Some(future) = slot
-                && let Poll::Ready(value) = future.as_mut().poll(cx)
-            {
-                *output = Some(value);
-                *slot = None;
-            }
-        }
-        if pending.iter().all(Option::is_none) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }

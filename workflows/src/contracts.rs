@@ -3,8 +3,9 @@
 //! the same names; `homecare_worker` tests that both sides agree.
 
 use homecare_domain::contracts::{
-    AssignmentOutcome, CallOut, CallOutOutcome, InvoiceLineSummary, LateCheckInAlert, RecordCancel,
-    RecordEvv, RecordManualAssignment, RecordReschedule, VisitRef, activity_names,
+    AssignmentOutcome, CallOut, CallOutOutcome, InvoiceLineSummary, LateCheckInAlert, PlanOutcome,
+    PlanProposal, PlanRequest, RecordCancel, RecordEvv, RecordManualAssignment, RecordReschedule,
+    VisitRef, activity_names,
 };
 use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;
@@ -65,6 +66,18 @@ impl VisitActivities {
     pub fn reschedule_visit(
         _request: RecordReschedule,
     ) -> Result<AssignmentOutcome, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Builds the day's routing instance and runs the optimizer (heartbeats).
+    #[activity(name = activity_names::SOLVE_PLAN)]
+    pub fn solve_day_plan(_request: PlanRequest) -> Result<PlanProposal, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Applies a proposal through the hard-rule checks, in one transaction.
+    #[activity(name = activity_names::APPLY_PLAN)]
+    pub fn apply_day_plan(_proposal: PlanProposal) -> Result<PlanOutcome, ActivityError> {
         unimplemented!()
     }
 }

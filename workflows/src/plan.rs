@@ -1,0 +1,96 @@
+//! `PlanDayWorkflow`: one per day plan, id `plan-<uuid>`.
+//!
+//! Solves the day with the optimizer in a heartbeating activity (so a worker
+//! that dies mid-solve is noticed within seconds and the solve starts again on
+//! another), applies the proposal in a second activity through the hard-rule
+//! checks, then tells every visit whose caregivers changed.
+
+use std::time::Duration;
+
+use homecare_domain::contracts::{PlanOutcome, PlanRequest, visit_workflow_id};
+use temporalio_common::RetryPolicy;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ActivityCloseTimeouts, ActivityOptions, SignalWorkflowOptions, WorkflowContext,
+    WorkflowContextView, WorkflowResult,
+};
+
+use crate::VisitWorkflow;
+use crate::contracts::VisitActivities;
+use crate::join::join_in_workflow;
+use crate::visit::activity_options;
+
+#[workflow]
+pub struct PlanDayWorkflow {
+    input: PlanRequest,
+    outcome: Option<PlanOutcome>,
+}
+
+/// The solve may take its whole time limit; a heartbeat every two seconds
+/// proves the worker is alive.
+fn solve_options(time_limit_seconds: u32) -> ActivityOptions {
+    ActivityOptions::with_close_timeouts(ActivityCloseTimeouts::StartToClose(Duration::from_secs(
+        u64::from(time_limit_seconds) + 120,
+    )))
+    .heartbeat_timeout(Duration::from_secs(20))
+    .retry_policy(
+        RetryPolicy::builder()
+            .initial_interval(Duration::from_secs(1))
+            .maximum_attempts(5)
+            .build(),
+    )
+    .build()
+}
+
+#[workflow_methods]
+impl PlanDayWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: PlanRequest) -> Self {
+        Self {
+            input,
+            outcome: None,
+        }
+    }
+
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<PlanOutcome> {
+        let request = ctx.state(|s| s.input.clone());
+        let proposal = ctx
+            .execute_activity(
+                VisitActivities::solve_day_plan,
+                request.clone(),
+                solve_options(request.time_limit_seconds),
+            )
+            .await?;
+        let outcome = ctx
+            .execute_activity(
+                VisitActivities::apply_day_plan,
+                proposal,
+                activity_options(),
+            )
+            .await?;
+        ctx.state_mut(|s| s.outcome = Some(outcome.clone()));
+        let handles: Vec<_> = outcome
+            .changes
+            .iter()
+            .map(|change| ctx.external_workflow(visit_workflow_id(change.visit_id), None))
+            .collect();
+        let signals = handles
+            .iter()
+            .zip(&outcome.changes)
+            .map(|(handle, change)| {
+                handle.signal(
+                    VisitWorkflow::assignment_changed,
+                    change.clone(),
+                    SignalWorkflowOptions::default(),
+                )
+            });
+        join_in_workflow(signals.collect()).await;
+        Ok(outcome)
+    }
+
+    #[query]
+    pub fn outcome(&self, _ctx: &WorkflowContextView) -> Option<PlanOutcome> {
+        self.outcome.clone()
+    }
+}
