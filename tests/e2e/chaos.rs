@@ -1,0 +1,247 @@
+//! Faults: a worker process killed with SIGKILL while lifecycles are in flight,
+//! then restarted. Every visit is invoiced exactly once and no event reaches the
+//! stream twice.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::helpers::TestApp;
+
+const LIFECYCLES: usize = 200;
+const CAREGIVERS: usize = 20;
+
+/// `homecare worker` as a separate process on the test's database, stream and
+/// task queue.
+fn spawn_worker(app: &TestApp, database: &str) -> Child {
+    let s = &app.settings;
+    Command::new(env!("CARGO_BIN_EXE_homecare"))
+        .arg("worker")
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:5432/{database}"),
+        )
+        .env("NATS_URL", &s.nats_url)
+        .env("HOMECARE_SUBJECT_PREFIX", &s.subject_prefix)
+        .env("HOMECARE_STREAM", &s.stream)
+        .env("HOMECARE_TASK_QUEUE", &s.task_queue)
+        .env("TEMPORAL_ADDRESS", &s.temporal_address)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the homecare binary starts")
+}
+
+/// Sends until the API gives a definite answer: a 503 (no worker answered in
+/// time) or a dropped connection is retried with the same `Idempotency-Key`,
+/// as a phone would.
+async fn until_answered(app: &TestApp, path: &str, body: Value, key: &str) -> (StatusCode, Value) {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let sent = app
+            .http
+            .post(format!("{}{path}", app.base))
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+            .await;
+        if let Ok(response) = sent {
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            if status != StatusCode::SERVICE_UNAVAILABLE {
+                return (status, body);
+            }
+        }
+        assert!(Instant::now() < deadline, "{path} never answered");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn lifecycle(app: &TestApp, client: &str, i: usize) {
+    let start = Utc::now() - chrono::Duration::hours(2 * (LIFECYCLES - i) as i64 + 2);
+    let end = start + chrono::Duration::minutes(60);
+    let (status, visit) = until_answered(
+        app,
+        "/v1/visits",
+        json!({"client_id": client, "scheduled_start": start, "scheduled_end": end}),
+        &format!("create-{i}"),
+    )
+    .await;
+    assert!(status.is_success(), "create: {status} {visit}");
+    let visit = visit["id"].as_str().unwrap().to_owned();
+    app.track(&visit);
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let caregiver = loop {
+        let assigned: Option<Option<Uuid>> = sqlx::query_scalar(
+            "select caregiver_id from visits where id = $1::uuid and status = 'assigned'",
+        )
+        .bind(&visit)
+        .fetch_optional(&app.db)
+        .await
+        .unwrap();
+        if let Some(Some(caregiver)) = assigned {
+            break caregiver;
+        }
+        assert!(Instant::now() < deadline, "visit {visit} never assigned");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for (command, at, key) in [
+        ("check-in", start, format!("in-{i}")),
+        (
+            "check-out",
+            end - chrono::Duration::minutes(2),
+            format!("out-{i}"),
+        ),
+    ] {
+        let body =
+            json!({"caregiver_id": caregiver, "at": at, "latitude": 41.94, "longitude": -87.67});
+        let (status, answer) =
+            until_answered(app, &format!("/v1/visits/{visit}/{command}"), body, &key).await;
+        assert_eq!(status, StatusCode::OK, "{command} of {visit}: {answer}");
+    }
+}
+
+#[sqlx::test]
+async fn a_worker_killed_with_lifecycles_in_flight_invoices_each_exactly_once(db: PgPool) {
+    let mut app = TestApp::start_with(db, |s| s.update_timeout_secs = 5).await;
+    app.stop_worker().await;
+    let database: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let mut worker = spawn_worker(&app, &database);
+    let client = app.create_client().await;
+    for i in 0..CAREGIVERS {
+        app.create_caregiver_from(json!({"name": format!("Caregiver {i}"),
+            "max_minutes_per_day": 1440, "max_minutes_per_week": 10080}))
+            .await;
+    }
+
+    let drive = futures::stream::iter(0..LIFECYCLES)
+        .map(|i| lifecycle(&app, &client, i))
+        .buffer_unordered(50)
+        .collect::<Vec<()>>();
+    let chaos = async {
+        // Kill once a third of the visits are invoiced, mid-flight for the rest.
+        loop {
+            let invoiced: i64 = sqlx::query_scalar("select count(*) from invoice_lines")
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+            if invoiced as usize >= LIFECYCLES / 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        worker.kill().expect("SIGKILL the worker");
+        worker.wait().unwrap();
+        let in_flight: i64 = sqlx::query_scalar(
+            "select count(*) from visits where status in ('scheduled', 'assigned', 'checked_in', 'completed')",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        (in_flight, spawn_worker(&app, &database))
+    };
+    let (_, (in_flight, mut restarted)) = tokio::join!(drive, chaos);
+    assert!(in_flight > 0, "the kill must hit visits in flight");
+
+    // Every visit ends invoiced (the workflow's last step), exactly once.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let invoiced: i64 =
+            sqlx::query_scalar("select count(*) from visits where status = 'invoiced'")
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        if invoiced as usize == LIFECYCLES {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{invoiced} of {LIFECYCLES} invoiced"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (lines, distinct, evv): (i64, i64, i64) = sqlx::query_as(
+        "select (select count(*) from invoice_lines), (select count(distinct visit_id) from invoice_lines),
+                (select count(*) from evv_records)",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        (lines, distinct, evv),
+        (LIFECYCLES as i64, LIFECYCLES as i64, 2 * LIFECYCLES as i64)
+    );
+
+    // The stream holds each recorded event once: every one published (the
+    // sweeper covers publishes lost with the worker), none twice.
+    let recorded: i64 = sqlx::query_scalar("select count(*) from visit_events")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded as usize,
+        4 * LIFECYCLES,
+        "assigned, checked_in, completed, invoice"
+    );
+    let bus = homecare_activities::EventBus::connect(app.settings.bus())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let messages = loop {
+        let messages = bus
+            .stream()
+            .await
+            .unwrap()
+            .info()
+            .await
+            .unwrap()
+            .state
+            .messages;
+        if messages as i64 >= recorded || Instant::now() > deadline {
+            break messages;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(messages as i64, recorded, "no event lost, none duplicated");
+    let mut ids = std::collections::HashSet::new();
+    let consumer = bus
+        .stream()
+        .await
+        .unwrap()
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = consumer
+        .fetch()
+        .max_messages(messages as usize)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .unwrap();
+    while let Some(Ok(message)) = batch.next().await {
+        let envelope: Value = serde_json::from_slice(&message.payload).unwrap();
+        assert!(
+            ids.insert(envelope["id"].as_str().unwrap().to_owned()),
+            "event {} twice on the stream",
+            envelope["id"]
+        );
+    }
+    assert_eq!(ids.len() as u64, messages);
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+    app.shutdown().await;
+}
