@@ -37,6 +37,23 @@ pub struct BenchOptions {
     /// Also run the floor (`FloorWorkflow`) on this Temporal server and task
     /// queue, at the same concurrency, in the same run.
     pub floor: Option<TemporalSettings>,
+    /// Extra WebSocket clients listening throughout, each subscribed to one
+    /// caregiver's events (the bench's caregivers in turn): a share each.
+    pub fanout: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FanoutReport {
+    pub sockets: usize,
+    /// Frames received over all fan-out sockets.
+    pub frames: usize,
+    /// Event time → frame received, over every fan-out frame.
+    pub delivery: Option<Percentiles>,
+    /// The API process's resident memory (its `/healthz`), before the sockets
+    /// opened and with all of them open at the end of the run.
+    pub api_rss_bytes_before: Option<u64>,
+    pub api_rss_bytes_with_sockets: Option<u64>,
+    pub api_websocket_connections: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -89,6 +106,7 @@ pub struct BenchReport {
     pub lifecycles_per_second: f64,
     pub latency: BTreeMap<String, Percentiles>,
     pub floor: Option<FloorReport>,
+    pub fanout: Option<FanoutReport>,
 }
 
 /// (visit id, CloudEvents type)
@@ -263,15 +281,22 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     let client_id = client["id"].as_str().context("client id")?.to_owned();
     // One caregiver per concurrent lifecycle, and every visit in its own past hour
     // slot, so assignment never waits for a free caregiver.
+    let mut caregivers = Vec::with_capacity(options.concurrency);
     for i in 0..options.concurrency {
-        driver
+        let caregiver = driver
             .post(
                 "api.create_caregiver",
                 "/v1/caregivers",
                 json!({"name": format!("Bench Caregiver {i}")}),
             )
             .await?;
+        caregivers.push(caregiver["id"].as_str().context("caregiver id")?.to_owned());
     }
+    let fanout = if options.fanout > 0 {
+        Some(Fanout::open(&driver.http, &driver.api, &caregivers, options.fanout).await?)
+    } else {
+        None
+    };
     let first_slot = Utc::now() - chrono::Duration::hours(2 * options.lifecycles as i64 + 2);
 
     let started_at = Utc::now();
@@ -300,6 +325,10 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     eprintln!();
     let wall_seconds = wall.elapsed().as_secs_f64();
     listener.abort();
+    let fanout = match fanout {
+        Some(f) => Some(f.close(&driver.http, &driver.api).await),
+        None => None,
+    };
 
     let mut latency: BTreeMap<String, Percentiles> = BTreeMap::new();
     for (metric, samples) in driver.samples.0.lock().unwrap().iter() {
@@ -335,6 +364,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         lifecycles_per_second,
         latency,
         floor,
+        fanout,
     };
     if let Some(dir) = &options.out_dir {
         std::fs::create_dir_all(dir)?;
@@ -346,6 +376,92 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         eprintln!("report written to {}", path.display());
     }
     Ok(report)
+}
+
+/// The API's own view of itself (`/healthz`): resident memory and sockets.
+async fn api_health(http: &reqwest::Client, api: &str) -> (Option<u64>, Option<u64>) {
+    let health: Value = match http.get(format!("{api}/healthz")).send().await {
+        Ok(response) => response.json().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    (
+        health["memory_rss_bytes"].as_u64(),
+        health["websocket_connections"].as_u64(),
+    )
+}
+
+/// K sockets, each following one caregiver's events.
+struct Fanout {
+    sockets: usize,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+    delivery_ms: Arc<Mutex<Vec<f64>>>,
+    rss_before: Option<u64>,
+}
+
+impl Fanout {
+    async fn open(
+        http: &reqwest::Client,
+        api: &str,
+        caregivers: &[String],
+        sockets: usize,
+    ) -> anyhow::Result<Self> {
+        let (rss_before, _) = api_health(http, api).await;
+        let delivery_ms = Arc::new(Mutex::new(Vec::new()));
+        let ws = api.replacen("http", "ws", 1);
+        let mut readers = Vec::with_capacity(sockets);
+        for k in 0..sockets {
+            let url = format!(
+                "{ws}/v1/events?caregiver_id={}",
+                caregivers[k % caregivers.len().max(1)]
+            );
+            let (mut socket, _) = tokio_tungstenite::connect_async(&url)
+                .await
+                .with_context(|| format!("fan-out socket {k} of {sockets}"))?;
+            let delivery_ms = delivery_ms.clone();
+            readers.push(tokio::spawn(async move {
+                while let Some(Ok(message)) = socket.next().await {
+                    if let Message::Text(text) = message
+                        && let Ok(frame) = serde_json::from_str::<Value>(&text)
+                        && let Some(time) = frame["event"]["time"]
+                            .as_str()
+                            .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+                    {
+                        let ms =
+                            (Utc::now() - time).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+                        delivery_ms.lock().unwrap().push(ms.max(0.0));
+                    }
+                }
+            }));
+            if (k + 1) % 250 == 0 {
+                eprint!("\r{} fan-out sockets open", k + 1);
+            }
+        }
+        eprintln!("\r{sockets} fan-out sockets open");
+        Ok(Self {
+            sockets,
+            readers,
+            delivery_ms,
+            rss_before,
+        })
+    }
+
+    async fn close(self, http: &reqwest::Client, api: &str) -> FanoutReport {
+        // Let the last frames land before measuring and closing.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (rss, connections) = api_health(http, api).await;
+        for reader in &self.readers {
+            reader.abort();
+        }
+        let samples = self.delivery_ms.lock().unwrap().clone();
+        FanoutReport {
+            sockets: self.sockets,
+            frames: samples.len(),
+            delivery: Percentiles::of(&samples),
+            api_rss_bytes_before: self.rss_before,
+            api_rss_bytes_with_sockets: rss,
+            api_websocket_connections: connections,
+        }
+    }
 }
 
 /// The same number of lifecycles of the bare `FloorWorkflow`, at the same
@@ -417,6 +533,28 @@ pub fn print(report: &BenchReport) {
             "{metric:<32} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
             p.count, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
         );
+    }
+    if let Some(f) = &report.fanout {
+        let mib = |b: Option<u64>| {
+            b.map_or("?".to_owned(), |b| {
+                format!("{:.1} MiB", b as f64 / 1048576.0)
+            })
+        };
+        println!(
+            "fan-out: {} sockets, {} frames; API memory {} before, {} with the sockets ({} connections)",
+            f.sockets,
+            f.frames,
+            mib(f.api_rss_bytes_before),
+            mib(f.api_rss_bytes_with_sockets),
+            f.api_websocket_connections
+                .map_or("?".to_owned(), |c| c.to_string())
+        );
+        if let Some(p) = &f.delivery {
+            println!(
+                "{:<32} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+                "fan-out: event -> frame", p.count, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
+            );
+        }
     }
     if let Some(floor) = &report.floor {
         let p = &floor.lifecycle;

@@ -64,6 +64,10 @@ enum Command {
         /// Skip the floor (a bare Temporal workflow with the same round trips).
         #[arg(long)]
         no_floor: bool,
+        /// Extra WebSocket clients, each following one caregiver's events;
+        /// reports their delivery latency and the API's memory.
+        #[arg(long, default_value_t = 0)]
+        fanout: usize,
         #[command(flatten)]
         settings: Settings,
     },
@@ -232,6 +236,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             out,
             no_floor,
+            fanout,
             settings,
         } => {
             let floor = (!no_floor).then(|| settings.temporal());
@@ -241,6 +246,7 @@ async fn main() -> anyhow::Result<()> {
                 concurrency,
                 out_dir: Some(out),
                 floor,
+                fanout,
             };
             let report = homecare::bench::run(options).await?;
             homecare::bench::print(&report);

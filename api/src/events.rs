@@ -105,6 +105,11 @@ impl Relay {
         Ok(Self { feed })
     }
 
+    /// Live WebSocket connections of this process (each holds one receiver).
+    pub fn connections(&self) -> usize {
+        self.feed.receiver_count()
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<RelayedEvent>> {
         self.feed.subscribe()
     }

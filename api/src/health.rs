@@ -55,8 +55,22 @@ impl Check {
     }
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+/// Liveness, with what an operator (or `homecare bench --fanout`) watches: the
+/// process's resident memory and its live WebSocket connections.
+async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "status": "ok",
+        "memory_rss_bytes": resident_memory_bytes(),
+        "websocket_connections": state.relay.connections(),
+    }))
+}
+
+/// VmRSS from /proc (Linux); None elsewhere.
+fn resident_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {

@@ -124,6 +124,7 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
         concurrency: 3,
         out_dir: Some(out.clone()),
         floor: Some(app.settings.temporal()),
+        fanout: 12,
     };
     let report = homecare::bench::run(options)
         .await
@@ -149,6 +150,17 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
         report.latency["state_change_to_ws_frame"].count, 12,
         "assigned + invoice.created per lifecycle"
     );
+    let fanout = report.fanout.as_ref().expect("the fan-out ran");
+    assert_eq!(fanout.sockets, 12);
+    // Each socket follows one of the 3 caregivers: 4 sockets per caregiver see
+    // that caregiver's assigned, checked_in, completed and invoice events.
+    assert_eq!(fanout.frames, 4 * 6 * 4, "{fanout:?}");
+    assert_eq!(
+        fanout.api_websocket_connections,
+        Some(12),
+        "the main listener has closed by then"
+    );
+    assert!(fanout.api_rss_bytes_with_sockets.unwrap() > 0);
     let floor = report.floor.as_ref().expect("the floor ran");
     assert_eq!(floor.lifecycle.count, 6);
     assert!(floor.throughput_ratio > 0.0 && floor.p50_latency_ratio > 0.0);
