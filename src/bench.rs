@@ -184,6 +184,9 @@ impl Samples {
 }
 
 struct Driver {
+    /// A skill only this run's caregivers hold, so its visits go to them and
+    /// never to caregivers already in the database.
+    skill: String,
     http: reqwest::Client,
     api: String,
     arrivals: Arc<Arrivals>,
@@ -206,7 +209,8 @@ impl Driver {
             .post(
                 "api.create_visit",
                 "/v1/visits",
-                json!({"client_id": client, "scheduled_start": start, "scheduled_end": end}),
+                json!({"client_id": client, "scheduled_start": start, "scheduled_end": end,
+                       "required_skills": [self.skill]}),
             )
             .await?;
         let visit_id = visit["id"].as_str().context("visit id")?.to_owned();
@@ -266,6 +270,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         })
     };
     let driver = Arc::new(Driver {
+        skill: format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
         http: reqwest::Client::new(),
         api,
         arrivals: arrivals.clone(),
@@ -287,7 +292,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
             .post(
                 "api.create_caregiver",
                 "/v1/caregivers",
-                json!({"name": format!("Bench Caregiver {i}")}),
+                json!({"name": format!("Bench Caregiver {i}"), "skills": [driver.skill]}),
             )
             .await?;
         caregivers.push(caregiver["id"].as_str().context("caregiver id")?.to_owned());

@@ -201,3 +201,53 @@ async fn creating_a_visit_twice_with_one_idempotency_key_creates_one_visit(db: P
     assert_eq!(rows(&app, "visits").await, 1);
     app.shutdown().await;
 }
+
+#[sqlx::test]
+async fn caregiver_fields_are_validated_and_every_valid_slug_is_stored(db: PgPool) {
+    let app = TestApp::start(db).await;
+    let (status, caregiver) = app
+        .post(
+            "/v1/caregivers",
+            serde_json::json!({"name": "Dana", "skills": ["dementia-care", "hoyer_lift"],
+                "credentials": [{"skill": "cpr-aed", "expires_on": "2030-01-31"}],
+                "availability": [{"weekday": "Monday", "start": "08:00", "end": "24:00"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{caregiver}");
+    assert_eq!(
+        caregiver["skills"],
+        serde_json::json!(["cpr-aed", "dementia-care", "hoyer_lift"])
+    );
+    assert_eq!(caregiver["availability"][0]["end"], "24:00");
+    let (status, problem) = app
+        .post(
+            "/v1/caregivers",
+            serde_json::json!({"name": "Eve", "gender": "robot", "languages": ["e"],
+                "max_minutes_per_day": 0, "home": {"latitude": 91.0, "longitude": 0.0},
+                "availability": [{"weekday": "someday", "start": "9", "end": "08:00"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for field in [
+        "gender",
+        "languages[0]",
+        "max_minutes_per_day",
+        "home.latitude",
+        "availability[0].weekday",
+        "availability[0].start",
+    ] {
+        assert!(fields.contains(&field), "{field} in {fields:?}");
+    }
+    let count: i64 = sqlx::query_scalar("select count(*) from caregivers")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 1, "nothing written for the invalid one");
+    app.shutdown().await;
+}
