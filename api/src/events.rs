@@ -259,6 +259,14 @@ async fn subscribe(
             e.body_text()
         ))
     })?;
+    // Clients only listen: small buffers keep a socket's memory to a few KiB
+    // (axum's defaults of 128 KiB each way cost ~150 KiB per socket, 1.5 GiB for
+    // 10,000), and a bounded write buffer pushes back on a stalled client.
+    let upgrade = upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(64 * 1024);
     Ok(upgrade.on_upgrade(move |socket| async move {
         if let Err(reason) = relay_to_socket(socket, state, filter, since).await {
             tracing::debug!(%reason, "event socket closed");

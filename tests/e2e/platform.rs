@@ -153,8 +153,9 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
     let fanout = report.fanout.as_ref().expect("the fan-out ran");
     assert_eq!(fanout.sockets, 12);
     // Each socket follows one of the 3 caregivers: 4 sockets per caregiver see
-    // that caregiver's assigned, checked_in, completed and invoice events.
-    assert_eq!(fanout.frames, 4 * 6 * 4, "{fanout:?}");
+    // that caregiver's assigned and invoice events (the ones stamped when
+    // recorded, so their delivery can be timed).
+    assert_eq!(fanout.frames, 4 * 6 * 2, "{fanout:?}");
     assert_eq!(
         fanout.api_websocket_connections,
         Some(12),
