@@ -31,8 +31,12 @@ const WAIT_LIMIT: Duration = Duration::from_secs(60);
 pub struct BenchOptions {
     pub api_url: String,
     pub lifecycles: usize,
+    /// Lifecycles in flight at most (closed loop), and caregivers created.
     pub concurrency: usize,
-    /// Where the JSON report goes (created if missing); None writes nothing.
+    /// Open loop instead: start lifecycles at this rate (per second) whether or
+    /// not earlier ones have finished, as real traffic arrives.
+    pub arrival_rate: Option<f64>,
+    /// Where the JSON report goes (and the latency plot, as SVG) (created if missing); None writes nothing.
     pub out_dir: Option<PathBuf>,
     /// Also run the floor (`FloorWorkflow`) on this Temporal server and task
     /// queue, at the same concurrency, in the same run.
@@ -102,6 +106,7 @@ pub struct BenchReport {
     pub started_at: DateTime<Utc>,
     pub lifecycles: usize,
     pub concurrency: usize,
+    pub arrival_rate: Option<f64>,
     pub wall_seconds: f64,
     pub lifecycles_per_second: f64,
     pub latency: BTreeMap<String, Percentiles>,
@@ -306,9 +311,18 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
 
     let started_at = Utc::now();
     let wall = Instant::now();
-    let gate = Arc::new(Semaphore::new(options.concurrency));
+    // Closed loop: at most `concurrency` in flight. Open loop: one every
+    // 1/rate seconds, however many are in flight.
+    let gate = Arc::new(Semaphore::new(match options.arrival_rate {
+        Some(_) => Semaphore::MAX_PERMITS,
+        None => options.concurrency,
+    }));
     let mut running = Vec::with_capacity(options.lifecycles);
+    let begun = tokio::time::Instant::now();
     for i in 0..options.lifecycles {
+        if let Some(rate) = options.arrival_rate {
+            tokio::time::sleep_until(begun + Duration::from_secs_f64(i as f64 / rate)).await;
+        }
         let permit = gate.clone().acquire_owned().await?;
         let driver = driver.clone();
         let client_id = client_id.clone();
@@ -346,6 +360,11 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     }
     let lifecycles_per_second = options.lifecycles as f64 / wall_seconds;
     let floor = match &options.floor {
+        // The floor is a closed-loop run: compare it with closed-loop runs only.
+        Some(_) if options.arrival_rate.is_some() => {
+            eprintln!("open loop (--rate): the floor compares closed-loop runs only; skipped");
+            None
+        }
         Some(temporal) => {
             let (floor_wall, lifecycle) =
                 floor(temporal, options.lifecycles, options.concurrency).await?;
@@ -365,6 +384,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         started_at,
         lifecycles: options.lifecycles,
         concurrency: options.concurrency,
+        arrival_rate: options.arrival_rate,
         wall_seconds,
         lifecycles_per_second,
         latency,
@@ -378,9 +398,92 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
             started_at.format("%Y%m%dT%H%M%SZ")
         ));
         std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
-        eprintln!("report written to {}", path.display());
+        let plot = path.with_extension("svg");
+        std::fs::write(&plot, latency_plot(&report))?;
+        eprintln!(
+            "report written to {} (plot: {})",
+            path.display(),
+            plot.display()
+        );
     }
     Ok(report)
+}
+
+/// The latency percentiles of every metric as an SVG chart (no plotting
+/// dependency): one line per metric over p50, p95, p99 and max, log-scaled ms.
+pub fn latency_plot(report: &BenchReport) -> String {
+    let mut series: Vec<(String, Percentiles)> = report
+        .latency
+        .iter()
+        .filter(|(name, _)| !name.starts_with("api.create_c"))
+        .map(|(name, p)| (name.clone(), p.clone()))
+        .collect();
+    if let Some(floor) = &report.floor {
+        series.push((
+            "floor: bare workflow lifecycle".to_owned(),
+            floor.lifecycle.clone(),
+        ));
+    }
+    if let Some(p) = report.fanout.as_ref().and_then(|f| f.delivery.clone()) {
+        series.push(("fan-out: event -> frame".to_owned(), p));
+    }
+    let (width, height, left, right, top, bottom) = (900.0, 520.0, 70.0, 330.0, 40.0, 50.0);
+    let plot_w = width - left - right;
+    let plot_h = height - top - bottom;
+    let values = series
+        .iter()
+        .flat_map(|(_, p)| [p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms]);
+    let max = values.fold(1.0_f64, f64::max);
+    let decades = max.log10().ceil().max(1.0);
+    let y = |ms: f64| top + plot_h - (ms.max(0.1).log10() + 1.0) / (decades + 1.0) * plot_h;
+    let x = |i: usize| left + plot_w * i as f64 / 3.0;
+    const COLOURS: [&str; 10] = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+        "#bcbd22", "#17becf",
+    ];
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{left}\" y=\"22\" font-size=\"15\">homecare bench {}: {} lifecycles, {:.2}/s (latency, ms, log scale)</text>\n",
+        report.started_at.format("%Y-%m-%d %H:%M:%SZ"),
+        report.lifecycles,
+        report.lifecycles_per_second
+    );
+    for d in -1..=(decades as i32) {
+        let ms = 10f64.powi(d);
+        let yy = y(ms);
+        svg += &format!(
+            "<line x1=\"{left}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#ddd\"/>\n\
+             <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{ms}</text>\n",
+            left + plot_w,
+            left - 6.0,
+            yy + 4.0
+        );
+    }
+    for (i, label) in ["p50", "p95", "p99", "max"].iter().enumerate() {
+        svg += &format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{label}</text>\n",
+            x(i),
+            top + plot_h + 20.0
+        );
+    }
+    for (k, (name, p)) in series.iter().enumerate() {
+        let colour = COLOURS[k % COLOURS.len()];
+        let points: Vec<String> = [p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms]
+            .iter()
+            .enumerate()
+            .map(|(i, ms)| format!("{:.1},{:.1}", x(i), y(*ms)))
+            .collect();
+        svg += &format!(
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>\n\
+             <text x=\"{:.1}\" y=\"{:.1}\" fill=\"{colour}\">{name} (p99 {:.0})</text>\n",
+            points.join(" "),
+            left + plot_w + 12.0,
+            top + 16.0 * k as f64 + 10.0,
+            p.p99_ms
+        );
+    }
+    svg + "</svg>\n"
 }
 
 /// The API's own view of itself (`/healthz`): resident memory and sockets.

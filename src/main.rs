@@ -58,6 +58,10 @@ enum Command {
         lifecycles: usize,
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Open loop: start this many lifecycles per second, however many are
+        /// in flight (default: closed loop at --concurrency).
+        #[arg(long)]
+        rate: Option<f64>,
         /// Folder for the JSON report.
         #[arg(long, default_value = "results")]
         out: PathBuf,
@@ -237,8 +241,15 @@ async fn main() -> anyhow::Result<()> {
             out,
             no_floor,
             fanout,
+            rate,
             settings,
         } => {
+            if let Some(r) = rate {
+                anyhow::ensure!(
+                    r.is_finite() && r > 0.0 && r <= 1000.0,
+                    "--rate must be in (0, 1000]"
+                );
+            }
             let floor = (!no_floor).then(|| settings.temporal());
             let options = homecare::bench::BenchOptions {
                 api_url,
@@ -247,6 +258,7 @@ async fn main() -> anyhow::Result<()> {
                 out_dir: Some(out),
                 floor,
                 fanout,
+                arrival_rate: rate,
             };
             let report = homecare::bench::run(options).await?;
             homecare::bench::print(&report);

@@ -125,6 +125,7 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
         out_dir: Some(out.clone()),
         floor: Some(app.settings.temporal()),
         fanout: 12,
+        arrival_rate: None,
     };
     let report = homecare::bench::run(options)
         .await
@@ -170,8 +171,41 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
         .await
         .unwrap();
     assert_eq!(lines, 6);
-    let written: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
-    assert_eq!(written.len(), 1, "one JSON report");
+    let mut written: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .extension()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        ["json", "svg"],
+        "the JSON report and the latency plot"
+    );
+
+    // Open loop: arrivals at a fixed rate, whatever is in flight.
+    let open_loop = homecare::bench::BenchOptions {
+        api_url: app.base.clone(),
+        lifecycles: 4,
+        concurrency: 2,
+        out_dir: None,
+        floor: None,
+        fanout: 0,
+        arrival_rate: Some(4.0),
+    };
+    let report = homecare::bench::run(open_loop)
+        .await
+        .expect("the open-loop bench completes");
+    assert_eq!(report.latency["lifecycle_create_to_invoice_frame"].count, 4);
+    assert_eq!(report.arrival_rate, Some(4.0));
+    let svg = homecare::bench::latency_plot(&report);
+    assert!(svg.starts_with("<svg") && svg.contains("lifecycle_create_to_invoice_frame"));
     std::fs::remove_dir_all(out).unwrap();
     app.shutdown().await;
 }
