@@ -511,9 +511,10 @@ pub fn score(need: &VisitNeed, caregiver: &CaregiverProfile, policy: &Policy) ->
     let limit = caregiver.overtime_after_minutes_per_week;
     let overtime_minutes =
         (week_minutes_before + need.minutes() - limit.max(week_minutes_before)).max(0);
-    let travel = -(travel_minutes as f64) * w.travel_per_minute;
-    let overtime = -(overtime_minutes as f64) * w.overtime_per_minute;
-    let balance = -(week_minutes_before as f64 / 60.0) * w.balance_per_hour;
+    // `+ 0.0` turns a negative zero into zero (JSON would show "-0").
+    let travel = -(travel_minutes as f64) * w.travel_per_minute + 0.0;
+    let overtime = -(overtime_minutes as f64) * w.overtime_per_minute + 0.0;
+    let balance = -(week_minutes_before as f64 / 60.0) * w.balance_per_hour + 0.0;
     ScoreTerms {
         continuity,
         preferred,
