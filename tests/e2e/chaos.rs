@@ -297,3 +297,121 @@ async fn postgres_restarted_mid_run_loses_and_doubles_nothing(db: PgPool) {
     assert_each_invoiced_once(&app, RUN).await;
     app.shutdown().await;
 }
+
+/// Restarts the machine's NATS server with the arguments it runs with; its
+/// JetStream store is on disk, so the stream survives.
+fn restart_nats() {
+    let pid = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                c.starts_with("/usr/sbin/nats-server\0") || c.starts_with("nats-server\0")
+            })
+        })
+        .expect("a running nats-server");
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+    let mut args: Vec<String> = cmdline
+        .split('\0')
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let program = args.remove(0);
+    assert!(
+        Command::new("kill")
+            .arg(pid.to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let gone = Instant::now() + Duration::from_secs(20);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < gone, "nats-server did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Down for a moment while lifecycles keep going.
+    std::thread::sleep(Duration::from_secs(2));
+    Command::new(&program)
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server restarts");
+    let up = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect("127.0.0.1:4222").is_err() {
+        assert!(Instant::now() < up, "nats-server did not come back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[sqlx::test]
+#[ignore = "restarts the shared NATS server; ./dev test runs it alone after the rest"]
+async fn nats_restarted_mid_run_loses_no_event_and_a_resuming_client_gets_each_once(db: PgPool) {
+    const RUN: usize = 40;
+    let app = TestApp::start(db).await;
+    let client = app.create_client().await;
+    for i in 0..CAREGIVERS {
+        app.create_caregiver_from(json!({"name": format!("Caregiver {i}"),
+            "max_minutes_per_day": 1440, "max_minutes_per_week": 10080}))
+            .await;
+    }
+    // A dashboard: follows the feed, and on any break reconnects with
+    // `?since=<last sequence it saw>`.
+    let ws = app.base.replacen("http", "ws", 1);
+    let listener = tokio::spawn(async move {
+        let mut last = 0u64;
+        let mut seen: Vec<(u64, String)> = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(240);
+        while seen.len() < 4 * RUN && Instant::now() < deadline {
+            let url = if last == 0 {
+                format!("{ws}/v1/events")
+            } else {
+                format!("{ws}/v1/events?since={last}")
+            };
+            let Ok((mut socket, _)) = tokio_tungstenite::connect_async(&url).await else {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            };
+            loop {
+                match tokio::time::timeout(Duration::from_secs(15), socket.next()).await {
+                    Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))) => {
+                        let frame: Value = serde_json::from_str(&text).unwrap();
+                        last = frame["sequence"].as_u64().unwrap();
+                        seen.push((last, frame["event"]["id"].as_str().unwrap().to_owned()));
+                        if seen.len() >= 4 * RUN {
+                            break;
+                        }
+                    }
+                    Ok(Some(Ok(_))) => {}
+                    // Closed, broken or quiet for long: resume from `last`.
+                    _ => break,
+                }
+            }
+        }
+        seen
+    });
+    let drive = futures::stream::iter(0..RUN)
+        .map(|i| lifecycle(&app, &client, i))
+        .buffer_unordered(10)
+        .collect::<Vec<()>>();
+    let chaos = async {
+        until_a_third_invoiced(&app, RUN).await;
+        tokio::task::spawn_blocking(restart_nats).await.unwrap();
+    };
+    tokio::join!(drive, chaos);
+    assert_each_invoiced_once(&app, RUN).await;
+
+    let seen = listener.await.unwrap();
+    assert_eq!(
+        seen.len(),
+        4 * RUN,
+        "every event reached the resuming client"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0].0 < w[1].0),
+        "in stream order, none twice"
+    );
+    let ids: std::collections::HashSet<&String> = seen.iter().map(|(_, id)| id).collect();
+    assert_eq!(ids.len(), 4 * RUN);
+    app.shutdown().await;
+}
