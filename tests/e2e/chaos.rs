@@ -1,5 +1,6 @@
 //! Faults: a worker process killed with SIGKILL while lifecycles are in flight,
-//! then restarted; PostgreSQL restarted mid-run. Every visit is invoiced exactly
+//! then restarted; the API killed and restarted; PostgreSQL and NATS restarted
+//! mid-run. Every visit is invoiced exactly
 //! once and no event reaches the stream twice.
 //!
 //! The PostgreSQL restart would break every other test running at the same
@@ -19,28 +20,47 @@ use uuid::Uuid;
 use crate::helpers::TestApp;
 
 const LIFECYCLES: usize = 200;
+
+/// A child process that is killed when dropped, so a failing test never leaves
+/// a worker or an API running (holding its database open).
+struct Killed(Child);
+
+impl Killed {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
 const CAREGIVERS: usize = 20;
 
 /// `homecare worker` as a separate process on the test's database, stream and
 /// task queue.
-fn spawn_worker(app: &TestApp, database: &str) -> Child {
+fn spawn_worker(app: &TestApp, database: &str) -> Killed {
     let s = &app.settings;
-    Command::new(env!("CARGO_BIN_EXE_homecare"))
-        .arg("worker")
-        .env(
-            "DATABASE_URL",
-            format!("postgres://postgres@127.0.0.1:5432/{database}"),
-        )
-        .env("NATS_URL", &s.nats_url)
-        .env("HOMECARE_SUBJECT_PREFIX", &s.subject_prefix)
-        .env("HOMECARE_STREAM", &s.stream)
-        .env("HOMECARE_TASK_QUEUE", &s.task_queue)
-        .env("TEMPORAL_ADDRESS", &s.temporal_address)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the homecare binary starts")
+    Killed(
+        Command::new(env!("CARGO_BIN_EXE_homecare"))
+            .arg("worker")
+            .env(
+                "DATABASE_URL",
+                format!("postgres://postgres@127.0.0.1:5432/{database}"),
+            )
+            .env("NATS_URL", &s.nats_url)
+            .env("HOMECARE_SUBJECT_PREFIX", &s.subject_prefix)
+            .env("HOMECARE_STREAM", &s.stream)
+            .env("HOMECARE_TASK_QUEUE", &s.task_queue)
+            .env("TEMPORAL_ADDRESS", &s.temporal_address)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the homecare binary starts"),
+    )
 }
 
 /// Sends until the API gives a definite answer: a 5xx (no worker answered in
@@ -68,6 +88,8 @@ async fn until_answered(app: &TestApp, path: &str, body: Value, key: &str) -> (S
     }
 }
 
+/// One visit from creation to invoice; the keys carry the test's own task queue
+/// name, so visits (and their workflow ids) never meet another test's.
 async fn lifecycle(app: &TestApp, client: &str, i: usize) {
     let start = Utc::now() - chrono::Duration::hours(2 * (LIFECYCLES - i) as i64 + 2);
     let end = start + chrono::Duration::minutes(60);
@@ -75,7 +97,7 @@ async fn lifecycle(app: &TestApp, client: &str, i: usize) {
         app,
         "/v1/visits",
         json!({"client_id": client, "scheduled_start": start, "scheduled_end": end}),
-        &format!("create-{i}"),
+        &format!("{}-create-{i}", app.settings.task_queue),
     )
     .await;
     assert!(status.is_success(), "create: {status} {visit}");
@@ -98,11 +120,15 @@ async fn lifecycle(app: &TestApp, client: &str, i: usize) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     for (command, at, key) in [
-        ("check-in", start, format!("in-{i}")),
+        (
+            "check-in",
+            start,
+            format!("{}-in-{i}", app.settings.task_queue),
+        ),
         (
             "check-out",
             end - chrono::Duration::minutes(2),
-            format!("out-{i}"),
+            format!("{}-out-{i}", app.settings.task_queue),
         ),
     ] {
         let body =
@@ -136,8 +162,7 @@ async fn a_worker_killed_with_lifecycles_in_flight_invoices_each_exactly_once(db
     let chaos = async {
         // Kill once a third of the visits are invoiced, mid-flight for the rest.
         until_a_third_invoiced(&app, LIFECYCLES).await;
-        worker.kill().expect("SIGKILL the worker");
-        worker.wait().unwrap();
+        worker.kill();
         let in_flight: i64 = sqlx::query_scalar(
             "select count(*) from visits where status in ('scheduled', 'assigned', 'checked_in', 'completed')",
         )
@@ -151,8 +176,7 @@ async fn a_worker_killed_with_lifecycles_in_flight_invoices_each_exactly_once(db
     assert!(in_flight > 0, "the kill must hit visits in flight");
 
     assert_each_invoiced_once(&app, LIFECYCLES).await;
-    restarted.kill().unwrap();
-    restarted.wait().unwrap();
+    restarted.kill();
     app.shutdown().await;
 }
 
@@ -355,14 +379,31 @@ async fn nats_restarted_mid_run_loses_no_event_and_a_resuming_client_gets_each_o
             "max_minutes_per_day": 1440, "max_minutes_per_week": 10080}))
             .await;
     }
-    // A dashboard: follows the feed, and on any break reconnects with
-    // `?since=<last sequence it saw>`.
-    let ws = app.base.replacen("http", "ws", 1);
-    let listener = tokio::spawn(async move {
+    let listener = resuming_listener(app.base.replacen("http", "ws", 1), 4 * RUN);
+    let drive = futures::stream::iter(0..RUN)
+        .map(|i| lifecycle(&app, &client, i))
+        .buffer_unordered(10)
+        .collect::<Vec<()>>();
+    let chaos = async {
+        until_a_third_invoiced(&app, RUN).await;
+        tokio::task::spawn_blocking(restart_nats).await.unwrap();
+    };
+    tokio::join!(drive, chaos);
+    assert_each_invoiced_once(&app, RUN).await;
+
+    assert_each_once_in_order(listener.await.unwrap(), 4 * RUN);
+    app.shutdown().await;
+}
+
+/// A dashboard: follows the feed and, on any break (closed, failed, or quiet for
+/// 15 s), reconnects with `?since=<last sequence it saw>`, until `expected`
+/// frames. Returns (sequence, event id) of every frame received.
+fn resuming_listener(ws: String, expected: usize) -> tokio::task::JoinHandle<Vec<(u64, String)>> {
+    tokio::spawn(async move {
         let mut last = 0u64;
         let mut seen: Vec<(u64, String)> = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(240);
-        while seen.len() < 4 * RUN && Instant::now() < deadline {
+        while seen.len() < expected && Instant::now() < deadline {
             let url = if last == 0 {
                 format!("{ws}/v1/events")
             } else {
@@ -378,33 +419,23 @@ async fn nats_restarted_mid_run_loses_no_event_and_a_resuming_client_gets_each_o
                         let frame: Value = serde_json::from_str(&text).unwrap();
                         last = frame["sequence"].as_u64().unwrap();
                         seen.push((last, frame["event"]["id"].as_str().unwrap().to_owned()));
-                        if seen.len() >= 4 * RUN {
+                        if seen.len() >= expected {
                             break;
                         }
                     }
                     Ok(Some(Ok(_))) => {}
-                    // Closed, broken or quiet for long: resume from `last`.
                     _ => break,
                 }
             }
         }
         seen
-    });
-    let drive = futures::stream::iter(0..RUN)
-        .map(|i| lifecycle(&app, &client, i))
-        .buffer_unordered(10)
-        .collect::<Vec<()>>();
-    let chaos = async {
-        until_a_third_invoiced(&app, RUN).await;
-        tokio::task::spawn_blocking(restart_nats).await.unwrap();
-    };
-    tokio::join!(drive, chaos);
-    assert_each_invoiced_once(&app, RUN).await;
+    })
+}
 
-    let seen = listener.await.unwrap();
+fn assert_each_once_in_order(seen: Vec<(u64, String)>, expected: usize) {
     assert_eq!(
         seen.len(),
-        4 * RUN,
+        expected,
         "every event reached the resuming client"
     );
     assert!(
@@ -412,6 +443,78 @@ async fn nats_restarted_mid_run_loses_no_event_and_a_resuming_client_gets_each_o
         "in stream order, none twice"
     );
     let ids: std::collections::HashSet<&String> = seen.iter().map(|(_, id)| id).collect();
-    assert_eq!(ids.len(), 4 * RUN);
+    assert_eq!(ids.len(), expected);
+}
+
+/// `homecare api` as a process of its own on `addr`.
+fn spawn_api(app: &TestApp, database: &str, addr: &str) -> Killed {
+    let s = &app.settings;
+    Killed(
+        Command::new(env!("CARGO_BIN_EXE_homecare"))
+            .arg("api")
+            .env(
+                "DATABASE_URL",
+                format!("postgres://postgres@127.0.0.1:5432/{database}"),
+            )
+            .env("NATS_URL", &s.nats_url)
+            .env("HOMECARE_SUBJECT_PREFIX", &s.subject_prefix)
+            .env("HOMECARE_STREAM", &s.stream)
+            .env("HOMECARE_TASK_QUEUE", &s.task_queue)
+            .env("TEMPORAL_ADDRESS", &s.temporal_address)
+            .env("HOMECARE_API_ADDR", addr)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the homecare binary starts"),
+    )
+}
+
+async fn until_healthy(base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        assert!(Instant::now() < deadline, "the API did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[sqlx::test]
+async fn an_api_killed_mid_run_is_restarted_and_clients_resume_without_gaps(db: PgPool) {
+    const RUN: usize = 40;
+    let mut app = TestApp::start(db).await;
+    let database: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let addr = {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        free.local_addr().unwrap().to_string()
+    };
+    let mut api = spawn_api(&app, &database, &addr);
+    app.base = format!("http://{addr}");
+    until_healthy(&app.base).await;
+    let client = app.create_client().await;
+    for i in 0..CAREGIVERS {
+        app.create_caregiver_from(json!({"name": format!("Caregiver {i}"),
+            "max_minutes_per_day": 1440, "max_minutes_per_week": 10080}))
+            .await;
+    }
+    let listener = resuming_listener(app.base.replacen("http", "ws", 1), 4 * RUN);
+    let drive = futures::stream::iter(0..RUN)
+        .map(|i| lifecycle(&app, &client, i))
+        .buffer_unordered(10)
+        .collect::<Vec<()>>();
+    let chaos = async {
+        until_a_third_invoiced(&app, RUN).await;
+        api.kill();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let restarted = spawn_api(&app, &database, &addr);
+        until_healthy(&app.base).await;
+        restarted
+    };
+    let (_, mut restarted) = tokio::join!(drive, chaos);
+    assert_each_invoiced_once(&app, RUN).await;
+    assert_each_once_in_order(listener.await.unwrap(), 4 * RUN);
+    restarted.kill();
     app.shutdown().await;
 }
