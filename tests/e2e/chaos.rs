@@ -88,6 +88,26 @@ async fn until_answered(app: &TestApp, path: &str, body: Value, key: &str) -> (S
     }
 }
 
+/// A client and `CAREGIVERS` caregivers who may work any hours; the client's id.
+async fn agency(app: &TestApp) -> String {
+    let client = app.create_client().await;
+    for i in 0..CAREGIVERS {
+        app.create_caregiver_from(json!({"name": format!("Caregiver {i}"),
+            "max_minutes_per_day": 1440, "max_minutes_per_week": 10080}))
+            .await;
+    }
+    client
+}
+
+/// `lifecycles` lifecycles, `parallel` at a time.
+async fn drive(app: &TestApp, client: &str, lifecycles: usize, parallel: usize) {
+    futures::stream::iter(0..lifecycles)
+        .map(|i| lifecycle(app, client, i))
+        .buffer_unordered(parallel)
+        .collect::<Vec<()>>()
+        .await;
+}
+
 /// One visit from creation to invoice; the keys carry the test's own task queue
 /// name, so visits (and their workflow ids) never meet another test's.
 async fn lifecycle(app: &TestApp, client: &str, i: usize) {
@@ -148,17 +168,9 @@ async fn a_worker_killed_with_lifecycles_in_flight_invoices_each_exactly_once(db
         .await
         .unwrap();
     let mut worker = spawn_worker(&app, &database);
-    let client = app.create_client().await;
-    for i in 0..CAREGIVERS {
-        app.create_caregiver_from(json!({"name": format!("Caregiver {i}"),
-            "max_minutes_per_day": 1440, "max_minutes_per_week": 10080}))
-            .await;
-    }
+    let client = agency(&app).await;
 
-    let drive = futures::stream::iter(0..LIFECYCLES)
-        .map(|i| lifecycle(&app, &client, i))
-        .buffer_unordered(50)
-        .collect::<Vec<()>>();
+    let drive = drive(&app, &client, LIFECYCLES, 50);
     let chaos = async {
         // Kill once a third of the visits are invoiced, mid-flight for the rest.
         until_a_third_invoiced(&app, LIFECYCLES).await;
@@ -291,16 +303,8 @@ async fn assert_each_invoiced_once(app: &TestApp, lifecycles: usize) {
 async fn postgres_restarted_mid_run_loses_and_doubles_nothing(db: PgPool) {
     const RUN: usize = 60;
     let app = TestApp::start(db).await;
-    let client = app.create_client().await;
-    for i in 0..CAREGIVERS {
-        app.create_caregiver_from(json!({"name": format!("Caregiver {i}"),
-            "max_minutes_per_day": 1440, "max_minutes_per_week": 10080}))
-            .await;
-    }
-    let drive = futures::stream::iter(0..RUN)
-        .map(|i| lifecycle(&app, &client, i))
-        .buffer_unordered(20)
-        .collect::<Vec<()>>();
+    let client = agency(&app).await;
+    let drive = drive(&app, &client, RUN, 20);
     let chaos = async {
         until_a_third_invoiced(&app, RUN).await;
         let version = std::fs::read_dir("/etc/postgresql")
@@ -373,17 +377,9 @@ fn restart_nats() {
 async fn nats_restarted_mid_run_loses_no_event_and_a_resuming_client_gets_each_once(db: PgPool) {
     const RUN: usize = 40;
     let app = TestApp::start(db).await;
-    let client = app.create_client().await;
-    for i in 0..CAREGIVERS {
-        app.create_caregiver_from(json!({"name": format!("Caregiver {i}"),
-            "max_minutes_per_day": 1440, "max_minutes_per_week": 10080}))
-            .await;
-    }
+    let client = agency(&app).await;
     let listener = resuming_listener(app.base.replacen("http", "ws", 1), 4 * RUN);
-    let drive = futures::stream::iter(0..RUN)
-        .map(|i| lifecycle(&app, &client, i))
-        .buffer_unordered(10)
-        .collect::<Vec<()>>();
+    let drive = drive(&app, &client, RUN, 10);
     let chaos = async {
         until_a_third_invoiced(&app, RUN).await;
         tokio::task::spawn_blocking(restart_nats).await.unwrap();
@@ -493,17 +489,9 @@ async fn an_api_killed_mid_run_is_restarted_and_clients_resume_without_gaps(db: 
     let mut api = spawn_api(&app, &database, &addr);
     app.base = format!("http://{addr}");
     until_healthy(&app.base).await;
-    let client = app.create_client().await;
-    for i in 0..CAREGIVERS {
-        app.create_caregiver_from(json!({"name": format!("Caregiver {i}"),
-            "max_minutes_per_day": 1440, "max_minutes_per_week": 10080}))
-            .await;
-    }
+    let client = agency(&app).await;
     let listener = resuming_listener(app.base.replacen("http", "ws", 1), 4 * RUN);
-    let drive = futures::stream::iter(0..RUN)
-        .map(|i| lifecycle(&app, &client, i))
-        .buffer_unordered(10)
-        .collect::<Vec<()>>();
+    let drive = drive(&app, &client, RUN, 10);
     let chaos = async {
         until_a_third_invoiced(&app, RUN).await;
         api.kill();

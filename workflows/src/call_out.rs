@@ -7,13 +7,12 @@
 //! crash after the commit still delivers every signal, and a repeated signal
 //! changes nothing (decisions carry the visit's assignment version).
 
-use homecare_domain::contracts::{CallOut, CallOutOutcome, visit_workflow_id};
+use homecare_domain::contracts::{CallOut, CallOutOutcome};
 use temporalio_macros::{workflow, workflow_methods};
-use temporalio_sdk::{SignalWorkflowOptions, WorkflowContext, WorkflowContextView, WorkflowResult};
+use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
 
-use crate::VisitWorkflow;
 use crate::contracts::VisitActivities;
-use crate::join::join_in_workflow;
+use crate::join::tell_visits;
 use crate::visit::activity_options;
 
 #[workflow]
@@ -43,24 +42,7 @@ impl CallOutWorkflow {
             )
             .await?;
         ctx.state_mut(|s| s.outcome = Some(outcome.clone()));
-        // A visit whose workflow has finished meanwhile (cancelled) refuses the
-        // signal; there is nothing left to tell it.
-        let handles: Vec<_> = outcome
-            .changes
-            .iter()
-            .map(|change| ctx.external_workflow(visit_workflow_id(change.visit_id), None))
-            .collect();
-        let signals = handles
-            .iter()
-            .zip(&outcome.changes)
-            .map(|(handle, change)| {
-                handle.signal(
-                    VisitWorkflow::assignment_changed,
-                    change.clone(),
-                    SignalWorkflowOptions::default(),
-                )
-            });
-        join_in_workflow(signals.collect()).await;
+        tell_visits(ctx, &outcome.changes).await;
         // A `decisions` update may still be returning its answer.
         let handlers = ctx.clone();
         ctx.wait_condition(move |_| handlers.all_handlers_finished())

@@ -7,17 +7,15 @@
 
 use std::time::Duration;
 
-use homecare_domain::contracts::{PlanOutcome, PlanRequest, visit_workflow_id};
+use homecare_domain::contracts::{PlanOutcome, PlanRequest};
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityCloseTimeouts, ActivityOptions, SignalWorkflowOptions, WorkflowContext,
-    WorkflowContextView, WorkflowResult,
+    ActivityCloseTimeouts, ActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
-use crate::VisitWorkflow;
 use crate::contracts::VisitActivities;
-use crate::join::join_in_workflow;
+use crate::join::tell_visits;
 use crate::visit::activity_options;
 
 #[workflow]
@@ -70,22 +68,7 @@ impl PlanDayWorkflow {
             )
             .await?;
         ctx.state_mut(|s| s.outcome = Some(outcome.clone()));
-        let handles: Vec<_> = outcome
-            .changes
-            .iter()
-            .map(|change| ctx.external_workflow(visit_workflow_id(change.visit_id), None))
-            .collect();
-        let signals = handles
-            .iter()
-            .zip(&outcome.changes)
-            .map(|(handle, change)| {
-                handle.signal(
-                    VisitWorkflow::assignment_changed,
-                    change.clone(),
-                    SignalWorkflowOptions::default(),
-                )
-            });
-        join_in_workflow(signals.collect()).await;
+        tell_visits(ctx, &outcome.changes).await;
         Ok(outcome)
     }
 
