@@ -174,7 +174,16 @@ enum HistoryCommand {
 fn init_tracing(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,temporalio_sdk_core=warn,temporalio_sdk=warn,sqlx=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // HOMECARE_LOG_SPANS=1 logs every span as it closes with its busy and idle
+    // time: where an activity's milliseconds go (`docs/benchmarks.md`).
+    let spans = if std::env::var_os("HOMECARE_LOG_SPANS").is_some() {
+        tracing_subscriber::fmt::format::FmtSpan::CLOSE
+    } else {
+        tracing_subscriber::fmt::format::FmtSpan::NONE
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(spans);
     if format == "json" {
         builder.json().init();
     } else {

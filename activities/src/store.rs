@@ -134,6 +134,7 @@ pub(crate) async fn record_event(
 
 impl VisitActivitiesImpl {
     /// Publishes, in order, every event of the visit not yet marked published.
+    #[tracing::instrument(skip_all, fields(visit_id = %visit_id))]
     pub async fn publish_pending(&self, visit_id: Uuid) -> Result<usize, ActivityFailure> {
         let pending: Vec<(Uuid, String, sqlx::types::Json<EventEnvelope>)> = sqlx::query_as(
             "select event_id, subject_tail, envelope from visit_events
