@@ -39,13 +39,13 @@ impl Drop for Killed {
 }
 const CAREGIVERS: usize = 20;
 
-/// `homecare worker` as a separate process on the test's database, stream and
-/// task queue.
-fn spawn_worker(app: &TestApp, database: &str) -> Killed {
+/// `homecare <command>` as a separate process on the test's database, stream
+/// and task queue, with `extra` environment on top.
+fn spawn_homecare(app: &TestApp, database: &str, command: &str, extra: &[(&str, &str)]) -> Killed {
     let s = &app.settings;
     Killed(
         Command::new(env!("CARGO_BIN_EXE_homecare"))
-            .arg("worker")
+            .arg(command)
             .env(
                 "DATABASE_URL",
                 format!("postgres://postgres@127.0.0.1:5432/{database}"),
@@ -56,11 +56,17 @@ fn spawn_worker(app: &TestApp, database: &str) -> Killed {
             .env("HOMECARE_TASK_QUEUE", &s.task_queue)
             .env("TEMPORAL_ADDRESS", &s.temporal_address)
             .env("RUST_LOG", "warn")
+            .envs(extra.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("the homecare binary starts"),
     )
+}
+
+/// `homecare worker` as a separate process.
+fn spawn_worker(app: &TestApp, database: &str) -> Killed {
+    spawn_homecare(app, database, "worker", &[])
 }
 
 /// Sends until the API gives a definite answer: a 5xx (no worker answered in
@@ -444,26 +450,7 @@ fn assert_each_once_in_order(seen: Vec<(u64, String)>, expected: usize) {
 
 /// `homecare api` as a process of its own on `addr`.
 fn spawn_api(app: &TestApp, database: &str, addr: &str) -> Killed {
-    let s = &app.settings;
-    Killed(
-        Command::new(env!("CARGO_BIN_EXE_homecare"))
-            .arg("api")
-            .env(
-                "DATABASE_URL",
-                format!("postgres://postgres@127.0.0.1:5432/{database}"),
-            )
-            .env("NATS_URL", &s.nats_url)
-            .env("HOMECARE_SUBJECT_PREFIX", &s.subject_prefix)
-            .env("HOMECARE_STREAM", &s.stream)
-            .env("HOMECARE_TASK_QUEUE", &s.task_queue)
-            .env("TEMPORAL_ADDRESS", &s.temporal_address)
-            .env("HOMECARE_API_ADDR", addr)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the homecare binary starts"),
-    )
+    spawn_homecare(app, database, "api", &[("HOMECARE_API_ADDR", addr)])
 }
 
 async fn until_healthy(base: &str) {
