@@ -21,13 +21,9 @@ use uuid::Uuid;
 
 use crate::scheduling::{
     Apply, DecidedBy, LoadedVisit, ProfileFilter, current_outcome, is_double_booking,
-    load_profiles, load_visit,
+    load_profiles, load_visit, until_no_clash,
 };
 use crate::{ActivityFailure, VisitActivitiesImpl};
-
-/// How many times a decision is made again after losing a race for a caregiver
-/// before handing the retry to Temporal.
-const MAX_DECISION_ATTEMPTS: u32 = 5;
 
 /// Why a caregiver cannot take a visit by hand.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -107,20 +103,20 @@ impl VisitActivitiesImpl {
     /// eligible caregivers, or `unfilled` with an alert when there are none.
     #[tracing::instrument(skip_all, fields(visit_id = %visit_id))]
     pub async fn assign(&self, visit_id: Uuid) -> Result<AssignmentOutcome, ActivityFailure> {
-        for _ in 0..MAX_DECISION_ATTEMPTS {
+        until_no_clash(|| async move {
             let mut tx = self.db.begin().await?;
             let visit = load_visit(&mut tx, visit_id, true).await?;
             if !matches!(visit.status, VisitStatus::Scheduled | VisitStatus::Unfilled) {
                 // Decided by an earlier attempt, a coordinator or a call-out, or
                 // cancelled: report what stands.
                 self.commit_and_publish(tx, visit_id).await?;
-                return Ok(current_outcome(&visit));
+                return Ok(Some(current_outcome(&visit)));
             }
             let decision = self.engine_decision(&mut tx, &visit.need).await?;
             if !decision.staffed() && visit.status == VisitStatus::Unfilled {
                 // Still nobody: nothing changes, no new alert.
                 self.commit_and_publish(tx, visit_id).await?;
-                return Ok(current_outcome(&visit));
+                return Ok(Some(current_outcome(&visit)));
             }
             let detail = json!({ "eligible": decision.eligible, "chosen": decision.caregivers });
             let applied = crate::scheduling::apply(
@@ -135,19 +131,16 @@ impl VisitActivitiesImpl {
             )
             .await;
             match applied {
-                Err(e) if is_double_booking(&e) => {
-                    tracing::info!("a caregiver was booked concurrently; deciding again");
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
+                Err(e) if is_double_booking(&e) => Ok(None),
+                Err(e) => Err(e.into()),
                 Ok(outcome) => {
                     self.commit_and_publish(tx, visit_id).await?;
                     tracing::info!(caregivers = ?outcome.caregiver_ids, eligible = decision.eligible, "visit decided");
-                    return Ok(outcome);
+                    Ok(Some(outcome))
                 }
             }
-        }
-        Err(ActivityFailure::Contention(MAX_DECISION_ATTEMPTS))
+        })
+        .await
     }
 
     /// A coordinator's assignment, checked against every hard rule in the same
@@ -225,7 +218,7 @@ impl VisitActivitiesImpl {
         &self,
         call_out: &CallOut,
     ) -> Result<CallOutOutcome, ActivityFailure> {
-        for _ in 0..MAX_DECISION_ATTEMPTS {
+        until_no_clash(|| async move {
             let mut tx = self.db.begin().await?;
             // One call-out of a caregiver at a time.
             let exists: Option<Uuid> =
@@ -258,7 +251,7 @@ impl VisitActivitiesImpl {
                 for change in &outcome.changes {
                     self.publish_or_defer(change.visit_id).await;
                 }
-                return Ok(outcome);
+                return Ok(Some(outcome));
             }
             sqlx::query(
                 "insert into caregiver_exceptions (id, caregiver_id, period, kind, reason, call_out_id)
@@ -366,10 +359,7 @@ impl VisitActivitiesImpl {
                     }
                 }
                 if clashed {
-                    tracing::info!(
-                        "a caregiver was booked concurrently; deciding the call-out again"
-                    );
-                    continue;
+                    return Ok(None);
                 }
             }
             tx.commit().await?;
@@ -386,9 +376,9 @@ impl VisitActivitiesImpl {
                 unfilled,
                 "call-out applied"
             );
-            return Ok(outcome);
-        }
-        Err(ActivityFailure::Contention(MAX_DECISION_ATTEMPTS))
+            Ok(Some(outcome))
+        })
+        .await
     }
 
     /// New times for a visit that has not started. Its caregivers stay if they
@@ -404,89 +394,97 @@ impl VisitActivitiesImpl {
             request.command.scheduled_start,
             request.command.scheduled_end,
         );
-        for _ in 0..MAX_DECISION_ATTEMPTS {
-            let mut tx = self.db.begin().await?;
-            let mut visit = load_visit(&mut tx, visit_id, true).await?;
-            if visit.need.start == start && visit.need.end == end {
-                // Already moved (an earlier attempt of this activity committed).
-                self.commit_and_publish(tx, visit_id).await?;
-                return Ok(current_outcome(&visit));
-            }
-            if !matches!(
-                visit.status,
-                VisitStatus::Scheduled | VisitStatus::Unfilled | VisitStatus::Assigned
-            ) {
-                return Err(ActivityFailure::Rejected(format!(
-                    "invalid_state: a {} visit can no longer be rescheduled",
-                    visit.status
-                )));
-            }
-            let (old_start, old_end) = (visit.need.start, visit.need.end);
-            // `apply` writes the new times together with the staff, so the
-            // visits table's own double-booking constraint sees both at once.
-            visit.need.start = start;
-            visit.need.end = end;
-            let kept = if visit.staff.is_empty() {
-                false
-            } else {
-                let filter = ProfileFilter {
-                    skills: None,
-                    ids: Some(visit.staff.clone()),
-                };
-                let staff =
-                    load_profiles(&mut tx, &filter, start, end, &[visit.need.client_id]).await?;
-                staff.len() == visit.staff.len()
-                    && staff.iter().all(|p| {
-                        scheduling::violations(&visit.need, p, &self.policy, Overrides::default())
-                            .is_empty()
-                    })
-            };
-            let (staff, detail) = if kept {
-                (visit.staff.clone(), json!({ "kept": true }))
-            } else {
-                let decision = self.engine_decision(&mut tx, &visit.need).await?;
-                let detail =
-                    json!({ "eligible": decision.eligible, "chosen": decision.caregivers });
-                (decision.caregiver_ids(), detail)
-            };
-            crate::store::record_event(
-                &mut tx,
-                EventKind::VisitRescheduled,
-                visit_id,
-                &format!("v{}", visit.version + 1),
-                chrono::Utc::now() - chrono::Duration::microseconds(1),
-                json!({
-                    "visit_id": visit_id,
-                    "client_id": visit.need.client_id,
-                    "caregiver_id": visit.staff.first(),
-                    "previous_start": old_start,
-                    "previous_end": old_end,
-                    "scheduled_start": start,
-                    "scheduled_end": end,
-                }),
-            )
-            .await?;
-            let applied = crate::scheduling::apply(
-                &mut tx,
-                Apply {
-                    visit: &visit,
-                    staff,
-                    decided_by: DecidedBy::Engine,
-                    override_reason: None,
-                    detail,
-                },
-            )
-            .await;
-            match applied {
-                Err(e) if is_double_booking(&e) => continue,
-                Err(e) => return Err(e.into()),
-                Ok(outcome) => {
+        until_no_clash(
+            async || -> Result<Option<AssignmentOutcome>, ActivityFailure> {
+                let mut tx = self.db.begin().await?;
+                let mut visit = load_visit(&mut tx, visit_id, true).await?;
+                if visit.need.start == start && visit.need.end == end {
+                    // Already moved (an earlier attempt of this activity committed).
                     self.commit_and_publish(tx, visit_id).await?;
-                    return Ok(outcome);
+                    return Ok(Some(current_outcome(&visit)));
                 }
-            }
-        }
-        Err(ActivityFailure::Contention(MAX_DECISION_ATTEMPTS))
+                if !matches!(
+                    visit.status,
+                    VisitStatus::Scheduled | VisitStatus::Unfilled | VisitStatus::Assigned
+                ) {
+                    return Err(ActivityFailure::Rejected(format!(
+                        "invalid_state: a {} visit can no longer be rescheduled",
+                        visit.status
+                    )));
+                }
+                let (old_start, old_end) = (visit.need.start, visit.need.end);
+                // `apply` writes the new times together with the staff, so the
+                // visits table's own double-booking constraint sees both at once.
+                visit.need.start = start;
+                visit.need.end = end;
+                let kept = if visit.staff.is_empty() {
+                    false
+                } else {
+                    let filter = ProfileFilter {
+                        skills: None,
+                        ids: Some(visit.staff.clone()),
+                    };
+                    let staff =
+                        load_profiles(&mut tx, &filter, start, end, &[visit.need.client_id])
+                            .await?;
+                    staff.len() == visit.staff.len()
+                        && staff.iter().all(|p| {
+                            scheduling::violations(
+                                &visit.need,
+                                p,
+                                &self.policy,
+                                Overrides::default(),
+                            )
+                            .is_empty()
+                        })
+                };
+                let (staff, detail) = if kept {
+                    (visit.staff.clone(), json!({ "kept": true }))
+                } else {
+                    let decision = self.engine_decision(&mut tx, &visit.need).await?;
+                    let detail =
+                        json!({ "eligible": decision.eligible, "chosen": decision.caregivers });
+                    (decision.caregiver_ids(), detail)
+                };
+                crate::store::record_event(
+                    &mut tx,
+                    EventKind::VisitRescheduled,
+                    visit_id,
+                    &format!("v{}", visit.version + 1),
+                    chrono::Utc::now() - chrono::Duration::microseconds(1),
+                    json!({
+                        "visit_id": visit_id,
+                        "client_id": visit.need.client_id,
+                        "caregiver_id": visit.staff.first(),
+                        "previous_start": old_start,
+                        "previous_end": old_end,
+                        "scheduled_start": start,
+                        "scheduled_end": end,
+                    }),
+                )
+                .await?;
+                let applied = crate::scheduling::apply(
+                    &mut tx,
+                    Apply {
+                        visit: &visit,
+                        staff,
+                        decided_by: DecidedBy::Engine,
+                        override_reason: None,
+                        detail,
+                    },
+                )
+                .await;
+                match applied {
+                    Err(e) if is_double_booking(&e) => Ok(None),
+                    Err(e) => Err(e.into()),
+                    Ok(outcome) => {
+                        self.commit_and_publish(tx, visit_id).await?;
+                        Ok(Some(outcome))
+                    }
+                }
+            },
+        )
+        .await
     }
 
     /// The engine's choice for one visit among the active caregivers holding

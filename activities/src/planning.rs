@@ -31,6 +31,7 @@ use uuid::Uuid;
 
 use crate::scheduling::{
     Apply, DecidedBy, LoadedVisit, ProfileFilter, is_double_booking, load_profiles, load_visit,
+    until_no_clash,
 };
 use crate::{ActivityFailure, VisitActivitiesImpl};
 
@@ -315,7 +316,7 @@ impl VisitActivitiesImpl {
         &self,
         proposal: &PlanProposal,
     ) -> Result<PlanOutcome, ActivityFailure> {
-        for _ in 0..5 {
+        until_no_clash(|| async move {
             let mut tx = self.db.begin().await?;
             let plan: Option<(NaiveDate, String, String, serde_json::Value)> = sqlx::query_as(
                 "select plan_date, timezone, status, detail from plans where id = $1 for update",
@@ -334,7 +335,7 @@ impl VisitActivitiesImpl {
                     .map_err(|e| ActivityFailure::Rejected(format!("stored outcome: {e}")))?;
                 tx.commit().await?;
                 self.publish_plan(&outcome).await?;
-                return Ok(outcome);
+                return Ok(Some(outcome));
             }
             let mut day = load_day(&mut tx, date, &timezone, true).await?;
             let proposed: HashMap<Uuid, &Vec<Uuid>> =
@@ -421,8 +422,7 @@ impl VisitActivitiesImpl {
                 }
             }
             if clashed {
-                tracing::info!("a caregiver was booked concurrently; applying the plan again");
-                continue;
+                return Ok(None);
             }
             let unfilled = finals.iter().filter(|f| f.is_empty()).count();
             let outcome = PlanOutcome {
@@ -474,9 +474,9 @@ impl VisitActivitiesImpl {
                 unfilled = outcome.unfilled,
                 "plan applied"
             );
-            return Ok(outcome);
-        }
-        Err(ActivityFailure::Contention(5))
+            Ok(Some(outcome))
+        })
+        .await
     }
 
     /// `homecare.plan.completed`, with a deterministic id: a re-publish after a

@@ -28,6 +28,30 @@ pub fn is_double_booking(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some(EXCLUSION_VIOLATION))
 }
 
+/// How many times a decision is made again after losing a race for a caregiver
+/// before handing the retry to Temporal.
+pub const MAX_DECISION_ATTEMPTS: u32 = 5;
+
+/// Runs one decision transaction after another until one completes. An attempt
+/// returns `Ok(None)` when a double-booking constraint refused it (a concurrent
+/// decision took a caregiver between our read and our write; the transaction
+/// has rolled back), and the next attempt decides again from fresh data. After
+/// `MAX_DECISION_ATTEMPTS` the activity fails with a retryable `Contention`.
+pub(crate) async fn until_no_clash<T, F>(
+    mut attempt: impl FnMut() -> F,
+) -> Result<T, ActivityFailure>
+where
+    F: std::future::Future<Output = Result<Option<T>, ActivityFailure>>,
+{
+    for _ in 0..MAX_DECISION_ATTEMPTS {
+        if let Some(done) = attempt().await? {
+            return Ok(done);
+        }
+        tracing::info!("a caregiver was booked concurrently; deciding again");
+    }
+    Err(ActivityFailure::Contention(MAX_DECISION_ATTEMPTS))
+}
+
 /// A visit as the engine needs it, plus what the caller must know to apply a
 /// decision (status, current staff, version).
 #[derive(Debug, Clone)]
