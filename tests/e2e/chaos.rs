@@ -365,12 +365,21 @@ fn restart_nats() {
     }
     // Down for a moment while lifecycles keep going.
     std::thread::sleep(Duration::from_secs(2));
-    Command::new(&program)
+    // Daemonised the way `./dev` starts it, so the server outlives the test
+    // rather than being its child.
+    let started = Command::new("start-stop-daemon")
+        .args([
+            "--start",
+            "--oknodo",
+            "--background",
+            "--exec",
+            &program,
+            "--",
+        ])
         .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nats-server restarts");
+        .status()
+        .expect("start-stop-daemon runs");
+    assert!(started.success(), "nats-server restarts");
     let up = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect("127.0.0.1:4222").is_err() {
         assert!(Instant::now() < up, "nats-server did not come back");
