@@ -8,6 +8,7 @@ pub mod pricing;
 pub mod scheduling;
 pub mod validation;
 pub mod visit;
+pub mod x12;
 
 pub use events::{EventEnvelope, EventKind};
 pub use visit::{Rejection, RejectionCode, VisitStatus};
