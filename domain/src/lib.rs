@@ -3,6 +3,7 @@
 //! crate can use all of it without risking determinism.
 
 pub mod contracts;
+pub mod evv;
 pub mod events;
 pub mod pricing;
 pub mod scheduling;

@@ -1,0 +1,417 @@
+//! Electronic visit verification: which exceptions a check-in or check-out raises
+//! under the agency's policy, and how a coordinator may resolve each.
+//!
+//! The six federal EVV data elements are the visit's service code, client and date
+//! plus, per check-in and check-out, the caregiver, the time and the location. A
+//! check-in outside the geofence or off schedule is never refused: the visit gets
+//! an exception, and an open exception holds its billing until resolved.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::scheduling::Location;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExceptionCode {
+    OutsideGeofence,
+    LateCheckIn,
+    EarlyCheckOut,
+    DurationOverScheduled,
+    MissedCheckOut,
+    ManualTimeEntry,
+    AuthorizationExceeded,
+}
+
+impl ExceptionCode {
+    pub const ALL: [ExceptionCode; 7] = [
+        Self::OutsideGeofence,
+        Self::LateCheckIn,
+        Self::EarlyCheckOut,
+        Self::DurationOverScheduled,
+        Self::MissedCheckOut,
+        Self::ManualTimeEntry,
+        Self::AuthorizationExceeded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OutsideGeofence => "outside_geofence",
+            Self::LateCheckIn => "late_check_in",
+            Self::EarlyCheckOut => "early_check_out",
+            Self::DurationOverScheduled => "duration_over_scheduled",
+            Self::MissedCheckOut => "missed_check_out",
+            Self::ManualTimeEntry => "manual_time_entry",
+            Self::AuthorizationExceeded => "authorization_exceeded",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|code| code.as_str() == text)
+    }
+}
+
+/// Why a coordinator lets a held visit bill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolutionCode {
+    /// Confirmed with the client that the visit happened as recorded.
+    VerifiedWithClient,
+    /// The device had no usable GPS fix; the visit was at the client's home.
+    GpsUnavailable,
+    /// Care was given away from the client's addresses (appointment, errand).
+    ServiceOutsideHome,
+    /// The caregiver forgot to check out; the coordinator enters the time.
+    CaregiverForgot,
+    /// The schedule changed with the client's or payer's approval.
+    ScheduleChangeApproved,
+    /// The payer extended the authorization; billing checks it again.
+    AuthorizationUpdated,
+    /// Bill only the units still authorized; the excess is not billed.
+    BillWithinAuthorization,
+}
+
+impl ResolutionCode {
+    pub const ALL: [ResolutionCode; 7] = [
+        Self::VerifiedWithClient,
+        Self::GpsUnavailable,
+        Self::ServiceOutsideHome,
+        Self::CaregiverForgot,
+        Self::ScheduleChangeApproved,
+        Self::AuthorizationUpdated,
+        Self::BillWithinAuthorization,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifiedWithClient => "verified_with_client",
+            Self::GpsUnavailable => "gps_unavailable",
+            Self::ServiceOutsideHome => "service_outside_home",
+            Self::CaregiverForgot => "caregiver_forgot",
+            Self::ScheduleChangeApproved => "schedule_change_approved",
+            Self::AuthorizationUpdated => "authorization_updated",
+            Self::BillWithinAuthorization => "bill_within_authorization",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|code| code.as_str() == text)
+    }
+
+    /// The resolutions that make sense for an exception code.
+    pub fn allowed_for(code: ExceptionCode) -> &'static [ResolutionCode] {
+        use ResolutionCode::*;
+        match code {
+            ExceptionCode::OutsideGeofence => &[GpsUnavailable, ServiceOutsideHome, VerifiedWithClient],
+            ExceptionCode::LateCheckIn | ExceptionCode::EarlyCheckOut | ExceptionCode::DurationOverScheduled => {
+                &[ScheduleChangeApproved, VerifiedWithClient]
+            }
+            ExceptionCode::MissedCheckOut => &[CaregiverForgot, VerifiedWithClient],
+            ExceptionCode::ManualTimeEntry => &[VerifiedWithClient, GpsUnavailable],
+            ExceptionCode::AuthorizationExceeded => &[AuthorizationUpdated, BillWithinAuthorization],
+        }
+    }
+}
+
+/// Whether `resolution` may close an exception of `code`. A missed check-out needs
+/// the time the visit ended (`check_out_at`), which becomes a manual EVV record.
+pub fn resolution_allowed(
+    code: ExceptionCode,
+    resolution: ResolutionCode,
+    check_out_at: Option<DateTime<Utc>>,
+    checked_in_at: Option<DateTime<Utc>>,
+) -> Result<(), String> {
+    let allowed = ResolutionCode::allowed_for(code);
+    if !allowed.contains(&resolution) {
+        let names: Vec<_> = allowed.iter().map(|r| r.as_str()).collect();
+        return Err(format!(
+            "{} cannot resolve {}; use one of: {}",
+            resolution.as_str(),
+            code.as_str(),
+            names.join(", ")
+        ));
+    }
+    match (code, check_out_at) {
+        (ExceptionCode::MissedCheckOut, None) => {
+            Err("resolving missed_check_out needs check_out_at, the time the visit ended".to_owned())
+        }
+        (ExceptionCode::MissedCheckOut, Some(at)) if checked_in_at.is_some_and(|i| at <= i) => {
+            Err("check_out_at must be after the check-in".to_owned())
+        }
+        (ExceptionCode::MissedCheckOut, Some(_)) => Ok(()),
+        (_, Some(_)) => Err(format!("check_out_at only applies to missed_check_out, not {}", code.as_str())),
+        (_, None) => Ok(()),
+    }
+}
+
+/// The agency's EVV policy (`agency_settings`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EvvPolicy {
+    pub geofence_radius_meters: f64,
+    pub late_check_in_minutes: i64,
+    pub early_check_out_minutes: i64,
+    pub over_scheduled_minutes: i64,
+}
+
+impl Default for EvvPolicy {
+    fn default() -> Self {
+        Self {
+            geofence_radius_meters: 1609.344,
+            late_check_in_minutes: 15,
+            early_check_out_minutes: 15,
+            over_scheduled_minutes: 15,
+        }
+    }
+}
+
+/// How the time and place were captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EvvMethod {
+    /// The caregiver's device, with its GPS fix.
+    #[default]
+    Gps,
+    /// Entered by a coordinator.
+    Manual,
+}
+
+impl EvvMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gps => "gps",
+            Self::Manual => "manual",
+        }
+    }
+}
+
+/// An exception found, with the facts that explain it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub code: ExceptionCode,
+    pub detail: serde_json::Value,
+}
+
+/// A check-in or check-out as verified: when, where, how.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Capture {
+    pub at: DateTime<Utc>,
+    pub location: Option<Location>,
+    pub method: EvvMethod,
+}
+
+/// Distance in metres from `location` to the nearest of the client's places.
+pub fn distance_to_nearest(location: &Location, places: &[Location]) -> Option<f64> {
+    places
+        .iter()
+        .map(|place| location.distance_km(place) * 1000.0)
+        .min_by(f64::total_cmp)
+}
+
+fn common_findings(policy: &EvvPolicy, capture: &Capture, places: &[Location]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if capture.method == EvvMethod::Manual {
+        findings.push(Finding {
+            code: ExceptionCode::ManualTimeEntry,
+            detail: json!({"at": capture.at}),
+        });
+    }
+    if let Some(location) = capture.location
+        && let Some(distance) = distance_to_nearest(&location, places)
+        && distance > policy.geofence_radius_meters
+    {
+        findings.push(Finding {
+            code: ExceptionCode::OutsideGeofence,
+            detail: json!({
+                "distance_meters": distance.round(),
+                "radius_meters": policy.geofence_radius_meters,
+                "latitude": location.latitude,
+                "longitude": location.longitude,
+            }),
+        });
+    }
+    findings
+}
+
+/// Exceptions a check-in raises.
+pub fn check_in_findings(
+    policy: &EvvPolicy,
+    scheduled_start: DateTime<Utc>,
+    capture: &Capture,
+    places: &[Location],
+) -> Vec<Finding> {
+    let mut findings = common_findings(policy, capture, places);
+    let late = (capture.at - scheduled_start).num_minutes();
+    if late > policy.late_check_in_minutes {
+        findings.push(Finding {
+            code: ExceptionCode::LateCheckIn,
+            detail: json!({"minutes_late": late, "tolerance_minutes": policy.late_check_in_minutes}),
+        });
+    }
+    findings
+}
+
+/// Exceptions a check-out raises.
+pub fn check_out_findings(
+    policy: &EvvPolicy,
+    scheduled: (DateTime<Utc>, DateTime<Utc>),
+    checked_in_at: DateTime<Utc>,
+    capture: &Capture,
+    places: &[Location],
+) -> Vec<Finding> {
+    let mut findings = common_findings(policy, capture, places);
+    let (start, end) = scheduled;
+    let early = (end - capture.at).num_minutes();
+    if early > policy.early_check_out_minutes {
+        findings.push(Finding {
+            code: ExceptionCode::EarlyCheckOut,
+            detail: json!({"minutes_early": early, "tolerance_minutes": policy.early_check_out_minutes}),
+        });
+    }
+    let worked = (capture.at - checked_in_at).num_minutes();
+    let planned = (end - start).num_minutes();
+    if worked - planned > policy.over_scheduled_minutes {
+        findings.push(Finding {
+            code: ExceptionCode::DurationOverScheduled,
+            detail: json!({
+                "verified_minutes": worked,
+                "scheduled_minutes": planned,
+                "tolerance_minutes": policy.over_scheduled_minutes,
+            }),
+        });
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(hour: u32, minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, hour, minute, 0).unwrap()
+    }
+
+    const HOME: Location = Location {
+        latitude: 41.8781,
+        longitude: -87.6298,
+    };
+
+    fn gps(at: DateTime<Utc>, location: Location) -> Capture {
+        Capture {
+            at,
+            location: Some(location),
+            method: EvvMethod::Gps,
+        }
+    }
+
+    fn codes(findings: &[Finding]) -> Vec<ExceptionCode> {
+        findings.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn an_on_time_check_in_at_home_raises_nothing() {
+        let found = check_in_findings(&EvvPolicy::default(), at(9, 0), &gps(at(9, 10), HOME), &[HOME]);
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn the_geofence_is_a_mile_by_default_and_any_client_place_counts() {
+        // 0.02 degrees of latitude is about 2.2 km: outside one mile (1.609 km).
+        let away = Location {
+            latitude: HOME.latitude + 0.02,
+            longitude: HOME.longitude,
+        };
+        let found = check_in_findings(&EvvPolicy::default(), at(9, 0), &gps(at(9, 0), away), &[HOME]);
+        assert_eq!(codes(&found), [ExceptionCode::OutsideGeofence]);
+        let distance = found[0].detail["distance_meters"].as_f64().unwrap();
+        assert!((2200.0..2250.0).contains(&distance), "{distance}");
+        // The same spot is the client's day centre: inside.
+        let found = check_in_findings(&EvvPolicy::default(), at(9, 0), &gps(at(9, 0), away), &[HOME, away]);
+        assert!(found.is_empty());
+        // 0.01 degrees, about 1.1 km: inside one mile, outside a 1 km fence.
+        let near = Location {
+            latitude: HOME.latitude + 0.01,
+            longitude: HOME.longitude,
+        };
+        assert!(check_in_findings(&EvvPolicy::default(), at(9, 0), &gps(at(9, 0), near), &[HOME]).is_empty());
+        let tight = EvvPolicy {
+            geofence_radius_meters: 1000.0,
+            ..EvvPolicy::default()
+        };
+        assert_eq!(
+            codes(&check_in_findings(&tight, at(9, 0), &gps(at(9, 0), near), &[HOME])),
+            [ExceptionCode::OutsideGeofence]
+        );
+    }
+
+    #[test]
+    fn a_check_in_past_the_tolerance_is_late() {
+        let policy = EvvPolicy::default();
+        assert!(check_in_findings(&policy, at(9, 0), &gps(at(9, 15), HOME), &[HOME]).is_empty());
+        assert_eq!(
+            codes(&check_in_findings(&policy, at(9, 0), &gps(at(9, 16), HOME), &[HOME])),
+            [ExceptionCode::LateCheckIn]
+        );
+    }
+
+    #[test]
+    fn a_manual_entry_is_always_an_exception_and_has_no_location() {
+        let manual = Capture {
+            at: at(9, 0),
+            location: None,
+            method: EvvMethod::Manual,
+        };
+        assert_eq!(
+            codes(&check_in_findings(&EvvPolicy::default(), at(9, 0), &manual, &[HOME])),
+            [ExceptionCode::ManualTimeEntry]
+        );
+    }
+
+    #[test]
+    fn check_out_finds_early_leaves_and_overlong_visits() {
+        let policy = EvvPolicy::default();
+        let scheduled = (at(9, 0), at(11, 0));
+        // Left 16 min early.
+        let found = check_out_findings(&policy, scheduled, at(9, 0), &gps(at(10, 44), HOME), &[HOME]);
+        assert_eq!(codes(&found), [ExceptionCode::EarlyCheckOut]);
+        // 15 min early is within tolerance.
+        assert!(check_out_findings(&policy, scheduled, at(9, 0), &gps(at(10, 45), HOME), &[HOME]).is_empty());
+        // Checked in 9:10, out 11:26: 136 min against 120 planned, 16 over.
+        let found = check_out_findings(&policy, scheduled, at(9, 10), &gps(at(11, 26), HOME), &[HOME]);
+        assert_eq!(codes(&found), [ExceptionCode::DurationOverScheduled]);
+        assert_eq!(found[0].detail["verified_minutes"], 136);
+    }
+
+    #[test]
+    fn resolutions_must_fit_the_exception() {
+        use ResolutionCode::*;
+        assert!(resolution_allowed(ExceptionCode::OutsideGeofence, GpsUnavailable, None, None).is_ok());
+        let refused = resolution_allowed(ExceptionCode::OutsideGeofence, AuthorizationUpdated, None, None);
+        assert!(refused.unwrap_err().contains("gps_unavailable"));
+        assert!(resolution_allowed(ExceptionCode::AuthorizationExceeded, BillWithinAuthorization, None, None).is_ok());
+        // A missed check-out needs the end time, after the check-in.
+        assert!(resolution_allowed(ExceptionCode::MissedCheckOut, CaregiverForgot, None, Some(at(9, 0))).is_err());
+        assert!(
+            resolution_allowed(ExceptionCode::MissedCheckOut, CaregiverForgot, Some(at(8, 0)), Some(at(9, 0)))
+                .is_err()
+        );
+        assert!(
+            resolution_allowed(ExceptionCode::MissedCheckOut, CaregiverForgot, Some(at(11, 0)), Some(at(9, 0)))
+                .is_ok()
+        );
+        // And no other exception takes one.
+        assert!(resolution_allowed(ExceptionCode::LateCheckIn, VerifiedWithClient, Some(at(11, 0)), None).is_err());
+    }
+
+    #[test]
+    fn codes_round_trip_through_their_names() {
+        for code in ExceptionCode::ALL {
+            assert_eq!(ExceptionCode::parse(code.as_str()), Some(code));
+        }
+        for code in ResolutionCode::ALL {
+            assert_eq!(ResolutionCode::parse(code.as_str()), Some(code));
+            assert!(ExceptionCode::ALL.iter().any(|e| ResolutionCode::allowed_for(*e).contains(&code)));
+        }
+    }
+}
