@@ -14,7 +14,8 @@ create table agency_settings (
     address_line                     text not null check (length(btrim(address_line)) between 1 and 55),
     city                             text not null check (length(btrim(city)) between 2 and 30),
     state                            text not null check (state ~ '^[A-Z]{2}$'),
-    postal_code                      text not null check (postal_code ~ '^[0-9]{5}([0-9]{4})?$'),
+    -- ZIP+4: claims require all nine digits for the billing provider.
+    postal_code                      text not null check (postal_code ~ '^[0-9]{9}$'),
     submitter_id                     text not null check (submitter_id ~ '^[A-Za-z0-9]{2,15}$'),
     contact_name                     text not null check (length(btrim(contact_name)) between 1 and 60),
     contact_phone                    text not null check (contact_phone ~ '^[0-9]{10}$'),
@@ -36,7 +37,7 @@ create table agency_settings (
 insert into agency_settings (name, npi, tax_id, taxonomy, address_line, city, state, postal_code,
                              submitter_id, contact_name, contact_phone)
 values ('Homecare Agency', '1234567893', '123456789', '251E00000X', '1 Main Street', 'Springfield',
-        'IL', '62701', 'HOMECARE', 'Billing Office', '5555550100');
+        'IL', '627010001', 'HOMECARE', 'Billing Office', '5555550100');
 
 -- The agency's holiday calendar: visits on these local dates bill at the rate's
 -- holiday multiplier.
