@@ -165,6 +165,8 @@ alter table evv_records
 -- Claims: one per payer, client and billing period, grouping approved invoice lines.
 create table claims (
     id          uuid primary key,
+    -- CLM01, the patient control number payers echo back (at most 20 characters).
+    number      bigint generated always as identity unique,
     payer_id    uuid not null references payers,
     client_id   uuid not null references clients,
     period      daterange not null check (not isempty(period)),

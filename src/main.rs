@@ -123,6 +123,33 @@ enum Command {
         #[command(subcommand)]
         command: HistoryCommand,
     },
+    /// Claims: form them from approved invoice lines and export them.
+    Billing {
+        #[command(subcommand)]
+        command: BillingCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BillingCommand {
+    /// Form the payer's claims for the period (idempotent) and write them as one
+    /// ANSI X12 837P (005010X222A1) file.
+    #[command(name = "export-837p")]
+    Export837p {
+        #[arg(long)]
+        payer: Uuid,
+        /// First service date (YYYY-MM-DD).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last service date, inclusive.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// Where to write the file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 #[derive(Subcommand)]
@@ -308,6 +335,36 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Command::Plan { command } => plan(command),
+        Command::Billing {
+            command:
+                BillingCommand::Export837p {
+                    payer,
+                    from,
+                    to,
+                    out,
+                    settings,
+                },
+        } => {
+            let db = homecare::platform::migrate(&settings).await?;
+            let formed = homecare_activities::claims::form_claims(&db, payer, from, to).await?;
+            eprintln!("{} claim(s) formed", formed.claims.len());
+            for skipped in &formed.not_claimable {
+                eprintln!(
+                    "not claimable: client {} ({} line(s)): {}",
+                    skipped.client_id, skipped.lines, skipped.reason
+                );
+            }
+            let file = homecare_activities::claims::export_837p(&db, payer, from, to).await?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &file)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("837P written to {}", path.display());
+                }
+                None => print!("{file}"),
+            }
+            Ok(())
+        }
         Command::History {
             command:
                 HistoryCommand::Record {

@@ -9,6 +9,8 @@
 //! NATS cannot be reached after the commit, the activity still succeeds and the
 //! outbox sweeper (`publish_stale`, run by every worker) publishes the event.
 
+mod billing;
+pub mod claims;
 mod engine;
 pub mod events;
 mod planning;
@@ -19,8 +21,8 @@ pub mod temporal;
 use std::sync::Arc;
 
 use homecare_domain::contracts::{
-    AssignmentOutcome, CallOut, CallOutOutcome, InvoiceLineSummary, LateCheckInAlert, PlanOutcome,
-    PlanProposal, PlanRequest, RecordCancel, RecordEvv, RecordManualAssignment, RecordReschedule,
+    AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, InvoiceLineSummary, LateCheckInAlert, PlanOutcome,
+    PlanProposal, PlanRequest, RecordCancel, RecordEvv, RecordManualAssignment, RecordReschedule, RecordResolution,
     VisitRef, activity_names,
 };
 use homecare_domain::scheduling::Policy;
@@ -32,6 +34,7 @@ use uuid::Uuid;
 
 pub use engine::{ManualProblem, check_manual};
 pub use events::{EventBus, EventBusConfig, EventBusError};
+pub use billing::load_policy;
 pub use store::EvvKind;
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +160,39 @@ impl VisitActivitiesImpl {
         visit: VisitRef,
     ) -> Result<InvoiceLineSummary, ActivityError> {
         self.invoice(visit.visit_id)
+            .await
+            .map_err(ActivityFailure::into_activity_error)
+    }
+
+    #[activity(name = activity_names::BILL_VISIT)]
+    pub async fn bill_completed_visit(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        visit: VisitRef,
+    ) -> Result<BillingOutcome, ActivityError> {
+        self.bill(visit.visit_id)
+            .await
+            .map_err(ActivityFailure::into_activity_error)
+    }
+
+    #[activity(name = activity_names::RESOLVE_EXCEPTION)]
+    pub async fn record_exception_resolution(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: RecordResolution,
+    ) -> Result<(), ActivityError> {
+        self.resolve_exception(&request)
+            .await
+            .map_err(ActivityFailure::into_activity_error)
+    }
+
+    #[activity(name = activity_names::CLOSE_MISSED_CHECK_OUT)]
+    pub async fn close_visit_without_check_out(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        visit: VisitRef,
+    ) -> Result<bool, ActivityError> {
+        self.close_missed_check_out(visit.visit_id)
             .await
             .map_err(ActivityFailure::into_activity_error)
     }

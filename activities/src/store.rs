@@ -4,14 +4,13 @@
 
 use chrono::{DateTime, Utc};
 use homecare_domain::contracts::{InvoiceLineSummary, LateCheckInAlert, RecordCancel, RecordEvv};
-use homecare_domain::pricing;
 use homecare_domain::{EventEnvelope, EventKind, VisitStatus};
 use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::{ActivityFailure, VisitActivitiesImpl};
+use crate::{ActivityFailure, VisitActivitiesImpl, billing};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvvKind {
@@ -20,7 +19,7 @@ pub enum EvvKind {
 }
 
 impl EvvKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::CheckIn => "check_in",
             Self::CheckOut => "check_out",
@@ -45,19 +44,19 @@ impl EvvKind {
 }
 
 #[derive(Debug, sqlx::FromRow)]
-struct VisitRow {
-    id: Uuid,
-    client_id: Uuid,
-    caregiver_id: Option<Uuid>,
-    payer_id: Uuid,
-    service_code: String,
-    scheduled_start: DateTime<Utc>,
-    scheduled_end: DateTime<Utc>,
-    status: String,
+pub(crate) struct VisitRow {
+    pub(crate) id: Uuid,
+    pub(crate) client_id: Uuid,
+    pub(crate) caregiver_id: Option<Uuid>,
+    pub(crate) payer_id: Uuid,
+    pub(crate) service_code: String,
+    pub(crate) scheduled_start: DateTime<Utc>,
+    pub(crate) scheduled_end: DateTime<Utc>,
+    pub(crate) status: String,
 }
 
 impl VisitRow {
-    fn status(&self) -> Result<VisitStatus, ActivityFailure> {
+    pub(crate) fn status(&self) -> Result<VisitStatus, ActivityFailure> {
         self.status
             .parse()
             .map_err(|e: homecare_domain::visit::UnknownStatus| {
@@ -66,7 +65,7 @@ impl VisitRow {
     }
 
     /// The fields every visit event carries, so a consumer needs no lookup.
-    fn event_data(&self, status: VisitStatus, caregiver_id: Option<Uuid>) -> serde_json::Value {
+    pub(crate) fn event_data(&self, status: VisitStatus, caregiver_id: Option<Uuid>) -> serde_json::Value {
         json!({
             "visit_id": self.id,
             "client_id": self.client_id,
@@ -79,7 +78,7 @@ impl VisitRow {
     }
 }
 
-async fn lock_visit(conn: &mut PgConnection, visit_id: Uuid) -> Result<VisitRow, ActivityFailure> {
+pub(crate) async fn lock_visit(conn: &mut PgConnection, visit_id: Uuid) -> Result<VisitRow, ActivityFailure> {
     sqlx::query_as::<_, VisitRow>(
         "select id, client_id, caregiver_id, payer_id, service_code,
                 lower(scheduled) as scheduled_start, upper(scheduled) as scheduled_end,
@@ -92,7 +91,7 @@ async fn lock_visit(conn: &mut PgConnection, visit_id: Uuid) -> Result<VisitRow,
     .ok_or(ActivityFailure::VisitNotFound(visit_id))
 }
 
-async fn set_status(
+pub(crate) async fn set_status(
     conn: &mut PgConnection,
     visit_id: Uuid,
     status: VisitStatus,
@@ -211,8 +210,8 @@ impl VisitActivitiesImpl {
         }
         if status == from {
             sqlx::query(
-                "insert into evv_records (id, visit_id, kind, caregiver_id, occurred_at, latitude, longitude)
-                 values ($1, $2, $3::evv_kind, $4, $5, $6, $7)
+                "insert into evv_records (id, visit_id, kind, caregiver_id, occurred_at, latitude, longitude, method)
+                 values ($1, $2, $3::evv_kind, $4, $5, $6, $7, $8::evv_method)
                  on conflict (visit_id, kind) do nothing",
             )
             .bind(Uuid::new_v4())
@@ -222,6 +221,7 @@ impl VisitActivitiesImpl {
             .bind(command.at)
             .bind(command.latitude)
             .bind(command.longitude)
+            .bind(command.method.as_str())
             .execute(&mut *tx)
             .await?;
             set_status(&mut tx, visit_id, to).await?;
@@ -229,7 +229,9 @@ impl VisitActivitiesImpl {
             data["at"] = json!(command.at);
             data["location"] =
                 json!({"latitude": command.latitude, "longitude": command.longitude});
+            data["method"] = json!(command.method);
             record_event(&mut tx, event, visit_id, "", command.at, data).await?;
+            billing::raise_evv_exceptions(&mut tx, &visit, kind, command).await?;
         } else {
             // Recorded by an earlier attempt? Then this retry only publishes.
             let already: bool = sqlx::query_scalar(
@@ -291,104 +293,14 @@ impl VisitActivitiesImpl {
         self.commit_and_publish(tx, visit_id).await
     }
 
-    /// Prices the verified time (check-in to check-out), not the scheduled time, at
-    /// the payer's rate for the service on the client's local service date.
+    /// The billing step of visit workflows started before billing holds existed:
+    /// priced by the payer's rules, without holds or authorizations.
     #[tracing::instrument(skip_all, fields(visit_id = %visit_id))]
     pub async fn invoice(&self, visit_id: Uuid) -> Result<InvoiceLineSummary, ActivityFailure> {
-        let mut tx = self.db.begin().await?;
-        let visit = lock_visit(&mut tx, visit_id).await?;
-        if let Some(existing) = find_invoice_line(&mut tx, visit_id).await? {
-            self.commit_and_publish(tx, visit_id).await?;
-            return Ok(existing);
-        }
-        if visit.status()? != VisitStatus::Completed {
-            return Err(ActivityFailure::Rejected(format!(
-                "visit {visit_id} is {}; only completed visits are invoiced",
-                visit.status
-            )));
-        }
-        let verified: Option<(DateTime<Utc>, DateTime<Utc>, chrono::NaiveDate)> = sqlx::query_as(
-            "select i.occurred_at, o.occurred_at, (i.occurred_at at time zone c.timezone)::date
-               from evv_records i
-               join evv_records o on o.visit_id = i.visit_id and o.kind = 'check_out'
-               join visits v on v.id = i.visit_id
-               join clients c on c.id = v.client_id
-              where i.visit_id = $1 and i.kind = 'check_in'",
-        )
-        .bind(visit_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((checked_in, checked_out, service_date)) = verified else {
-            return Err(ActivityFailure::Rejected(format!(
-                "visit {visit_id} has no verified check-in and check-out"
-            )));
-        };
-        let unit_rate: Option<Decimal> = sqlx::query_scalar(
-            "select unit_rate from rates where payer_id = $1 and service_code = $2 and effective @> $3::date",
-        )
-        .bind(visit.payer_id)
-        .bind(&visit.service_code)
-        .bind(service_date)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(unit_rate) = unit_rate else {
-            return Err(ActivityFailure::Rejected(format!(
-                "no rate for payer {} and service {} on {service_date}",
-                visit.payer_id, visit.service_code
-            )));
-        };
-        let minutes = (checked_out - checked_in).num_minutes();
-        let priced = pricing::price_quarter_hours(minutes, unit_rate);
-        let caregiver_id = visit.caregiver_id.ok_or_else(|| {
-            ActivityFailure::Rejected(format!("completed visit {visit_id} has no caregiver"))
-        })?;
-        let line_id = Uuid::new_v4();
-        sqlx::query(
-            "insert into invoice_lines (id, visit_id, payer_id, service_code, client_id, caregiver_id,
-                                        service_date, billed_minutes, units, unit_rate, amount, rounding_rule)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(line_id)
-        .bind(visit_id)
-        .bind(visit.payer_id)
-        .bind(&visit.service_code)
-        .bind(visit.client_id)
-        .bind(caregiver_id)
-        .bind(service_date)
-        .bind(priced.billed_minutes as i32)
-        .bind(priced.units as i32)
-        .bind(priced.unit_rate)
-        .bind(priced.amount)
-        .bind(&priced.rule)
-        .execute(&mut *tx)
-        .await?;
-        set_status(&mut tx, visit_id, VisitStatus::Invoiced).await?;
-        let mut data = visit.event_data(VisitStatus::Invoiced, Some(caregiver_id));
-        data["invoice_line_id"] = json!(line_id);
-        data["payer_id"] = json!(visit.payer_id);
-        data["service_date"] = json!(service_date);
-        data["billed_minutes"] = json!(priced.billed_minutes);
-        data["units"] = json!(priced.units);
-        data["unit_rate"] = json!(priced.unit_rate);
-        data["amount"] = json!(priced.amount);
-        data["rounding_rule"] = json!(priced.rule);
-        record_event(
-            &mut tx,
-            EventKind::InvoiceCreated,
-            visit_id,
-            "",
-            Utc::now(),
-            data,
-        )
-        .await?;
-        self.commit_and_publish(tx, visit_id).await?;
-        tracing::info!(amount = %priced.amount, units = priced.units, "invoice line created");
-        Ok(InvoiceLineSummary {
-            invoice_line_id: line_id,
-            units: priced.units,
-            unit_rate,
-            amount: priced.amount,
-        })
+        self.bill_visit(visit_id, false)
+            .await?
+            .invoice
+            .ok_or_else(|| ActivityFailure::Rejected(format!("visit {visit_id} is held")))
     }
 
     /// Raises the alert only if the visit is still waiting for its check-in.
@@ -419,7 +331,7 @@ impl VisitActivitiesImpl {
     }
 }
 
-async fn find_invoice_line(
+pub(crate) async fn find_invoice_line(
     conn: &mut PgConnection,
     visit_id: Uuid,
 ) -> Result<Option<InvoiceLineSummary>, sqlx::Error> {

@@ -89,7 +89,7 @@ impl ApiError {
             Self::Conflict { code, .. } => (
                 StatusCode::CONFLICT,
                 code,
-                "Conflict with the visit's state",
+                "Conflict with the current state",
             ),
             Self::Unprocessable { code, .. } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -193,6 +193,30 @@ impl From<sqlx::Error> for ApiError {
                 detail: "the database is not answering".to_owned(),
                 retry_after_secs: 5,
             },
+            // The schema's constraints are the last line of defence: what slips
+            // past the handlers' checks is still the client's mistake, not a 500.
+            sqlx::Error::Database(db) => {
+                let constraint = db.constraint().unwrap_or("a constraint").to_owned();
+                match db.code().as_deref() {
+                    Some("23P01") => Self::Conflict {
+                        code: "overlap",
+                        detail: format!("overlaps an existing record ({constraint})"),
+                    },
+                    Some("23505") => Self::Conflict {
+                        code: "duplicate",
+                        detail: format!("already exists ({constraint})"),
+                    },
+                    Some("23503") => Self::Unprocessable {
+                        code: "unknown_reference",
+                        detail: format!("refers to something that does not exist ({constraint})"),
+                    },
+                    Some("23514") | Some("22007") | Some("22008") | Some("22P02") => Self::Unprocessable {
+                        code: "constraint_violated",
+                        detail: format!("a value is out of range ({constraint})"),
+                    },
+                    _ => Self::internal(error),
+                }
+            }
             _ => Self::internal(error),
         }
     }

@@ -2,10 +2,13 @@
 //! JetStream stream, and health endpoints. Stateless: everything a second replica
 //! needs lives in Postgres, Temporal or JetStream.
 
+mod billing;
 mod caregivers;
+mod claims;
 mod clients;
 mod error;
 mod events;
+mod evv;
 mod extract;
 mod health;
 mod invoices;
@@ -88,6 +91,9 @@ pub fn router(state: AppState) -> Router {
         .merge(visits::router())
         .merge(invoices::router())
         .merge(plans::router())
+        .merge(billing::router())
+        .merge(evv::router())
+        .merge(claims::router())
         .merge(events::router());
     Router::new()
         .nest("/v1", v1)

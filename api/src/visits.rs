@@ -12,6 +12,7 @@ use homecare_domain::contracts::{
     CancelCommand, EvvCommand, ManualAssignment, RescheduleCommand, VisitSnapshot,
     VisitWorkflowInput, visit_workflow_id,
 };
+use homecare_domain::evv::EvvMethod;
 use homecare_domain::scheduling;
 use homecare_domain::validation::{self, FieldErrors};
 use homecare_domain::{Rejection, VisitStatus};
@@ -188,6 +189,11 @@ async fn create(
     // The row and the workflow start commit together: if Temporal refuses the
     // start, the insert rolls back and nothing exists.
     let mut tx = state.db.begin().await?;
+    let missed_check_out_after_minutes: i32 =
+        sqlx::query_scalar("select missed_check_out_after_minutes from agency_settings")
+            .fetch_one(&mut *tx)
+            .await?;
+    let missed_check_out_after_minutes = i64::from(missed_check_out_after_minutes);
     let inserted = sqlx::query(
         "insert into visits (id, client_id, payer_id, service_code, scheduled, required_skills, caregivers_needed)
          values ($1, $2, $3, $4, tstzrange($5, $6), $7, $8)
@@ -234,6 +240,7 @@ async fn create(
         scheduled_end: new.scheduled_end,
         late_check_in_after_minutes: state.config.late_check_in_after_minutes,
         unfilled_retry_minutes: state.config.unfilled_retry_minutes,
+        missed_check_out_after_minutes,
     };
     let search_attributes = SearchAttributes::new([
         VISIT_STATUS.value_set(VisitStatus::Scheduled.as_str().to_owned()),
@@ -354,6 +361,10 @@ pub struct EvvRequest {
     pub at: Option<DateTime<Utc>>,
     pub latitude: f64,
     pub longitude: f64,
+    /// `gps` (the default) or `manual`: a coordinator entering the time, which
+    /// raises a `manual_time_entry` exception.
+    #[serde(default)]
+    pub method: EvvMethod,
 }
 
 impl EvvRequest {
@@ -369,6 +380,7 @@ impl EvvRequest {
             at,
             latitude: self.latitude,
             longitude: self.longitude,
+            method: self.method,
         })
     }
 }
@@ -447,7 +459,7 @@ mod tonic_code {
 
 /// What a command leaves in the database, to recognise a retry of one that
 /// already took effect.
-enum Effect {
+pub(crate) enum Effect {
     Evv {
         kind: &'static str,
         command: EvvCommand,
@@ -455,6 +467,8 @@ enum Effect {
     Cancelled,
     Assigned(Vec<Uuid>),
     Rescheduled(RescheduleCommand),
+    /// An exception resolved (by this or an earlier request).
+    Resolved(Uuid),
 }
 
 impl Effect {
@@ -487,6 +501,12 @@ impl Effect {
                 )
                 .bind(visit_id)
                 .bind(ids)
+                .fetch_one(&state.db)
+                .await?,
+                Self::Resolved(exception_id) => sqlx::query_scalar(
+                    "select exists (select 1 from visit_exceptions where id = $1 and resolved_at is not null)",
+                )
+                .bind(exception_id)
                 .fetch_one(&state.db)
                 .await?,
                 Self::Cancelled => sqlx::query_scalar(
@@ -526,7 +546,7 @@ async fn current_snapshot(state: &AppState, visit_id: Uuid) -> Option<VisitSnaps
 /// already recorded (same caregiver, same device time) under another key gets
 /// the visit's current state: it changes nothing. Without a key, a duplicate is
 /// a second command and is refused (409).
-async fn send_update<U>(
+pub(crate) async fn send_update<U>(
     state: &AppState,
     visit_id: Uuid,
     headers: &HeaderMap,

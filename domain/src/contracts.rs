@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::VisitStatus;
+use crate::evv::{EvvMethod, ExceptionCode, ResolutionCode};
 
 pub const VISIT_WORKFLOW_TYPE: &str = "VisitWorkflow";
 
@@ -43,8 +44,11 @@ pub mod activity_names {
     pub const RESCHEDULE_VISIT: &str = "visit.reschedule";
     pub const SOLVE_PLAN: &str = "plan.solve";
     pub const APPLY_PLAN: &str = "plan.apply";
+    pub const BILL_VISIT: &str = "visit.bill";
+    pub const RESOLVE_EXCEPTION: &str = "visit.resolve_exception";
+    pub const CLOSE_MISSED_CHECK_OUT: &str = "visit.close_missed_check_out";
 
-    pub const ALL: [&str; 11] = [
+    pub const ALL: [&str; 14] = [
         ASSIGN_CAREGIVER,
         RECORD_CHECK_IN,
         RECORD_CHECK_OUT,
@@ -56,6 +60,9 @@ pub mod activity_names {
         RESCHEDULE_VISIT,
         SOLVE_PLAN,
         APPLY_PLAN,
+        BILL_VISIT,
+        RESOLVE_EXCEPTION,
+        CLOSE_MISSED_CHECK_OUT,
     ];
 }
 
@@ -77,6 +84,14 @@ pub struct VisitWorkflowInput {
     pub late_check_in_after_minutes: i64,
     /// While no caregiver fits, how often assignment is tried again.
     pub unfilled_retry_minutes: i64,
+    /// Minutes after the scheduled end without a check-out before the visit is
+    /// closed with a `missed_check_out` exception.
+    #[serde(default = "default_missed_check_out_after_minutes")]
+    pub missed_check_out_after_minutes: i64,
+}
+
+fn default_missed_check_out_after_minutes() -> i64 {
+    120
 }
 
 /// An EVV check-in or check-out as the caregiver's device reports it.
@@ -86,6 +101,10 @@ pub struct EvvCommand {
     pub at: DateTime<Utc>,
     pub latitude: f64,
     pub longitude: f64,
+    /// The device's GPS (default) or a coordinator's manual entry, which raises a
+    /// `manual_time_entry` exception and is not checked against the geofence.
+    #[serde(default)]
+    pub method: EvvMethod,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +128,40 @@ pub struct VisitSnapshot {
     pub caregiver_ids: Vec<Uuid>,
     #[serde(default)]
     pub assignment_version: i64,
+    /// Open exceptions holding the visit's billing (empty once it bills).
+    #[serde(default)]
+    pub held_by: Vec<OpenException>,
+}
+
+/// An open EVV or billing exception.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenException {
+    pub exception_id: Uuid,
+    pub code: ExceptionCode,
+}
+
+/// The billing step's answer: the invoice line, or the exceptions holding it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingOutcome {
+    pub invoice: Option<InvoiceLineSummary>,
+    pub held_by: Vec<OpenException>,
+}
+
+/// A coordinator resolving an exception.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionResolution {
+    pub exception_id: Uuid,
+    pub resolution_code: ResolutionCode,
+    pub note: String,
+    pub resolved_by: String,
+    /// For `missed_check_out`: when the visit ended (recorded as a manual check-out).
+    pub check_out_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordResolution {
+    pub visit_id: Uuid,
+    pub resolution: ExceptionResolution,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -27,10 +27,13 @@ pub enum EventKind {
     UnfilledAlert,
     VisitRescheduled,
     PlanCompleted,
+    ExceptionRaised,
+    ExceptionResolved,
+    VisitHeld,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 13] = [
         Self::VisitAssigned,
         Self::VisitUnfilled,
         Self::VisitCheckedIn,
@@ -41,6 +44,9 @@ impl EventKind {
         Self::UnfilledAlert,
         Self::VisitRescheduled,
         Self::PlanCompleted,
+        Self::ExceptionRaised,
+        Self::ExceptionResolved,
+        Self::VisitHeld,
     ];
 
     /// The CloudEvents `type`.
@@ -56,6 +62,9 @@ impl EventKind {
             Self::UnfilledAlert => "homecare.alert.unfilled",
             Self::VisitRescheduled => "homecare.visit.rescheduled",
             Self::PlanCompleted => "homecare.plan.completed",
+            Self::ExceptionRaised => "homecare.visit.exception_raised",
+            Self::ExceptionResolved => "homecare.visit.exception_resolved",
+            Self::VisitHeld => "homecare.visit.held",
         }
     }
 

@@ -41,7 +41,8 @@ pub const MAX_VISIT_HOURS: i64 = 24;
 /// How far a device clock may run ahead of ours before a timestamp is refused.
 pub const MAX_CLOCK_SKEW_MINUTES: i64 = 5;
 
-fn text(errors: &mut FieldErrors, field: &str, value: &str, max_chars: usize) {
+/// Free text: not blank, at most `max_chars` characters, no control characters.
+pub fn text(errors: &mut FieldErrors, field: &str, value: &str, max_chars: usize) {
     let trimmed = value.trim();
     errors.check(!trimmed.is_empty(), field, "must not be empty");
     errors.check(
@@ -53,6 +54,17 @@ fn text(errors: &mut FieldErrors, field: &str, value: &str, max_chars: usize) {
         !value.chars().any(char::is_control),
         field,
         "must not contain control characters",
+    );
+}
+
+/// Text that goes into an X12 claim: as [`text`], printable ASCII only, and
+/// none of the X12 delimiters `* : ^ ~`.
+pub fn x12_text(errors: &mut FieldErrors, field: &str, value: &str, max_chars: usize) {
+    text(errors, field, value, max_chars);
+    errors.check(
+        value.chars().all(|c| c.is_ascii() && !c.is_ascii_control() && !"*:^~".contains(c)),
+        field,
+        "must be printable ASCII without the X12 delimiters * : ^ ~",
     );
 }
 

@@ -213,10 +213,33 @@ pub fn assignment_allowed(facts: &VisitFacts) -> Result<(), Rejection> {
     }
 }
 
+/// EVV exceptions exist from check-in on; they can be resolved until the visit
+/// is invoiced (an invoiced visit has none open) or cancelled.
+pub fn resolution_allowed(facts: &VisitFacts) -> Result<(), Rejection> {
+    match facts.status {
+        VisitStatus::CheckedIn | VisitStatus::Completed => Ok(()),
+        other => Err(Rejection::new(
+            RejectionCode::InvalidState,
+            format!("a {other} visit has no exception to resolve"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn exceptions_are_resolved_between_check_in_and_invoice() {
+        for status in [VisitStatus::CheckedIn, VisitStatus::Completed] {
+            assert!(resolution_allowed(&facts(status, Some(Uuid::nil()))).is_ok());
+        }
+        for status in [VisitStatus::Assigned, VisitStatus::Invoiced, VisitStatus::Cancelled] {
+            let refused = resolution_allowed(&facts(status, Some(Uuid::nil()))).unwrap_err();
+            assert_eq!(refused.code, RejectionCode::InvalidState);
+        }
+    }
 
     fn facts(status: VisitStatus, caregiver: Option<Uuid>) -> VisitFacts {
         VisitFacts {

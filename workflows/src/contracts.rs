@@ -3,8 +3,8 @@
 //! the same names; `homecare_worker` tests that both sides agree.
 
 use homecare_domain::contracts::{
-    AssignmentOutcome, CallOut, CallOutOutcome, InvoiceLineSummary, LateCheckInAlert, PlanOutcome,
-    PlanProposal, PlanRequest, RecordCancel, RecordEvv, RecordManualAssignment, RecordReschedule,
+    AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, InvoiceLineSummary, LateCheckInAlert, PlanOutcome,
+    PlanProposal, PlanRequest, RecordCancel, RecordEvv, RecordManualAssignment, RecordReschedule, RecordResolution,
     VisitRef, activity_names,
 };
 use temporalio_macros::activity_definitions;
@@ -38,6 +38,25 @@ impl VisitActivities {
 
     #[activity(name = activity_names::CREATE_INVOICE_LINE)]
     pub fn create_invoice_line(_visit: VisitRef) -> Result<InvoiceLineSummary, ActivityError> {
+        unimplemented!()
+    }
+
+    /// One invoice line for a completed visit, or the open exceptions holding it.
+    #[activity(name = activity_names::BILL_VISIT)]
+    pub fn bill_completed_visit(_visit: VisitRef) -> Result<BillingOutcome, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Records a coordinator's resolution of an exception.
+    #[activity(name = activity_names::RESOLVE_EXCEPTION)]
+    pub fn record_exception_resolution(_request: RecordResolution) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Closes a visit still checked in long after its end, with an exception.
+    /// Returns false when the caregiver checked out first.
+    #[activity(name = activity_names::CLOSE_MISSED_CHECK_OUT)]
+    pub fn close_visit_without_check_out(_visit: VisitRef) -> Result<bool, ActivityError> {
         unimplemented!()
     }
 

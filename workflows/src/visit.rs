@@ -16,7 +16,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 use homecare_domain::contracts::{
-    AssignmentChange, AssignmentOutcome, CancelCommand, EvvCommand, InvoiceLineSummary,
+    AssignmentChange, AssignmentOutcome, CancelCommand, EvvCommand, ExceptionResolution,
+    InvoiceLineSummary, OpenException, RecordResolution,
     LateCheckInAlert, ManualAssignment, RecordCancel, RecordEvv, RecordManualAssignment,
     RecordReschedule, RescheduleCommand, VisitRef, VisitSnapshot, VisitWorkflowInput,
     search_attributes as sa,
@@ -41,6 +42,12 @@ pub const SCHEDULED_START: SearchAttributeKey<Timestamp> =
     SearchAttributeKey::datetime(sa::SCHEDULED_START);
 
 type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Marks histories whose visit waits for its check-out with a timer and bills
+/// through the pre-billing hold.
+pub const BILLING_HOLDS_PATCH: &str = "billing-holds";
+/// `VisitStatus` search attribute of a completed visit held by exceptions.
+pub const HELD: &str = "held";
 
 #[workflow]
 pub struct VisitWorkflow {
@@ -67,6 +74,10 @@ pub struct VisitWorkflow {
     assigning: bool,
     /// Workflow time when the run began (deterministic: recorded in history).
     entered_at: Option<DateTime<Utc>>,
+    /// Open exceptions holding billing, as the last billing attempt found them.
+    held_by: Vec<OpenException>,
+    /// Resolutions recorded so far: a held visit bills again after each.
+    resolutions: u32,
     /// A check-in, check-out or cancel is between validation and its activity's
     /// result; further commands are refused until it settles, so two commands can
     /// never both pass validation against the same state.
@@ -116,6 +127,7 @@ impl VisitWorkflow {
             invoice: self.invoice.clone(),
             caregiver_ids: self.caregiver_ids.clone(),
             assignment_version: self.assignment_version,
+            held_by: self.held_by.clone(),
         }
     }
 
@@ -348,6 +360,89 @@ impl VisitWorkflow {
         Ok(ctx.state(|s| s.status == VisitStatus::Unfilled || s.schedule_changes != changes))
     }
 
+    /// While checked in: closes the visit with a `missed_check_out` exception if
+    /// no check-out comes within the agency's limit past the scheduled end.
+    async fn await_check_out(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
+        if ctx.state(|s| s.status != VisitStatus::CheckedIn) {
+            return Ok(());
+        }
+        let (visit_id, close_at) = ctx.state(|s| {
+            (
+                s.input.visit_id,
+                s.scheduled_end()
+                    + chrono::Duration::minutes(s.input.missed_check_out_after_minutes.max(1)),
+            )
+        });
+        let wait = (close_at - Self::now(ctx))
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .max(Duration::from_millis(1));
+        let mut timer = ctx.timer(wait);
+        let fired = select! {
+            _ = ctx.wait_condition(|s| s.status != VisitStatus::CheckedIn) => { timer.cancel(); false }
+            _ = timer => true
+        };
+        if !fired {
+            return Ok(());
+        }
+        // A check-out being recorded wins; otherwise the close runs as a command,
+        // so a check-out arriving meanwhile waits and is then refused cleanly.
+        ctx.wait_condition(|s| !s.command_in_flight).await?;
+        if ctx.state(|s| s.status != VisitStatus::CheckedIn) {
+            return Ok(());
+        }
+        ctx.state_mut(|s| s.command_in_flight = true);
+        let closed = ctx
+            .execute_activity(
+                VisitActivities::close_visit_without_check_out,
+                VisitRef { visit_id },
+                activity_options(),
+            )
+            .await;
+        ctx.state_mut(|s| {
+            s.command_in_flight = false;
+            if matches!(closed, Ok(true)) {
+                s.status = VisitStatus::Completed;
+            }
+        });
+        closed?;
+        Self::publish_search_attributes(ctx);
+        Ok(())
+    }
+
+    /// Bills the completed visit; while exceptions hold it, waits durably for a
+    /// coordinator's resolution (an update), then tries again.
+    async fn bill(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
+        let visit_id = ctx.state(|s| s.input.visit_id);
+        loop {
+            let seen = ctx.state(|s| s.resolutions);
+            let outcome = ctx
+                .execute_activity(
+                    VisitActivities::bill_completed_visit,
+                    VisitRef { visit_id },
+                    activity_options(),
+                )
+                .await?;
+            if let Some(invoice) = outcome.invoice {
+                ctx.state_mut(|s| {
+                    s.invoice = Some(invoice);
+                    s.held_by.clear();
+                    s.status = VisitStatus::Invoiced;
+                });
+                Self::publish_search_attributes(ctx);
+                return Ok(());
+            }
+            ctx.state_mut(|s| s.held_by = outcome.held_by);
+            ctx.upsert_search_attributes([VISIT_STATUS.value_set(HELD.to_owned())]);
+            ctx.wait_condition(move |s| s.resolutions != seen).await?;
+        }
+    }
+
+    fn scheduled_end(&self) -> DateTime<Utc> {
+        self.rescheduled_to
+            .map_or(self.input.scheduled_end, |(_, end)| end)
+    }
+
     fn scheduled_start(&self) -> DateTime<Utc> {
         self.rescheduled_to
             .map_or(self.input.scheduled_start, |(start, _)| start)
@@ -376,6 +471,8 @@ impl VisitWorkflow {
             command_in_flight: false,
             entered_at: None,
             assigning: false,
+            held_by: Vec::new(),
+            resolutions: 0,
         }
     }
 
@@ -395,22 +492,31 @@ impl VisitWorkflow {
         while Self::await_check_in(ctx).await? {
             Self::assign(ctx).await?;
         }
+        // Histories recorded before billing holds existed replay the old path.
+        let holds = ctx.patched(BILLING_HOLDS_PATCH);
+        if holds {
+            Self::await_check_out(ctx).await?;
+        }
         ctx.wait_condition(|s| s.cancelled() || s.status == VisitStatus::Completed)
             .await?;
 
         if ctx.state(|s| s.status == VisitStatus::Completed) {
-            let invoice = ctx
-                .execute_activity(
-                    VisitActivities::create_invoice_line,
-                    VisitRef { visit_id },
-                    activity_options(),
-                )
-                .await?;
-            ctx.state_mut(|s| {
-                s.invoice = Some(invoice);
-                s.status = VisitStatus::Invoiced;
-            });
-            Self::publish_search_attributes(ctx);
+            if holds {
+                Self::bill(ctx).await?;
+            } else {
+                let invoice = ctx
+                    .execute_activity(
+                        VisitActivities::create_invoice_line,
+                        VisitRef { visit_id },
+                        activity_options(),
+                    )
+                    .await?;
+                ctx.state_mut(|s| {
+                    s.invoice = Some(invoice);
+                    s.status = VisitStatus::Invoiced;
+                });
+                Self::publish_search_attributes(ctx);
+            }
         }
 
         // A cancel or check-out handler may still be returning its result.
@@ -570,6 +676,43 @@ impl VisitWorkflow {
             },
         )
         .await
+    }
+
+    #[update_validator(resolve_exception)]
+    fn validate_resolve_exception(
+        &self,
+        _ctx: &WorkflowContextView,
+        _resolution: &ExceptionResolution,
+    ) -> Result<(), HandlerError> {
+        self.validate(|s| visit::resolution_allowed(&s.facts()))
+    }
+
+    /// A coordinator resolves an EVV or billing exception; a held visit bills
+    /// again on its own once nothing holds it.
+    #[update]
+    pub async fn resolve_exception(
+        ctx: &mut WorkflowContext<Self>,
+        resolution: ExceptionResolution,
+    ) -> Result<VisitSnapshot, HandlerError> {
+        let visit_id = Self::begin_command(ctx, |s| visit::resolution_allowed(&s.facts())).await?;
+        let (exception_id, check_out_at) = (resolution.exception_id, resolution.check_out_at);
+        let recorded = ctx
+            .execute_activity(
+                VisitActivities::record_exception_resolution,
+                RecordResolution {
+                    visit_id,
+                    resolution,
+                },
+                activity_options(),
+            )
+            .await;
+        Self::finish_command(ctx, recorded, move |s| {
+            s.resolutions += 1;
+            s.held_by.retain(|e| e.exception_id != exception_id);
+            if s.checked_out_at.is_none() {
+                s.checked_out_at = check_out_at;
+            }
+        })
     }
 
     #[update_validator(cancel)]

@@ -6,6 +6,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use homecare_activities::{EventBus, EventBusConfig, EvvKind, VisitActivitiesImpl};
 use homecare_domain::contracts::{EvvCommand, RecordEvv};
+use homecare_domain::evv::EvvMethod;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -131,6 +132,7 @@ pub fn evv(visit_id: Uuid, caregiver_id: Uuid, time: DateTime<Utc>) -> RecordEvv
             at: time,
             latitude: 41.94,
             longitude: -87.67,
+            method: EvvMethod::Gps,
         },
     }
 }

@@ -1,0 +1,669 @@
+//! Billing reference data: the agency (billing provider and EVV policy), its
+//! holiday calendar, payers and their rate tables, clients' coverage and
+//! authorizations (with the units left).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use homecare_domain::pricing::{BillingUnit, Rounding};
+use homecare_domain::validation::{self, FieldErrors};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::evv::ensure_client;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/agency", get(show_agency).put(update_agency))
+        .route("/holidays", get(list_holidays))
+        .route("/holidays/{day}", put(set_holiday).delete(remove_holiday))
+        .route("/payers", get(list_payers).post(create_payer))
+        .route("/payers/{id}/rates", get(list_rates).post(create_rate))
+        .route(
+            "/clients/{id}/authorizations",
+            get(list_authorizations).post(create_authorization),
+        )
+        .route("/clients/{id}/coverages", get(list_coverages))
+        .route("/clients/{id}/coverages/{payer_id}", put(set_coverage))
+}
+
+fn digits(errors: &mut FieldErrors, field: &str, value: &str, lengths: &[usize]) {
+    errors.check(
+        lengths.contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()),
+        field,
+        format!(
+            "must be {} digits",
+            lengths.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ")
+        ),
+    );
+}
+
+fn state_code(errors: &mut FieldErrors, field: &str, value: &str) {
+    errors.check(
+        value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase()),
+        field,
+        "must be a two-letter upper-case state code",
+    );
+}
+
+fn identifier(errors: &mut FieldErrors, field: &str, value: &str, max: usize) {
+    errors.check(
+        (2..=max).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric()),
+        field,
+        format!("must be 2 to {max} letters or digits"),
+    );
+}
+
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow)]
+#[serde(deny_unknown_fields)]
+pub struct Agency {
+    pub name: String,
+    pub npi: String,
+    pub tax_id: String,
+    pub taxonomy: String,
+    pub address_line: String,
+    pub city: String,
+    pub state: String,
+    /// ZIP+4, nine digits.
+    pub postal_code: String,
+    pub submitter_id: String,
+    pub contact_name: String,
+    pub contact_phone: String,
+    /// ISA15: production (`P`) or test (`T`) claims.
+    pub claims_production: bool,
+    pub geofence_radius_meters: f64,
+    pub late_check_in_minutes: i32,
+    pub early_check_out_minutes: i32,
+    pub over_scheduled_minutes: i32,
+    pub missed_check_out_after_minutes: i32,
+    pub overtime_after_minutes_per_week: i32,
+}
+
+const AGENCY_COLUMNS: &str = "name, npi, tax_id, taxonomy, address_line, city, state, postal_code,
+    submitter_id, contact_name, contact_phone, claims_production, geofence_radius_meters,
+    late_check_in_minutes, early_check_out_minutes, over_scheduled_minutes,
+    missed_check_out_after_minutes, overtime_after_minutes_per_week";
+
+async fn show_agency(State(state): State<AppState>) -> Result<Json<Agency>, ApiError> {
+    Ok(Json(
+        sqlx::query_as::<_, Agency>(&format!("select {AGENCY_COLUMNS} from agency_settings"))
+            .fetch_one(&state.db)
+            .await?,
+    ))
+}
+
+/// Replaces the agency's settings. The missed check-out limit applies to
+/// visits created from now on; the rest applies at once.
+async fn update_agency(
+    State(state): State<AppState>,
+    ApiJson(agency): ApiJson<Agency>,
+) -> Result<Json<Agency>, ApiError> {
+    let mut errors = FieldErrors::default();
+    validation::x12_text(&mut errors, "name", &agency.name, 60);
+    errors.check(
+        homecare_domain::x12::npi_is_valid(&agency.npi),
+        "npi",
+        "must be a valid ten-digit NPI (Luhn check digit)",
+    );
+    digits(&mut errors, "tax_id", &agency.tax_id, &[9]);
+    errors.check(
+        agency.taxonomy.len() == 10
+            && agency.taxonomy.ends_with('X')
+            && agency.taxonomy.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()),
+        "taxonomy",
+        "must be a ten-character provider taxonomy code ending in X",
+    );
+    validation::x12_text(&mut errors, "address_line", &agency.address_line, 55);
+    validation::x12_text(&mut errors, "city", &agency.city, 30);
+    state_code(&mut errors, "state", &agency.state);
+    digits(&mut errors, "postal_code", &agency.postal_code, &[9]);
+    identifier(&mut errors, "submitter_id", &agency.submitter_id, 15);
+    validation::x12_text(&mut errors, "contact_name", &agency.contact_name, 60);
+    digits(&mut errors, "contact_phone", &agency.contact_phone, &[10]);
+    errors.check(
+        agency.geofence_radius_meters.is_finite()
+            && agency.geofence_radius_meters > 0.0
+            && agency.geofence_radius_meters <= 100_000.0,
+        "geofence_radius_meters",
+        "must be more than 0 and at most 100000",
+    );
+    for (field, value, max) in [
+        ("late_check_in_minutes", agency.late_check_in_minutes, 1440),
+        ("early_check_out_minutes", agency.early_check_out_minutes, 1440),
+        ("over_scheduled_minutes", agency.over_scheduled_minutes, 1440),
+        ("overtime_after_minutes_per_week", agency.overtime_after_minutes_per_week, 10080),
+    ] {
+        errors.check((0..=max).contains(&value), field, format!("must be 0 to {max}"));
+    }
+    errors.check(
+        (1..=10080).contains(&agency.missed_check_out_after_minutes),
+        "missed_check_out_after_minutes",
+        "must be 1 to 10080",
+    );
+    errors.into_result()?;
+    let updated = sqlx::query_as::<_, Agency>(&format!(
+        "update agency_settings set name = $1, npi = $2, tax_id = $3, taxonomy = $4, address_line = $5,
+                city = $6, state = $7, postal_code = $8, submitter_id = $9, contact_name = $10,
+                contact_phone = $11, claims_production = $12, geofence_radius_meters = $13,
+                late_check_in_minutes = $14, early_check_out_minutes = $15, over_scheduled_minutes = $16,
+                missed_check_out_after_minutes = $17, overtime_after_minutes_per_week = $18, updated_at = now()
+         returning {AGENCY_COLUMNS}"
+    ))
+    .bind(agency.name.trim())
+    .bind(&agency.npi)
+    .bind(&agency.tax_id)
+    .bind(&agency.taxonomy)
+    .bind(agency.address_line.trim())
+    .bind(agency.city.trim())
+    .bind(&agency.state)
+    .bind(&agency.postal_code)
+    .bind(&agency.submitter_id)
+    .bind(agency.contact_name.trim())
+    .bind(&agency.contact_phone)
+    .bind(agency.claims_production)
+    .bind(agency.geofence_radius_meters)
+    .bind(agency.late_check_in_minutes)
+    .bind(agency.early_check_out_minutes)
+    .bind(agency.over_scheduled_minutes)
+    .bind(agency.missed_check_out_after_minutes)
+    .bind(agency.overtime_after_minutes_per_week)
+    .fetch_one(&state.db)
+    .await?;
+    Ok(Json(updated))
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Holiday {
+    pub day: NaiveDate,
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HolidayName {
+    pub name: String,
+}
+
+async fn list_holidays(State(state): State<AppState>) -> Result<Json<Vec<Holiday>>, ApiError> {
+    Ok(Json(
+        sqlx::query_as::<_, Holiday>("select day, name from holidays order by day")
+            .fetch_all(&state.db)
+            .await?,
+    ))
+}
+
+async fn set_holiday(
+    State(state): State<AppState>,
+    ApiPath(day): ApiPath<NaiveDate>,
+    ApiJson(holiday): ApiJson<HolidayName>,
+) -> Result<Json<Holiday>, ApiError> {
+    let mut errors = FieldErrors::default();
+    validation::text(&mut errors, "name", &holiday.name, 100);
+    errors.into_result()?;
+    Ok(Json(
+        sqlx::query_as::<_, Holiday>(
+            "insert into holidays (day, name) values ($1, $2)
+             on conflict (day) do update set name = excluded.name returning day, name",
+        )
+        .bind(day)
+        .bind(holiday.name.trim())
+        .fetch_one(&state.db)
+        .await?,
+    ))
+}
+
+async fn remove_holiday(
+    State(state): State<AppState>,
+    ApiPath(day): ApiPath<NaiveDate>,
+) -> Result<StatusCode, ApiError> {
+    let removed = sqlx::query("delete from holidays where day = $1")
+        .bind(day)
+        .execute(&state.db)
+        .await?
+        .rows_affected();
+    if removed == 0 {
+        return Err(ApiError::NotFound(format!("{day} is not a holiday")));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Payer {
+    pub id: Uuid,
+    pub name: String,
+    pub payer_identifier: String,
+    pub claim_filing_indicator: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayer {
+    pub name: String,
+    /// The payer's id on claims (ISA08, NM1*PR).
+    pub payer_identifier: String,
+    /// SBR09: `MC` Medicaid, `CI` commercial, ...
+    pub claim_filing_indicator: String,
+}
+
+const FILING_INDICATORS: [&str; 15] = [
+    "09", "11", "AM", "BL", "CI", "DS", "HM", "MA", "MB", "MC", "OF", "TV", "VA", "WC", "ZZ",
+];
+
+async fn list_payers(State(state): State<AppState>) -> Result<Json<Vec<Payer>>, ApiError> {
+    Ok(Json(
+        sqlx::query_as::<_, Payer>(
+            "select id, name, payer_identifier, claim_filing_indicator, created_at from payers order by name",
+        )
+        .fetch_all(&state.db)
+        .await?,
+    ))
+}
+
+async fn create_payer(
+    State(state): State<AppState>,
+    ApiJson(new): ApiJson<NewPayer>,
+) -> Result<(StatusCode, Json<Payer>), ApiError> {
+    let mut errors = FieldErrors::default();
+    validation::x12_text(&mut errors, "name", &new.name, 60);
+    identifier(&mut errors, "payer_identifier", &new.payer_identifier, 15);
+    errors.check(
+        FILING_INDICATORS.contains(&new.claim_filing_indicator.as_str()),
+        "claim_filing_indicator",
+        format!("must be one of {}", FILING_INDICATORS.join(", ")),
+    );
+    errors.into_result()?;
+    let payer = sqlx::query_as::<_, Payer>(
+        "insert into payers (id, name, payer_identifier, claim_filing_indicator) values ($1, $2, $3, $4)
+         returning id, name, payer_identifier, claim_filing_indicator, created_at",
+    )
+    .bind(Uuid::new_v4())
+    .bind(new.name.trim())
+    .bind(&new.payer_identifier)
+    .bind(&new.claim_filing_indicator)
+    .fetch_one(&state.db)
+    .await?;
+    Ok((StatusCode::CREATED, Json(payer)))
+}
+
+async fn ensure_payer(state: &AppState, payer_id: Uuid) -> Result<(), ApiError> {
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from payers where id = $1)")
+        .bind(payer_id)
+        .fetch_one(&state.db)
+        .await?;
+    if exists {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!("payer {payer_id} not found")))
+    }
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Rate {
+    pub id: Uuid,
+    pub payer_id: Uuid,
+    pub service_code: String,
+    pub unit_rate: Decimal,
+    pub effective_from: NaiveDate,
+    /// Last day the rate applies; none while open-ended.
+    pub effective_to: Option<NaiveDate>,
+    pub unit: String,
+    pub rounding: String,
+    pub round_up_threshold_percent: Option<Decimal>,
+    pub modifiers: Vec<String>,
+    pub overtime_multiplier: Decimal,
+    pub holiday_multiplier: Decimal,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRate {
+    pub service_code: String,
+    pub unit_rate: Decimal,
+    pub effective_from: NaiveDate,
+    pub effective_to: Option<NaiveDate>,
+    /// `quarter_hour` (default), `hour`, `visit` or `day`.
+    pub unit: Option<String>,
+    /// `eight_minute` (default), `round_down` or `round_up_threshold`.
+    pub rounding: Option<String>,
+    pub round_up_threshold_percent: Option<Decimal>,
+    #[serde(default)]
+    pub modifiers: Vec<String>,
+    pub overtime_multiplier: Option<Decimal>,
+    pub holiday_multiplier: Option<Decimal>,
+}
+
+const RATE_COLUMNS: &str = "id, payer_id, service_code, unit_rate, lower(effective) as effective_from,
+    (upper(effective) - 1) as effective_to, unit::text as unit, rounding::text as rounding,
+    round_up_threshold_percent, modifiers, overtime_multiplier, holiday_multiplier";
+
+async fn list_rates(
+    State(state): State<AppState>,
+    ApiPath(payer_id): ApiPath<Uuid>,
+) -> Result<Json<Vec<Rate>>, ApiError> {
+    ensure_payer(&state, payer_id).await?;
+    Ok(Json(
+        sqlx::query_as::<_, Rate>(&format!(
+            "select {RATE_COLUMNS} from rates where payer_id = $1 order by service_code, lower(effective)"
+        ))
+        .bind(payer_id)
+        .fetch_all(&state.db)
+        .await?,
+    ))
+}
+
+fn multiplier(errors: &mut FieldErrors, field: &str, value: Decimal) {
+    errors.check(
+        value >= Decimal::ONE && value <= Decimal::TEN && value.scale() <= 4,
+        field,
+        "must be 1 to 10 with at most 4 decimals",
+    );
+}
+
+/// A new rate table entry. Two rates of one payer and code never overlap in time (409).
+async fn create_rate(
+    State(state): State<AppState>,
+    ApiPath(payer_id): ApiPath<Uuid>,
+    ApiJson(new): ApiJson<NewRate>,
+) -> Result<(StatusCode, Json<Rate>), ApiError> {
+    let mut errors = FieldErrors::default();
+    errors.check(
+        new.unit_rate >= Decimal::ZERO && new.unit_rate < Decimal::from(100_000_000) && new.unit_rate.scale() <= 4,
+        "unit_rate",
+        "must be 0 or more, below 100000000, with at most 4 decimals",
+    );
+    if let Some(to) = new.effective_to {
+        errors.check(to >= new.effective_from, "effective_to", "must not be before effective_from");
+    }
+    let unit = new.unit.as_deref().unwrap_or("quarter_hour");
+    errors.check(
+        BillingUnit::parse(unit).is_some(),
+        "unit",
+        "must be quarter_hour, hour, visit or day",
+    );
+    let rounding = new.rounding.as_deref().unwrap_or("eight_minute");
+    errors.check(
+        Rounding::parse(rounding, new.round_up_threshold_percent).is_some(),
+        "rounding",
+        "must be eight_minute or round_down (without a threshold), or round_up_threshold with \
+         round_up_threshold_percent above 0 and at most 100",
+    );
+    errors.check(new.modifiers.len() <= 4, "modifiers", "at most 4");
+    errors.check(
+        new.modifiers
+            .iter()
+            .all(|m| m.len() == 2 && m.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())),
+        "modifiers",
+        "each must be two upper-case letters or digits",
+    );
+    let overtime = new.overtime_multiplier.unwrap_or(Decimal::ONE);
+    let holiday = new.holiday_multiplier.unwrap_or(Decimal::ONE);
+    multiplier(&mut errors, "overtime_multiplier", overtime);
+    multiplier(&mut errors, "holiday_multiplier", holiday);
+    errors.into_result()?;
+    ensure_payer(&state, payer_id).await?;
+    let known: bool = sqlx::query_scalar("select exists (select 1 from service_codes where code = $1)")
+        .bind(&new.service_code)
+        .fetch_one(&state.db)
+        .await?;
+    if !known {
+        return Err(ApiError::field("service_code", "unknown service code"));
+    }
+    let rate = sqlx::query_as::<_, Rate>(&format!(
+        "insert into rates (id, payer_id, service_code, unit_rate, effective, unit, rounding,
+                            round_up_threshold_percent, modifiers, overtime_multiplier, holiday_multiplier)
+         values ($1, $2, $3, $4, daterange($5, $6, '[]'), $7::billing_unit, $8::rounding_rule, $9, $10, $11, $12)
+         returning {RATE_COLUMNS}"
+    ))
+    .bind(Uuid::new_v4())
+    .bind(payer_id)
+    .bind(&new.service_code)
+    .bind(new.unit_rate)
+    .bind(new.effective_from)
+    .bind(new.effective_to)
+    .bind(unit)
+    .bind(rounding)
+    .bind(new.round_up_threshold_percent)
+    .bind(&new.modifiers)
+    .bind(overtime)
+    .bind(holiday)
+    .fetch_one(&state.db)
+    .await?;
+    Ok((StatusCode::CREATED, Json(rate)))
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct AuthorizationView {
+    pub id: Uuid,
+    pub client_id: Uuid,
+    pub payer_id: Uuid,
+    pub service_code: String,
+    pub valid_from: NaiveDate,
+    pub valid_to: NaiveDate,
+    pub units: i32,
+    pub per: String,
+    pub reference: Option<String>,
+    /// The week or month containing `on` (within the authorization).
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub used_units: i64,
+    pub remaining_units: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAuthorization {
+    pub payer_id: Uuid,
+    pub service_code: String,
+    pub valid_from: NaiveDate,
+    pub valid_to: NaiveDate,
+    pub units: i32,
+    /// `week` (Monday to Sunday) or `month`.
+    pub per: String,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OnDate {
+    /// The day whose period to report; defaults to today (UTC).
+    pub on: Option<NaiveDate>,
+}
+
+async fn authorizations(
+    state: &AppState,
+    client_id: Uuid,
+    on: NaiveDate,
+    id: Option<Uuid>,
+) -> Result<Vec<AuthorizationView>, ApiError> {
+    Ok(sqlx::query_as::<_, AuthorizationView>(
+        "with p as (
+            select a.*,
+                   greatest(lower(a.valid), case a.per when 'week' then date_trunc('week', $2::date)::date
+                                                  else date_trunc('month', $2::date)::date end) as period_start,
+                   least(upper(a.valid), case a.per when 'week' then (date_trunc('week', $2::date) + interval '7 days')::date
+                                                   else (date_trunc('month', $2::date) + interval '1 month')::date end) - 1
+                       as period_end
+              from authorizations a where a.client_id = $1 and ($3::uuid is null or a.id = $3))
+         select p.id, p.client_id, p.payer_id, p.service_code, lower(p.valid) as valid_from,
+                upper(p.valid) - 1 as valid_to, p.units, p.per::text as per, p.reference,
+                p.period_start, p.period_end, u.used as used_units, p.units - u.used as remaining_units
+           from p, lateral (select coalesce(sum(l.units), 0)::bigint as used from invoice_lines l
+                             where l.authorization_id = p.id
+                               and l.service_date between p.period_start and p.period_end) u
+          order by p.service_code, lower(p.valid)",
+    )
+    .bind(client_id)
+    .bind(on)
+    .bind(id)
+    .fetch_all(&state.db)
+    .await?)
+}
+
+async fn list_authorizations(
+    State(state): State<AppState>,
+    ApiPath(client_id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<OnDate>,
+) -> Result<Json<Vec<AuthorizationView>>, ApiError> {
+    ensure_client(&state, client_id).await?;
+    let on = query.on.unwrap_or_else(|| Utc::now().date_naive());
+    Ok(Json(authorizations(&state, client_id, on, None).await?))
+}
+
+/// Units a payer authorized. Two authorizations of one client, payer and code
+/// never overlap in time (409).
+async fn create_authorization(
+    State(state): State<AppState>,
+    ApiPath(client_id): ApiPath<Uuid>,
+    ApiJson(new): ApiJson<NewAuthorization>,
+) -> Result<(StatusCode, Json<AuthorizationView>), ApiError> {
+    let mut errors = FieldErrors::default();
+    errors.check(new.valid_to >= new.valid_from, "valid_to", "must not be before valid_from");
+    errors.check((1..=100_000).contains(&new.units), "units", "must be 1 to 100000");
+    errors.check(["week", "month"].contains(&new.per.as_str()), "per", "must be week or month");
+    if let Some(reference) = &new.reference {
+        validation::text(&mut errors, "reference", reference, 50);
+    }
+    errors.into_result()?;
+    ensure_client(&state, client_id).await?;
+    ensure_payer(&state, new.payer_id).await?;
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "insert into authorizations (id, client_id, payer_id, service_code, valid, units, per, reference)
+         values ($1, $2, $3, $4, daterange($5, $6, '[]'), $7, $8::authorization_period, $9)",
+    )
+    .bind(id)
+    .bind(client_id)
+    .bind(new.payer_id)
+    .bind(&new.service_code)
+    .bind(new.valid_from)
+    .bind(new.valid_to)
+    .bind(new.units)
+    .bind(&new.per)
+    .bind(new.reference.as_deref().map(str::trim))
+    .execute(&state.db)
+    .await?;
+    let view = authorizations(&state, client_id, new.valid_from, Some(id))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::internal("authorization vanished after insert"))?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow)]
+#[serde(deny_unknown_fields)]
+pub struct Coverage {
+    #[serde(skip_deserializing)]
+    pub client_id: Uuid,
+    #[serde(skip_deserializing)]
+    pub payer_id: Uuid,
+    pub member_id: String,
+    pub last_name: String,
+    pub first_name: String,
+    pub date_of_birth: NaiveDate,
+    /// `F`, `M` or `U`.
+    pub gender: String,
+    pub address_line: String,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    /// ICD-10-CM codes without the dot; the first is the principal diagnosis.
+    pub diagnosis_codes: Vec<String>,
+}
+
+const COVERAGE_COLUMNS: &str = "client_id, payer_id, member_id, last_name, first_name, date_of_birth,
+    gender, address_line, city, state, postal_code, diagnosis_codes";
+
+fn icd10(code: &str) -> bool {
+    let bytes = code.as_bytes();
+    (3..=7).contains(&bytes.len())
+        && bytes[0].is_ascii_uppercase()
+        && bytes[1].is_ascii_digit()
+        && bytes[2..].iter().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+}
+
+/// What the payer knows about the client, needed on every claim.
+async fn set_coverage(
+    State(state): State<AppState>,
+    ApiPath((client_id, payer_id)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(coverage): ApiJson<Coverage>,
+) -> Result<Json<Coverage>, ApiError> {
+    let mut errors = FieldErrors::default();
+    errors.check(
+        (1..=80).contains(&coverage.member_id.len())
+            && coverage.member_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+        "member_id",
+        "must be 1 to 80 letters, digits or dashes",
+    );
+    validation::x12_text(&mut errors, "last_name", &coverage.last_name, 60);
+    validation::x12_text(&mut errors, "first_name", &coverage.first_name, 35);
+    errors.check(
+        coverage.date_of_birth <= Utc::now().date_naive()
+            && coverage.date_of_birth >= NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date"),
+        "date_of_birth",
+        "must be between 1900-01-01 and today",
+    );
+    errors.check(["F", "M", "U"].contains(&coverage.gender.as_str()), "gender", "must be F, M or U");
+    validation::x12_text(&mut errors, "address_line", &coverage.address_line, 55);
+    validation::x12_text(&mut errors, "city", &coverage.city, 30);
+    errors.check(coverage.city.trim().len() >= 2, "city", "must be at least 2 characters");
+    state_code(&mut errors, "state", &coverage.state);
+    digits(&mut errors, "postal_code", &coverage.postal_code, &[5, 9]);
+    errors.check(
+        (1..=12).contains(&coverage.diagnosis_codes.len()),
+        "diagnosis_codes",
+        "must hold 1 to 12 codes",
+    );
+    errors.check(
+        coverage.diagnosis_codes.iter().all(|c| icd10(c)),
+        "diagnosis_codes",
+        "each must be an ICD-10-CM code without the dot, e.g. R262",
+    );
+    errors.into_result()?;
+    ensure_client(&state, client_id).await?;
+    ensure_payer(&state, payer_id).await?;
+    let saved = sqlx::query_as::<_, Coverage>(&format!(
+        "insert into client_coverages ({COVERAGE_COLUMNS})
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         on conflict (client_id, payer_id) do update set
+            member_id = excluded.member_id, last_name = excluded.last_name, first_name = excluded.first_name,
+            date_of_birth = excluded.date_of_birth, gender = excluded.gender,
+            address_line = excluded.address_line, city = excluded.city, state = excluded.state,
+            postal_code = excluded.postal_code, diagnosis_codes = excluded.diagnosis_codes
+         returning {COVERAGE_COLUMNS}"
+    ))
+    .bind(client_id)
+    .bind(payer_id)
+    .bind(&coverage.member_id)
+    .bind(coverage.last_name.trim())
+    .bind(coverage.first_name.trim())
+    .bind(coverage.date_of_birth)
+    .bind(&coverage.gender)
+    .bind(coverage.address_line.trim())
+    .bind(coverage.city.trim())
+    .bind(&coverage.state)
+    .bind(&coverage.postal_code)
+    .bind(&coverage.diagnosis_codes)
+    .fetch_one(&state.db)
+    .await?;
+    Ok(Json(saved))
+}
+
+async fn list_coverages(
+    State(state): State<AppState>,
+    ApiPath(client_id): ApiPath<Uuid>,
+) -> Result<Json<Vec<Coverage>>, ApiError> {
+    ensure_client(&state, client_id).await?;
+    Ok(Json(
+        sqlx::query_as::<_, Coverage>(&format!(
+            "select {COVERAGE_COLUMNS} from client_coverages where client_id = $1 order by payer_id"
+        ))
+        .bind(client_id)
+        .fetch_all(&state.db)
+        .await?,
+    ))
+}
