@@ -145,32 +145,34 @@ pub async fn run(api_url: &str) -> anyhow::Result<()> {
     let now = Utc::now();
     let at = |minutes_ago: i64| -> DateTime<Utc> { now - chrono::Duration::minutes(minutes_ago) };
     // (client, start, end, skills, check-in, check-out or None = cancelled)
+    // Every visit ended within the agency's missed check-out limit (120 min by
+    // default), and each check-in and check-out is within its tolerances.
     let plan = [
         (
             0,
-            at(180),
             at(120),
+            at(60),
             json!(["personal_care", "hoyer_lift"]),
-            at(178),
-            Some(at(121)),
+            at(118),
+            Some(at(61)),
         ),
         (
             1,
-            at(170),
             at(110),
+            at(50),
             json!(["dementia_care"]),
-            at(172),
-            Some(at(104)),
+            at(112),
+            Some(at(44)),
         ),
         (
             2,
-            at(150),
-            at(105),
+            at(90),
+            at(45),
             json!(["personal_care"]),
-            at(149),
-            Some(at(106)),
+            at(89),
+            Some(at(46)),
         ),
-        (0, at(90), at(30), json!(["personal_care"]), at(90), None),
+        (0, at(40), at(-20), json!(["personal_care"]), at(40), None),
     ];
     let mut visit_ids = Vec::new();
     for (client, start, end, skills, check_in, check_out) in plan {

@@ -73,6 +73,16 @@ impl TestApp {
             api: None,
             created: Default::default(),
         };
+        // The lifecycle tests check in and out at whatever times their story
+        // needs; EVV tolerances would hold those visits before billing. The
+        // billing tests restore the agency's real policy (`strict_evv_policy`).
+        sqlx::query(
+            "update agency_settings set late_check_in_minutes = 1440, early_check_out_minutes = 1440,
+                                        over_scheduled_minutes = 1440",
+        )
+        .execute(&db)
+        .await
+        .unwrap();
         app.start_worker().await;
         let api = platform::start_api(&app.settings, db, app.settings.api_addr)
             .await
@@ -190,6 +200,17 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The agency's default EVV tolerances (15 minutes each), as shipped.
+    pub async fn strict_evv_policy(&self) {
+        sqlx::query(
+            "update agency_settings set late_check_in_minutes = 15, early_check_out_minutes = 15,
+                                        over_scheduled_minutes = 15",
+        )
+        .execute(&self.db)
+        .await
+        .unwrap();
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -331,8 +352,13 @@ pub struct EventSocket {
 impl EventSocket {
     /// The next frame, `{"sequence": N, "event": {...}}`.
     pub async fn next_frame(&mut self) -> Value {
+        self.next_frame_within(EVENT_WAIT).await
+    }
+
+    /// The next frame, waiting at most `wait` (for events behind a durable timer).
+    pub async fn next_frame_within(&mut self, wait: Duration) -> Value {
         loop {
-            let message = tokio::time::timeout(EVENT_WAIT, self.socket.next())
+            let message = tokio::time::timeout(wait, self.socket.next())
                 .await
                 .expect("an event arrives in time")
                 .expect("the socket stays open")
@@ -345,9 +371,19 @@ impl EventSocket {
 
     /// Every frame up to and including `event_type` for `visit`.
     pub async fn frames_until(&mut self, visit: &str, event_type: &str) -> Vec<Value> {
+        self.frames_until_within(visit, event_type, EVENT_WAIT).await
+    }
+
+    /// As `frames_until`, each frame waited for at most `wait`.
+    pub async fn frames_until_within(
+        &mut self,
+        visit: &str,
+        event_type: &str,
+        wait: Duration,
+    ) -> Vec<Value> {
         let mut frames = Vec::new();
         loop {
-            let frame = self.next_frame().await;
+            let frame = self.next_frame_within(wait).await;
             let done = frame["event"]["subject"] == visit && frame["event"]["type"] == event_type;
             frames.push(frame);
             if done {

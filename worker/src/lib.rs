@@ -243,6 +243,18 @@ mod tests {
                 VisitActivities::apply_day_plan,
                 VisitActivitiesImpl::apply_day_plan,
             ),
+            same_contract(
+                VisitActivities::bill_completed_visit,
+                VisitActivitiesImpl::bill_completed_visit,
+            ),
+            same_contract(
+                VisitActivities::record_exception_resolution,
+                VisitActivitiesImpl::record_exception_resolution,
+            ),
+            same_contract(
+                VisitActivities::close_visit_without_check_out,
+                VisitActivitiesImpl::close_visit_without_check_out,
+            ),
         ];
         assert_eq!(names.map(|n| n), activity_names::ALL.map(str::to_owned));
         same_contract(

@@ -361,19 +361,23 @@ impl VisitWorkflow {
     }
 
     /// While checked in: closes the visit with a `missed_check_out` exception if
-    /// no check-out comes within the agency's limit past the scheduled end.
+    /// no check-out comes within the agency's limit past the scheduled end (or
+    /// past the check-in, when that came after the scheduled end).
     async fn await_check_out(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
         if ctx.state(|s| s.status != VisitStatus::CheckedIn) {
             return Ok(());
         }
+        // A visit checked in after its scheduled end (entered late, a backfill)
+        // gets the same limit from its check-in.
+        let now = Self::now(ctx);
         let (visit_id, close_at) = ctx.state(|s| {
             (
                 s.input.visit_id,
-                s.scheduled_end()
+                s.scheduled_end().max(now)
                     + chrono::Duration::minutes(s.input.missed_check_out_after_minutes.max(1)),
             )
         });
-        let wait = (close_at - Self::now(ctx))
+        let wait = (close_at - now)
             .to_std()
             .unwrap_or(Duration::ZERO)
             .max(Duration::from_millis(1));
