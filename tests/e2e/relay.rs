@@ -50,9 +50,9 @@ async fn each_connection_gets_only_the_events_its_filter_asks_for(db: PgPool) {
     let mut everything = app.events("").await;
     let mut invoices_only = app.events("?type=homecare.invoice.created").await;
     let client = app.create_client().await;
-    // First fit: James (created first) takes the visit anyone can do, Maria the
-    // one that needs her skill, so the two visits have different caregivers.
-    let james = app.create_caregiver(&[]).await;
+    // Each visit needs a skill only one of them has, so the two visits have
+    // different caregivers (with equal scores the engine breaks ties by id).
+    let james = app.create_caregiver(&["companionship"]).await;
     let maria = app.create_caregiver(&["hoyer_lift"]).await;
     let mut james_only = app.events(&format!("?caregiver_id={james}")).await;
     let start = minutes_ago(120);
@@ -71,7 +71,9 @@ async fn each_connection_gets_only_the_events_its_filter_asks_for(db: PgPool) {
         other_assigned.last().unwrap()["event"]["data"]["caregiver_id"],
         maria.as_str()
     );
-    let visit = app.create_visit(&client, start, minutes_ago(60), &[]).await;
+    let visit = app
+        .create_visit(&client, start, minutes_ago(60), &["companionship"])
+        .await;
     let mut this_visit_only = app.events(&format!("?visit_id={visit}&since=0")).await;
     everything
         .frames_until(&visit, "homecare.visit.assigned")
