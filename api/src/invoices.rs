@@ -1,5 +1,5 @@
 //! `/v1/invoice-lines`: what each completed visit billed, with every figure
-//! needed to explain it (minutes, units, rate, rule).
+//! needed to explain it (minutes, units, rate, rule, multipliers, cap).
 
 use axum::extract::State;
 use axum::routing::get;
@@ -33,6 +33,19 @@ pub struct InvoiceLine {
     pub unit_rate: Decimal,
     pub amount: Decimal,
     pub rounding_rule: String,
+    /// `quarter_hour`, `hour`, `visit` or `day`.
+    pub unit: String,
+    pub modifiers: Vec<String>,
+    /// Units the verified time was worth before an authorization cap.
+    pub unadjusted_units: Option<i32>,
+    /// Of `units`, those billed at `overtime_multiplier`.
+    pub overtime_units: i32,
+    pub overtime_multiplier: Decimal,
+    pub holiday_multiplier: Decimal,
+    pub rate_id: Option<Uuid>,
+    pub authorization_id: Option<Uuid>,
+    /// The claim the line went out on, once claimed.
+    pub claim_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -58,7 +71,9 @@ async fn query_lines(
     .bounds()?;
     let lines = sqlx::query_as::<_, InvoiceLine>(
         "select id, visit_id, payer_id, service_code, client_id, caregiver_id, service_date,
-                billed_minutes, units, unit_rate, amount, rounding_rule, created_at
+                billed_minutes, units, unit_rate, amount, rounding_rule, unit::text as unit, modifiers,
+                unadjusted_units, overtime_units, overtime_multiplier, holiday_multiplier, rate_id,
+                authorization_id, claim_id, created_at
            from invoice_lines
           where ($1::uuid is null or visit_id = $1)
             and ($2::uuid is null or client_id = $2)
