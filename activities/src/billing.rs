@@ -11,7 +11,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use homecare_domain::contracts::{
     BillingOutcome, EvvCommand, InvoiceLineSummary, OpenException, RecordResolution,
 };
-use homecare_domain::evv::{self, Capture, EvvMethod, EvvPolicy, ExceptionCode, Finding, ResolutionCode};
+use homecare_domain::evv::{
+    self, Capture, EvvMethod, EvvPolicy, ExceptionCode, Finding, ResolutionCode,
+};
 use homecare_domain::pricing::{
     self, Authorization, BillingUnit, Priced, RateRule, Rounding, VisitTime,
 };
@@ -46,7 +48,10 @@ pub async fn load_policy(conn: &mut PgConnection) -> Result<(EvvPolicy, i64), sq
 }
 
 /// The client's address and every further place of care.
-async fn client_places(conn: &mut PgConnection, client_id: Uuid) -> Result<Vec<Location>, sqlx::Error> {
+async fn client_places(
+    conn: &mut PgConnection,
+    client_id: Uuid,
+) -> Result<Vec<Location>, sqlx::Error> {
     let places: Vec<(f64, f64)> = sqlx::query_as(
         "select latitude, longitude from clients where id = $1
          union all
@@ -57,7 +62,10 @@ async fn client_places(conn: &mut PgConnection, client_id: Uuid) -> Result<Vec<L
     .await?;
     Ok(places
         .into_iter()
-        .map(|(latitude, longitude)| Location { latitude, longitude })
+        .map(|(latitude, longitude)| Location {
+            latitude,
+            longitude,
+        })
         .collect())
 }
 
@@ -120,7 +128,9 @@ pub(crate) async fn raise_evv_exceptions(
         method: command.method,
     };
     let findings = match kind {
-        EvvKind::CheckIn => evv::check_in_findings(&policy, visit.scheduled_start, &capture, &places),
+        EvvKind::CheckIn => {
+            evv::check_in_findings(&policy, visit.scheduled_start, &capture, &places)
+        }
         EvvKind::CheckOut => {
             let checked_in_at: DateTime<Utc> = sqlx::query_scalar(
                 "select occurred_at from evv_records where visit_id = $1 and kind = 'check_in'",
@@ -143,7 +153,10 @@ pub(crate) async fn raise_evv_exceptions(
     Ok(())
 }
 
-async fn open_exceptions(conn: &mut PgConnection, visit_id: Uuid) -> Result<Vec<OpenException>, ActivityFailure> {
+async fn open_exceptions(
+    conn: &mut PgConnection,
+    visit_id: Uuid,
+) -> Result<Vec<OpenException>, ActivityFailure> {
     let rows: Vec<(Uuid, String)> = sqlx::query_as(
         "select id, code::text from visit_exceptions
           where visit_id = $1 and resolved_at is null order by raised_at, id",
@@ -153,8 +166,9 @@ async fn open_exceptions(conn: &mut PgConnection, visit_id: Uuid) -> Result<Vec<
     .await?;
     rows.into_iter()
         .map(|(exception_id, code)| {
-            let code = ExceptionCode::parse(&code)
-                .ok_or_else(|| ActivityFailure::Rejected(format!("unknown exception code {code}")))?;
+            let code = ExceptionCode::parse(&code).ok_or_else(|| {
+                ActivityFailure::Rejected(format!("unknown exception code {code}"))
+            })?;
             Ok(OpenException { exception_id, code })
         })
         .collect()
@@ -174,11 +188,16 @@ struct RateRow {
 
 impl RateRow {
     fn rule(&self) -> Result<RateRule, ActivityFailure> {
-        let unit = BillingUnit::parse(&self.unit)
-            .ok_or_else(|| ActivityFailure::Rejected(format!("rate {} has unknown unit {}", self.id, self.unit)))?;
-        let rounding = Rounding::parse(&self.rounding, self.round_up_threshold_percent).ok_or_else(|| {
-            ActivityFailure::Rejected(format!("rate {} has an inconsistent rounding rule", self.id))
+        let unit = BillingUnit::parse(&self.unit).ok_or_else(|| {
+            ActivityFailure::Rejected(format!("rate {} has unknown unit {}", self.id, self.unit))
         })?;
+        let rounding = Rounding::parse(&self.rounding, self.round_up_threshold_percent)
+            .ok_or_else(|| {
+                ActivityFailure::Rejected(format!(
+                    "rate {} has an inconsistent rounding rule",
+                    self.id
+                ))
+            })?;
         Ok(RateRule {
             unit_rate: self.unit_rate,
             unit,
@@ -206,7 +225,9 @@ async fn verified_times(
     .fetch_optional(&mut *conn)
     .await?;
     verified.ok_or_else(|| {
-        ActivityFailure::Rejected(format!("visit {visit_id} has no verified check-in and check-out"))
+        ActivityFailure::Rejected(format!(
+            "visit {visit_id} has no verified check-in and check-out"
+        ))
     })
 }
 
@@ -265,6 +286,14 @@ async fn authorization(
     Ok(found)
 }
 
+#[derive(sqlx::FromRow)]
+struct ExceptionRow {
+    code: String,
+    resolution_code: Option<String>,
+    resolution_note: Option<String>,
+    resolved_by: Option<String>,
+}
+
 fn held(held_by: Vec<OpenException>) -> BillingOutcome {
     BillingOutcome {
         invoice: None,
@@ -315,7 +344,8 @@ impl VisitActivitiesImpl {
                 return Ok(held(open));
             }
         }
-        let (checked_in, checked_out, service_date, timezone) = verified_times(&mut tx, visit_id).await?;
+        let (checked_in, checked_out, service_date, timezone) =
+            verified_times(&mut tx, visit_id).await?;
         let rate: Option<RateRow> = sqlx::query_as(
             "select id, unit_rate, unit::text as unit, rounding::text as rounding, round_up_threshold_percent,
                     modifiers, overtime_multiplier, holiday_multiplier
@@ -338,7 +368,8 @@ impl VisitActivitiesImpl {
         })?;
         let (_, overtime_threshold) = load_policy(&mut tx).await?;
         let minutes = (checked_out - checked_in).num_minutes();
-        let prior = prior_week_minutes(&mut tx, caregiver_id, visit_id, checked_in, &timezone).await?;
+        let prior =
+            prior_week_minutes(&mut tx, caregiver_id, visit_id, checked_in, &timezone).await?;
         let (holiday, day_already_billed): (bool, bool) = sqlx::query_as(
             "select exists (select 1 from holidays where day = $1),
                     exists (select 1 from invoice_lines where client_id = $2 and payer_id = $3
@@ -440,7 +471,15 @@ impl VisitActivitiesImpl {
         data["amount"] = json!(priced.amount);
         data["rounding_rule"] = json!(priced.rule);
         data["authorization_id"] = json!(authorized.map(|(id, _)| id));
-        record_event(&mut tx, EventKind::InvoiceCreated, visit_id, "", Utc::now(), data).await?;
+        record_event(
+            &mut tx,
+            EventKind::InvoiceCreated,
+            visit_id,
+            "",
+            Utc::now(),
+            data,
+        )
+        .await?;
         self.commit_and_publish(tx, visit_id).await?;
         tracing::info!(amount = %priced.amount, units = priced.units, "invoice line created");
         Ok(invoiced(InvoiceLineSummary {
@@ -461,26 +500,43 @@ impl VisitActivitiesImpl {
         let ids: Vec<String> = open.iter().map(|e| e.exception_id.to_string()).collect();
         let mut data = visit.event_data(VisitStatus::Completed, visit.caregiver_id);
         data["held_by"] = json!(open);
-        record_event(conn, EventKind::VisitHeld, visit.id, &ids.join(","), Utc::now(), data).await
+        record_event(
+            conn,
+            EventKind::VisitHeld,
+            visit.id,
+            &ids.join(","),
+            Utc::now(),
+            data,
+        )
+        .await
     }
 
     /// A coordinator's resolution. Resolving again with the same reason is a no-op;
     /// a missed check-out's resolution records the end time as a manual check-out.
     #[tracing::instrument(skip_all, fields(visit_id = %request.visit_id))]
-    pub async fn resolve_exception(&self, request: &RecordResolution) -> Result<(), ActivityFailure> {
+    pub async fn resolve_exception(
+        &self,
+        request: &RecordResolution,
+    ) -> Result<(), ActivityFailure> {
         let visit_id = request.visit_id;
         let resolution = &request.resolution;
         let mut tx = self.db.begin().await?;
         let visit = lock_visit(&mut tx, visit_id).await?;
-        let row: Option<(String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
-            "select code::text, resolution_code, resolution_note, resolved_by
+        let row: Option<ExceptionRow> = sqlx::query_as(
+            "select code::text as code, resolution_code, resolution_note, resolved_by
                from visit_exceptions where id = $1 and visit_id = $2",
         )
         .bind(resolution.exception_id)
         .bind(visit_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((code, resolved_code, resolved_note, resolved_by)) = row else {
+        let Some(ExceptionRow {
+            code,
+            resolution_code: resolved_code,
+            resolution_note: resolved_note,
+            resolved_by,
+        }) = row
+        else {
             return Err(ActivityFailure::Rejected(format!(
                 "exception {} not found on visit {visit_id}",
                 resolution.exception_id
@@ -506,8 +562,13 @@ impl VisitActivitiesImpl {
         .bind(visit_id)
         .fetch_optional(&mut *tx)
         .await?;
-        evv::resolution_allowed(code, resolution.resolution_code, resolution.check_out_at, checked_in_at)
-            .map_err(ActivityFailure::Rejected)?;
+        evv::resolution_allowed(
+            code,
+            resolution.resolution_code,
+            resolution.check_out_at,
+            checked_in_at,
+        )
+        .map_err(ActivityFailure::Rejected)?;
         if let (ExceptionCode::MissedCheckOut, Some(at)) = (code, resolution.check_out_at) {
             let caregiver_id = visit.caregiver_id.ok_or_else(|| {
                 ActivityFailure::Rejected(format!("visit {visit_id} has no caregiver"))

@@ -7,7 +7,9 @@
 //! day unit already billed, or under the rounding threshold) are never claimed.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use homecare_domain::x12::{self, Address, Agency, Claim, Interchange837, Payer, ServiceLine, Subscriber};
+use homecare_domain::x12::{
+    self, Address, Agency, Claim, Interchange837, Payer, ServiceLine, Subscriber,
+};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::PgPool;
@@ -19,8 +21,14 @@ pub enum ClaimsError {
     PayerNotFound(Uuid),
     #[error("the period is empty: {from} is after {to}")]
     EmptyPeriod { from: NaiveDate, to: NaiveDate },
-    #[error("payer {payer_id} has no claims between {from} and {to}; form them first (POST /v1/claims)")]
-    NoClaims { payer_id: Uuid, from: NaiveDate, to: NaiveDate },
+    #[error(
+        "payer {payer_id} has no claims between {from} and {to}; form them first (POST /v1/claims)"
+    )]
+    NoClaims {
+        payer_id: Uuid,
+        from: NaiveDate,
+        to: NaiveDate,
+    },
     #[error("the 837P cannot be rendered: {0}")]
     Render(#[from] x12::X12Error),
     #[error("database error: {0}")]

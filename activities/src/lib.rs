@@ -21,9 +21,9 @@ pub mod temporal;
 use std::sync::Arc;
 
 use homecare_domain::contracts::{
-    AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, InvoiceLineSummary, LateCheckInAlert, PlanOutcome,
-    PlanProposal, PlanRequest, RecordCancel, RecordEvv, RecordManualAssignment, RecordReschedule, RecordResolution,
-    VisitRef, activity_names,
+    AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, InvoiceLineSummary,
+    LateCheckInAlert, PlanOutcome, PlanProposal, PlanRequest, RecordCancel, RecordEvv,
+    RecordManualAssignment, RecordReschedule, RecordResolution, VisitRef, activity_names,
 };
 use homecare_domain::scheduling::Policy;
 use sqlx::PgPool;
@@ -32,9 +32,9 @@ use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use uuid::Uuid;
 
+pub use billing::load_policy;
 pub use engine::{ManualProblem, check_manual};
 pub use events::{EventBus, EventBusConfig, EventBusError};
-pub use billing::load_policy;
 pub use store::EvvKind;
 
 #[derive(Debug, thiserror::Error)]

@@ -65,7 +65,11 @@ impl VisitRow {
     }
 
     /// The fields every visit event carries, so a consumer needs no lookup.
-    pub(crate) fn event_data(&self, status: VisitStatus, caregiver_id: Option<Uuid>) -> serde_json::Value {
+    pub(crate) fn event_data(
+        &self,
+        status: VisitStatus,
+        caregiver_id: Option<Uuid>,
+    ) -> serde_json::Value {
         json!({
             "visit_id": self.id,
             "client_id": self.client_id,
@@ -78,7 +82,10 @@ impl VisitRow {
     }
 }
 
-pub(crate) async fn lock_visit(conn: &mut PgConnection, visit_id: Uuid) -> Result<VisitRow, ActivityFailure> {
+pub(crate) async fn lock_visit(
+    conn: &mut PgConnection,
+    visit_id: Uuid,
+) -> Result<VisitRow, ActivityFailure> {
     sqlx::query_as::<_, VisitRow>(
         "select id, client_id, caregiver_id, payer_id, service_code,
                 lower(scheduled) as scheduled_start, upper(scheduled) as scheduled_end,

@@ -53,8 +53,12 @@ async fn a_check_in_outside_the_geofence_holds_billing_until_resolved_then_bills
     let visit = fx.visit(at(9, 0), at(11, 0), &[]).await;
     let act = &fx.activities;
     act.assign(visit).await.unwrap();
-    act.record_evv(EvvKind::CheckIn, &away(visit, maria, at(9, 0))).await.unwrap();
-    act.record_evv(EvvKind::CheckOut, &evv(visit, maria, at(11, 0))).await.unwrap();
+    act.record_evv(EvvKind::CheckIn, &away(visit, maria, at(9, 0)))
+        .await
+        .unwrap();
+    act.record_evv(EvvKind::CheckOut, &evv(visit, maria, at(11, 0)))
+        .await
+        .unwrap();
 
     let held = act.bill(visit).await.unwrap();
     assert!(held.invoice.is_none());
@@ -66,7 +70,14 @@ async fn a_check_in_outside_the_geofence_holds_billing_until_resolved_then_bills
         .count("select count(*) from visit_events where visit_id = $1 and event_type = 'homecare.visit.held'", visit)
         .await;
     assert_eq!(holds, 1);
-    assert_eq!(fx.count("select count(*) from invoice_lines where visit_id = $1", visit).await, 0);
+    assert_eq!(
+        fx.count(
+            "select count(*) from invoice_lines where visit_id = $1",
+            visit
+        )
+        .await,
+        0
+    );
 
     let exception = held.held_by[0].exception_id;
     let request = RecordResolution {
@@ -78,14 +89,24 @@ async fn a_check_in_outside_the_geofence_holds_billing_until_resolved_then_bills
     act.resolve_exception(&request).await.unwrap();
     let mut other = request.clone();
     other.resolution.note = "another story".to_owned();
-    assert!(matches!(act.resolve_exception(&other).await, Err(ActivityFailure::Rejected(_))));
+    assert!(matches!(
+        act.resolve_exception(&other).await,
+        Err(ActivityFailure::Rejected(_))
+    ));
 
     // 120 min = 8 quarter hours x 7.50 (Private Pay T1019) = 60.00
     let billed = act.bill(visit).await.unwrap();
     let invoice = billed.invoice.expect("billed once resolved");
     assert_eq!((invoice.units, invoice.amount), (8, dec!(60.00)));
     assert_eq!(act.bill(visit).await.unwrap().invoice.unwrap(), invoice);
-    assert_eq!(fx.count("select count(*) from invoice_lines where visit_id = $1", visit).await, 1);
+    assert_eq!(
+        fx.count(
+            "select count(*) from invoice_lines where visit_id = $1",
+            visit
+        )
+        .await,
+        1
+    );
     assert_eq!(fx.status(visit).await, "invoiced");
     let types = fx.event_types(visit).await;
     for expected in [
@@ -94,7 +115,11 @@ async fn a_check_in_outside_the_geofence_holds_billing_until_resolved_then_bills
         "homecare.visit.exception_resolved",
         "homecare.invoice.created",
     ] {
-        assert_eq!(types.iter().filter(|t| *t == expected).count(), 1, "{expected} in {types:?}");
+        assert_eq!(
+            types.iter().filter(|t| *t == expected).count(),
+            1,
+            "{expected} in {types:?}"
+        );
     }
     fx.cleanup().await;
 }
@@ -107,20 +132,27 @@ async fn check_in_and_out_exceptions_follow_the_agency_policy(db: PgPool) {
     let act = &fx.activities;
     act.assign(visit).await.unwrap();
     // 20 min late (tolerance 15), out 30 min early: two exceptions, nothing refused.
-    act.record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 20))).await.unwrap();
-    act.record_evv(EvvKind::CheckOut, &evv(visit, maria, at(10, 30))).await.unwrap();
-    let codes: Vec<String> =
-        sqlx::query_scalar("select code::text from visit_exceptions where visit_id = $1 order by code::text")
-            .bind(visit)
-            .fetch_all(fx.db())
-            .await
-            .unwrap();
-    assert_eq!(codes, ["early_check_out", "late_check_in"]);
-    // A wider tolerance and a client day centre are the agency's to set.
-    sqlx::query("update agency_settings set late_check_in_minutes = 30, early_check_out_minutes = 60")
-        .execute(fx.db())
+    act.record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 20)))
         .await
         .unwrap();
+    act.record_evv(EvvKind::CheckOut, &evv(visit, maria, at(10, 30)))
+        .await
+        .unwrap();
+    let codes: Vec<String> = sqlx::query_scalar(
+        "select code::text from visit_exceptions where visit_id = $1 order by code::text",
+    )
+    .bind(visit)
+    .fetch_all(fx.db())
+    .await
+    .unwrap();
+    assert_eq!(codes, ["early_check_out", "late_check_in"]);
+    // A wider tolerance and a client day centre are the agency's to set.
+    sqlx::query(
+        "update agency_settings set late_check_in_minutes = 30, early_check_out_minutes = 60",
+    )
+    .execute(fx.db())
+    .await
+    .unwrap();
     let second = fx.visit(at(12, 0), at(14, 0), &[]).await;
     sqlx::query(
         "insert into client_locations (id, client_id, label, latitude, longitude)
@@ -132,9 +164,20 @@ async fn check_in_and_out_exceptions_follow_the_agency_policy(db: PgPool) {
     .await
     .unwrap();
     act.assign(second).await.unwrap();
-    act.record_evv(EvvKind::CheckIn, &away(second, maria, at(12, 20))).await.unwrap();
-    act.record_evv(EvvKind::CheckOut, &evv(second, maria, at(13, 30))).await.unwrap();
-    assert_eq!(fx.count("select count(*) from visit_exceptions where visit_id = $1", second).await, 0);
+    act.record_evv(EvvKind::CheckIn, &away(second, maria, at(12, 20)))
+        .await
+        .unwrap();
+    act.record_evv(EvvKind::CheckOut, &evv(second, maria, at(13, 30)))
+        .await
+        .unwrap();
+    assert_eq!(
+        fx.count(
+            "select count(*) from visit_exceptions where visit_id = $1",
+            second
+        )
+        .await,
+        0
+    );
     let billed = act.bill(second).await.unwrap().invoice.unwrap();
     // 70 min = 4 units + 10 min (>= 8) = 5 units x 7.50 = 37.50
     assert_eq!((billed.units, billed.amount), (5, dec!(37.50)));
@@ -174,16 +217,23 @@ async fn units_beyond_the_authorization_are_held_and_never_billed(db: PgPool) {
     let held = act.bill(second).await.unwrap();
     assert_eq!(held.held_by.len(), 1);
     assert_eq!(held.held_by[0].code, ExceptionCode::AuthorizationExceeded);
-    let detail: serde_json::Value = sqlx::query_scalar("select detail from visit_exceptions where visit_id = $1")
-        .bind(second)
-        .fetch_one(fx.db())
-        .await
-        .unwrap();
-    assert_eq!((detail["units"].as_i64(), detail["remaining_units"].as_i64()), (Some(8), Some(6)));
+    let detail: serde_json::Value =
+        sqlx::query_scalar("select detail from visit_exceptions where visit_id = $1")
+            .bind(second)
+            .fetch_one(fx.db())
+            .await
+            .unwrap();
+    assert_eq!(
+        (detail["units"].as_i64(), detail["remaining_units"].as_i64()),
+        (Some(8), Some(6))
+    );
     // The coordinator bills within the authorization: 6 units x 7.50 = 45.00.
     let request = RecordResolution {
         visit_id: second,
-        resolution: resolution(held.held_by[0].exception_id, ResolutionCode::BillWithinAuthorization),
+        resolution: resolution(
+            held.held_by[0].exception_id,
+            ResolutionCode::BillWithinAuthorization,
+        ),
     };
     act.resolve_exception(&request).await.unwrap();
     let invoice = act.bill(second).await.unwrap().invoice.unwrap();
@@ -219,7 +269,10 @@ async fn an_extended_authorization_lets_the_held_visit_bill_in_full(db: PgPool) 
         .unwrap();
     let request = RecordResolution {
         visit_id: visit,
-        resolution: resolution(held.held_by[0].exception_id, ResolutionCode::AuthorizationUpdated),
+        resolution: resolution(
+            held.held_by[0].exception_id,
+            ResolutionCode::AuthorizationUpdated,
+        ),
     };
     act.resolve_exception(&request).await.unwrap();
     assert_eq!(act.bill(visit).await.unwrap().invoice.unwrap().units, 8);
@@ -227,7 +280,9 @@ async fn an_extended_authorization_lets_the_held_visit_bill_in_full(db: PgPool) 
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn overtime_and_holidays_bill_at_the_rates_multipliers_whatever_the_billing_order(db: PgPool) {
+async fn overtime_and_holidays_bill_at_the_rates_multipliers_whatever_the_billing_order(
+    db: PgPool,
+) {
     let fx = Fixture::new(db).await;
     let maria = fx.caregiver("Maria", &[]).await;
     sqlx::query(
@@ -250,9 +305,15 @@ async fn overtime_and_holidays_bill_at_the_rates_multipliers_whatever_the_billin
     let act = &fx.activities;
     // Billed in reverse order: the second visit's 90 min come after the week's
     // first 60, so all are overtime: 6 units x 7.50 x 1.5 = 67.50
-    assert_eq!(act.bill(second).await.unwrap().invoice.unwrap().amount, dec!(67.50));
+    assert_eq!(
+        act.bill(second).await.unwrap().invoice.unwrap().amount,
+        dec!(67.50)
+    );
     // The first: 4 units x 7.50 = 30.00, no overtime.
-    assert_eq!(act.bill(first).await.unwrap().invoice.unwrap().amount, dec!(30.00));
+    assert_eq!(
+        act.bill(first).await.unwrap().invoice.unwrap().amount,
+        dec!(30.00)
+    );
     assert_eq!(line(&fx, second).await.2, 6);
     assert_eq!(line(&fx, first).await.2, 0);
 
@@ -266,7 +327,10 @@ async fn overtime_and_holidays_bill_at_the_rates_multipliers_whatever_the_billin
     let next_day = |h| at(h, 0) + chrono::Duration::days(1);
     let holiday = fx.visit(next_day(15), next_day(16), &[]).await;
     fx.work(holiday, maria, next_day(15), next_day(16)).await;
-    assert_eq!(act.bill(holiday).await.unwrap().invoice.unwrap().amount, dec!(90.00));
+    assert_eq!(
+        act.bill(holiday).await.unwrap().invoice.unwrap().amount,
+        dec!(90.00)
+    );
     fx.cleanup().await;
 }
 
@@ -277,15 +341,23 @@ async fn a_missed_check_out_closes_the_visit_and_its_resolution_supplies_the_end
     let visit = fx.visit(at(9, 0), at(11, 0), &[]).await;
     let act = &fx.activities;
     act.assign(visit).await.unwrap();
-    act.record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 0))).await.unwrap();
+    act.record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 0)))
+        .await
+        .unwrap();
     assert!(act.close_missed_check_out(visit).await.unwrap());
-    assert!(act.close_missed_check_out(visit).await.unwrap(), "a retry answers the same");
+    assert!(
+        act.close_missed_check_out(visit).await.unwrap(),
+        "a retry answers the same"
+    );
     assert_eq!(fx.status(visit).await, "completed");
     let held = act.bill(visit).await.unwrap();
     assert_eq!(held.held_by[0].code, ExceptionCode::MissedCheckOut);
     let mut request = RecordResolution {
         visit_id: visit,
-        resolution: resolution(held.held_by[0].exception_id, ResolutionCode::CaregiverForgot),
+        resolution: resolution(
+            held.held_by[0].exception_id,
+            ResolutionCode::CaregiverForgot,
+        ),
     };
     // The end time is required, and after the check-in.
     assert!(act.resolve_exception(&request).await.is_err());
@@ -293,15 +365,19 @@ async fn a_missed_check_out_closes_the_visit_and_its_resolution_supplies_the_end
     assert!(act.resolve_exception(&request).await.is_err());
     request.resolution.check_out_at = Some(at(10, 30));
     act.resolve_exception(&request).await.unwrap();
-    let method: String =
-        sqlx::query_scalar("select method::text from evv_records where visit_id = $1 and kind = 'check_out'")
-            .bind(visit)
-            .fetch_one(fx.db())
-            .await
-            .unwrap();
+    let method: String = sqlx::query_scalar(
+        "select method::text from evv_records where visit_id = $1 and kind = 'check_out'",
+    )
+    .bind(visit)
+    .fetch_one(fx.db())
+    .await
+    .unwrap();
     assert_eq!(method, "manual");
     // 90 min = 6 units x 7.50 = 45.00
-    assert_eq!(act.bill(visit).await.unwrap().invoice.unwrap().amount, dec!(45.00));
+    assert_eq!(
+        act.bill(visit).await.unwrap().invoice.unwrap().amount,
+        dec!(45.00)
+    );
 
     // A visit checked out in time is not closed by a late timer.
     let other = fx.visit(at(12, 0), at(13, 0), &[]).await;
@@ -338,34 +414,58 @@ async fn claims_group_each_clients_lines_once_and_export_an_837p_pyx12_accepts(d
     .execute(fx.db())
     .await
     .unwrap();
-    sqlx::query("update rates set modifiers = '{U1}' where payer_id = $1 and service_code = 'T1019'")
-        .bind(PRIVATE_PAY)
-        .execute(fx.db())
+    sqlx::query(
+        "update rates set modifiers = '{U1}' where payer_id = $1 and service_code = 'T1019'",
+    )
+    .bind(PRIVATE_PAY)
+    .execute(fx.db())
+    .await
+    .unwrap();
+
+    let (from, to) = (
+        NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
+    );
+    let formed = claims::form_claims(fx.db(), PRIVATE_PAY, from, to)
         .await
         .unwrap();
-
-    let (from, to) = (NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 3, 31).unwrap());
-    let formed = claims::form_claims(fx.db(), PRIVATE_PAY, from, to).await.unwrap();
     assert_eq!(formed.claims.len(), 1);
     assert_eq!(formed.not_claimable.len(), 1);
     assert_eq!(formed.not_claimable[0].client_id, uncovered);
     // 67 min = 4 units + 7 min (< 8) = 4 x 7.50 = 30.00; 120 min = 60.00
     let claim = &formed.claims[0];
     assert_eq!((claim.total, claim.line_count), (dec!(90.00), 2));
-    let lines_total: Decimal = sqlx::query_scalar("select sum(amount) from invoice_lines where claim_id = $1")
-        .bind(claim.id)
-        .fetch_one(fx.db())
-        .await
-        .unwrap();
+    let lines_total: Decimal =
+        sqlx::query_scalar("select sum(amount) from invoice_lines where claim_id = $1")
+            .bind(claim.id)
+            .fetch_one(fx.db())
+            .await
+            .unwrap();
     assert_eq!(lines_total, claim.total);
     // Forming again claims nothing twice.
-    let again = claims::form_claims(fx.db(), PRIVATE_PAY, from, to).await.unwrap();
+    let again = claims::form_claims(fx.db(), PRIVATE_PAY, from, to)
+        .await
+        .unwrap();
     assert!(again.claims.is_empty());
-    assert_eq!(claims::list_claims(fx.db(), PRIVATE_PAY, from, to).await.unwrap().len(), 1);
+    assert_eq!(
+        claims::list_claims(fx.db(), PRIVATE_PAY, from, to)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
-    let file = claims::export_837p(fx.db(), PRIVATE_PAY, from, to).await.unwrap();
-    assert!(file.contains(&format!("CLM*HC{}*90.00", claim.number)), "{file}");
-    assert!(file.contains("NM1*IL*1*PARK*ELEANOR****MI*MBR-1001"), "{file}");
+    let file = claims::export_837p(fx.db(), PRIVATE_PAY, from, to)
+        .await
+        .unwrap();
+    assert!(
+        file.contains(&format!("CLM*HC{}*90.00", claim.number)),
+        "{file}"
+    );
+    assert!(
+        file.contains("NM1*IL*1*PARK*ELEANOR****MI*MBR-1001"),
+        "{file}"
+    );
     pyx12::pyx12_check("activities_claim", &file).unwrap_or_else(|report| panic!("{report}"));
     // A period with no claims is refused with a clear error.
     let empty = claims::export_837p(fx.db(), PRIVATE_PAY, to, to).await;

@@ -38,7 +38,11 @@ fn digits(errors: &mut FieldErrors, field: &str, value: &str, lengths: &[usize])
         field,
         format!(
             "must be {} digits",
-            lengths.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ")
+            lengths
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" or ")
         ),
     );
 }
@@ -114,7 +118,10 @@ async fn update_agency(
     errors.check(
         agency.taxonomy.len() == 10
             && agency.taxonomy.ends_with('X')
-            && agency.taxonomy.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()),
+            && agency
+                .taxonomy
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()),
         "taxonomy",
         "must be a ten-character provider taxonomy code ending in X",
     );
@@ -134,11 +141,27 @@ async fn update_agency(
     );
     for (field, value, max) in [
         ("late_check_in_minutes", agency.late_check_in_minutes, 1440),
-        ("early_check_out_minutes", agency.early_check_out_minutes, 1440),
-        ("over_scheduled_minutes", agency.over_scheduled_minutes, 1440),
-        ("overtime_after_minutes_per_week", agency.overtime_after_minutes_per_week, 10080),
+        (
+            "early_check_out_minutes",
+            agency.early_check_out_minutes,
+            1440,
+        ),
+        (
+            "over_scheduled_minutes",
+            agency.over_scheduled_minutes,
+            1440,
+        ),
+        (
+            "overtime_after_minutes_per_week",
+            agency.overtime_after_minutes_per_week,
+            10080,
+        ),
     ] {
-        errors.check((0..=max).contains(&value), field, format!("must be 0 to {max}"));
+        errors.check(
+            (0..=max).contains(&value),
+            field,
+            format!("must be 0 to {max}"),
+        );
     }
     errors.check(
         (1..=10080).contains(&agency.missed_check_out_after_minutes),
@@ -338,7 +361,8 @@ pub struct NewRate {
     pub holiday_multiplier: Option<Decimal>,
 }
 
-const RATE_COLUMNS: &str = "id, payer_id, service_code, unit_rate, lower(effective) as effective_from,
+const RATE_COLUMNS: &str =
+    "id, payer_id, service_code, unit_rate, lower(effective) as effective_from,
     (upper(effective) - 1) as effective_to, unit::text as unit, rounding::text as rounding,
     round_up_threshold_percent, modifiers, overtime_multiplier, holiday_multiplier";
 
@@ -373,12 +397,18 @@ async fn create_rate(
 ) -> Result<(StatusCode, Json<Rate>), ApiError> {
     let mut errors = FieldErrors::default();
     errors.check(
-        new.unit_rate >= Decimal::ZERO && new.unit_rate < Decimal::from(100_000_000) && new.unit_rate.scale() <= 4,
+        new.unit_rate >= Decimal::ZERO
+            && new.unit_rate < Decimal::from(100_000_000)
+            && new.unit_rate.scale() <= 4,
         "unit_rate",
         "must be 0 or more, below 100000000, with at most 4 decimals",
     );
     if let Some(to) = new.effective_to {
-        errors.check(to >= new.effective_from, "effective_to", "must not be before effective_from");
+        errors.check(
+            to >= new.effective_from,
+            "effective_to",
+            "must not be before effective_from",
+        );
     }
     let unit = new.unit.as_deref().unwrap_or("quarter_hour");
     errors.check(
@@ -395,9 +425,11 @@ async fn create_rate(
     );
     errors.check(new.modifiers.len() <= 4, "modifiers", "at most 4");
     errors.check(
-        new.modifiers
-            .iter()
-            .all(|m| m.len() == 2 && m.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())),
+        new.modifiers.iter().all(|m| {
+            m.len() == 2
+                && m.bytes()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        }),
         "modifiers",
         "each must be two upper-case letters or digits",
     );
@@ -407,10 +439,11 @@ async fn create_rate(
     multiplier(&mut errors, "holiday_multiplier", holiday);
     errors.into_result()?;
     ensure_payer(&state, payer_id).await?;
-    let known: bool = sqlx::query_scalar("select exists (select 1 from service_codes where code = $1)")
-        .bind(&new.service_code)
-        .fetch_one(&state.db)
-        .await?;
+    let known: bool =
+        sqlx::query_scalar("select exists (select 1 from service_codes where code = $1)")
+            .bind(&new.service_code)
+            .fetch_one(&state.db)
+            .await?;
     if !known {
         return Err(ApiError::field("service_code", "unknown service code"));
     }
@@ -522,9 +555,21 @@ async fn create_authorization(
     ApiJson(new): ApiJson<NewAuthorization>,
 ) -> Result<(StatusCode, Json<AuthorizationView>), ApiError> {
     let mut errors = FieldErrors::default();
-    errors.check(new.valid_to >= new.valid_from, "valid_to", "must not be before valid_from");
-    errors.check((1..=100_000).contains(&new.units), "units", "must be 1 to 100000");
-    errors.check(["week", "month"].contains(&new.per.as_str()), "per", "must be week or month");
+    errors.check(
+        new.valid_to >= new.valid_from,
+        "valid_to",
+        "must not be before valid_from",
+    );
+    errors.check(
+        (1..=100_000).contains(&new.units),
+        "units",
+        "must be 1 to 100000",
+    );
+    errors.check(
+        ["week", "month"].contains(&new.per.as_str()),
+        "per",
+        "must be week or month",
+    );
     if let Some(reference) = &new.reference {
         validation::text(&mut errors, "reference", reference, 50);
     }
@@ -575,7 +620,8 @@ pub struct Coverage {
     pub diagnosis_codes: Vec<String>,
 }
 
-const COVERAGE_COLUMNS: &str = "client_id, payer_id, member_id, last_name, first_name, date_of_birth,
+const COVERAGE_COLUMNS: &str =
+    "client_id, payer_id, member_id, last_name, first_name, date_of_birth,
     gender, address_line, city, state, postal_code, diagnosis_codes";
 
 fn icd10(code: &str) -> bool {
@@ -583,7 +629,9 @@ fn icd10(code: &str) -> bool {
     (3..=7).contains(&bytes.len())
         && bytes[0].is_ascii_uppercase()
         && bytes[1].is_ascii_digit()
-        && bytes[2..].iter().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        && bytes[2..]
+            .iter()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
 }
 
 /// What the payer knows about the client, needed on every claim.
@@ -595,7 +643,10 @@ async fn set_coverage(
     let mut errors = FieldErrors::default();
     errors.check(
         (1..=80).contains(&coverage.member_id.len())
-            && coverage.member_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+            && coverage
+                .member_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-'),
         "member_id",
         "must be 1 to 80 letters, digits or dashes",
     );
@@ -607,10 +658,18 @@ async fn set_coverage(
         "date_of_birth",
         "must be between 1900-01-01 and today",
     );
-    errors.check(["F", "M", "U"].contains(&coverage.gender.as_str()), "gender", "must be F, M or U");
+    errors.check(
+        ["F", "M", "U"].contains(&coverage.gender.as_str()),
+        "gender",
+        "must be F, M or U",
+    );
     validation::x12_text(&mut errors, "address_line", &coverage.address_line, 55);
     validation::x12_text(&mut errors, "city", &coverage.city, 30);
-    errors.check(coverage.city.trim().len() >= 2, "city", "must be at least 2 characters");
+    errors.check(
+        coverage.city.trim().len() >= 2,
+        "city",
+        "must be at least 2 characters",
+    );
     state_code(&mut errors, "state", &coverage.state);
     digits(&mut errors, "postal_code", &coverage.postal_code, &[5, 9]);
     errors.check(

@@ -81,9 +81,14 @@ async fn export_837p(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/edi-x12"),
     );
-    let name = format!("attachment; filename=\"837p-{}-{}.x12\"", period.from, period.to);
+    let name = format!(
+        "attachment; filename=\"837p-{}-{}.x12\"",
+        period.from, period.to
+    );
     if let Ok(value) = HeaderValue::from_str(&name) {
-        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
 }

@@ -210,10 +210,12 @@ impl From<sqlx::Error> for ApiError {
                         code: "unknown_reference",
                         detail: format!("refers to something that does not exist ({constraint})"),
                     },
-                    Some("23514") | Some("22007") | Some("22008") | Some("22P02") => Self::Unprocessable {
-                        code: "constraint_violated",
-                        detail: format!("a value is out of range ({constraint})"),
-                    },
+                    Some("23514") | Some("22007") | Some("22008") | Some("22P02") => {
+                        Self::Unprocessable {
+                            code: "constraint_violated",
+                            detail: format!("a value is out of range ({constraint})"),
+                        }
+                    }
                     _ => Self::internal(error),
                 }
             }

@@ -28,7 +28,10 @@ pub fn router() -> Router<AppState> {
             post(resolve),
         )
         .route("/billing/holds", get(holds))
-        .route("/clients/{id}/locations", get(list_locations).post(add_location))
+        .route(
+            "/clients/{id}/locations",
+            get(list_locations).post(add_location),
+        )
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -89,7 +92,11 @@ pub struct EvvRecord {
     pub open_exceptions: usize,
 }
 
-async fn verification(state: &AppState, visit_id: Uuid, kind: &str) -> Result<Option<Verification>, ApiError> {
+async fn verification(
+    state: &AppState,
+    visit_id: Uuid,
+    kind: &str,
+) -> Result<Option<Verification>, ApiError> {
     Ok(sqlx::query_as::<_, Verification>(
         "select caregiver_id, occurred_at as at, latitude, longitude, method::text as method
            from evv_records where visit_id = $1 and kind = $2::evv_kind",
@@ -120,7 +127,10 @@ async fn evv_record(
         visit_id,
         service_code: visit.service_code,
         client_id: visit.client_id,
-        caregiver_id: check_in.as_ref().map(|c| c.caregiver_id).or(visit.caregiver_id),
+        caregiver_id: check_in
+            .as_ref()
+            .map(|c| c.caregiver_id)
+            .or(visit.caregiver_id),
         service_date,
         check_in,
         check_out,
@@ -161,9 +171,8 @@ async fn holds(
     }
     .bounds()?;
     if let Some(code) = &filter.code {
-        ExceptionCode::parse(code).ok_or_else(|| {
-            ApiError::field("code", format!("unknown exception code {code:?}"))
-        })?;
+        ExceptionCode::parse(code)
+            .ok_or_else(|| ApiError::field("code", format!("unknown exception code {code:?}")))?;
     }
     let held = sqlx::query_as::<_, HeldVisit>(
         "select v.id as visit_id, v.client_id, v.caregiver_id, v.payer_id, v.service_code,
@@ -228,8 +237,14 @@ async fn resolve(
     let mut errors = FieldErrors::default();
     let resolution_code = ResolutionCode::parse(&request.resolution_code);
     if resolution_code.is_none() {
-        let names: Vec<_> = ResolutionCode::allowed_for(code).iter().map(|r| r.as_str()).collect();
-        errors.add("resolution_code", format!("must be one of: {}", names.join(", ")));
+        let names: Vec<_> = ResolutionCode::allowed_for(code)
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
+        errors.add(
+            "resolution_code",
+            format!("must be one of: {}", names.join(", ")),
+        );
     }
     validation::text(&mut errors, "note", &request.note, 1000);
     validation::text(&mut errors, "resolved_by", &request.resolved_by, 200);
@@ -241,8 +256,14 @@ async fn resolve(
     .bind(visit_id)
     .fetch_optional(&state.db)
     .await?;
-    if let Err(message) = evv::resolution_allowed(code, resolution_code, request.check_out_at, checked_in_at) {
-        let field = if message.contains("check_out_at") { "check_out_at" } else { "resolution_code" };
+    if let Err(message) =
+        evv::resolution_allowed(code, resolution_code, request.check_out_at, checked_in_at)
+    {
+        let field = if message.contains("check_out_at") {
+            "check_out_at"
+        } else {
+            "resolution_code"
+        };
         return Err(ApiError::field(field, message));
     }
     let resolution = ExceptionResolution {

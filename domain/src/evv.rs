@@ -103,13 +103,17 @@ impl ResolutionCode {
     pub fn allowed_for(code: ExceptionCode) -> &'static [ResolutionCode] {
         use ResolutionCode::*;
         match code {
-            ExceptionCode::OutsideGeofence => &[GpsUnavailable, ServiceOutsideHome, VerifiedWithClient],
-            ExceptionCode::LateCheckIn | ExceptionCode::EarlyCheckOut | ExceptionCode::DurationOverScheduled => {
-                &[ScheduleChangeApproved, VerifiedWithClient]
+            ExceptionCode::OutsideGeofence => {
+                &[GpsUnavailable, ServiceOutsideHome, VerifiedWithClient]
             }
+            ExceptionCode::LateCheckIn
+            | ExceptionCode::EarlyCheckOut
+            | ExceptionCode::DurationOverScheduled => &[ScheduleChangeApproved, VerifiedWithClient],
             ExceptionCode::MissedCheckOut => &[CaregiverForgot, VerifiedWithClient],
             ExceptionCode::ManualTimeEntry => &[VerifiedWithClient, GpsUnavailable],
-            ExceptionCode::AuthorizationExceeded => &[AuthorizationUpdated, BillWithinAuthorization],
+            ExceptionCode::AuthorizationExceeded => {
+                &[AuthorizationUpdated, BillWithinAuthorization]
+            }
         }
     }
 }
@@ -133,14 +137,17 @@ pub fn resolution_allowed(
         ));
     }
     match (code, check_out_at) {
-        (ExceptionCode::MissedCheckOut, None) => {
-            Err("resolving missed_check_out needs check_out_at, the time the visit ended".to_owned())
-        }
+        (ExceptionCode::MissedCheckOut, None) => Err(
+            "resolving missed_check_out needs check_out_at, the time the visit ended".to_owned(),
+        ),
         (ExceptionCode::MissedCheckOut, Some(at)) if checked_in_at.is_some_and(|i| at <= i) => {
             Err("check_out_at must be after the check-in".to_owned())
         }
         (ExceptionCode::MissedCheckOut, Some(_)) => Ok(()),
-        (_, Some(_)) => Err(format!("check_out_at only applies to missed_check_out, not {}", code.as_str())),
+        (_, Some(_)) => Err(format!(
+            "check_out_at only applies to missed_check_out, not {}",
+            code.as_str()
+        )),
         (_, None) => Ok(()),
     }
 }
@@ -311,7 +318,12 @@ mod tests {
 
     #[test]
     fn an_on_time_check_in_at_home_raises_nothing() {
-        let found = check_in_findings(&EvvPolicy::default(), at(9, 0), &gps(at(9, 10), HOME), &[HOME]);
+        let found = check_in_findings(
+            &EvvPolicy::default(),
+            at(9, 0),
+            &gps(at(9, 10), HOME),
+            &[HOME],
+        );
         assert!(found.is_empty(), "{found:?}");
     }
 
@@ -322,25 +334,48 @@ mod tests {
             latitude: HOME.latitude + 0.02,
             longitude: HOME.longitude,
         };
-        let found = check_in_findings(&EvvPolicy::default(), at(9, 0), &gps(at(9, 0), away), &[HOME]);
+        let found = check_in_findings(
+            &EvvPolicy::default(),
+            at(9, 0),
+            &gps(at(9, 0), away),
+            &[HOME],
+        );
         assert_eq!(codes(&found), [ExceptionCode::OutsideGeofence]);
         let distance = found[0].detail["distance_meters"].as_f64().unwrap();
         assert!((2200.0..2250.0).contains(&distance), "{distance}");
         // The same spot is the client's day centre: inside.
-        let found = check_in_findings(&EvvPolicy::default(), at(9, 0), &gps(at(9, 0), away), &[HOME, away]);
+        let found = check_in_findings(
+            &EvvPolicy::default(),
+            at(9, 0),
+            &gps(at(9, 0), away),
+            &[HOME, away],
+        );
         assert!(found.is_empty());
         // 0.01 degrees, about 1.1 km: inside one mile, outside a 1 km fence.
         let near = Location {
             latitude: HOME.latitude + 0.01,
             longitude: HOME.longitude,
         };
-        assert!(check_in_findings(&EvvPolicy::default(), at(9, 0), &gps(at(9, 0), near), &[HOME]).is_empty());
+        assert!(
+            check_in_findings(
+                &EvvPolicy::default(),
+                at(9, 0),
+                &gps(at(9, 0), near),
+                &[HOME]
+            )
+            .is_empty()
+        );
         let tight = EvvPolicy {
             geofence_radius_meters: 1000.0,
             ..EvvPolicy::default()
         };
         assert_eq!(
-            codes(&check_in_findings(&tight, at(9, 0), &gps(at(9, 0), near), &[HOME])),
+            codes(&check_in_findings(
+                &tight,
+                at(9, 0),
+                &gps(at(9, 0), near),
+                &[HOME]
+            )),
             [ExceptionCode::OutsideGeofence]
         );
     }
@@ -350,7 +385,12 @@ mod tests {
         let policy = EvvPolicy::default();
         assert!(check_in_findings(&policy, at(9, 0), &gps(at(9, 15), HOME), &[HOME]).is_empty());
         assert_eq!(
-            codes(&check_in_findings(&policy, at(9, 0), &gps(at(9, 16), HOME), &[HOME])),
+            codes(&check_in_findings(
+                &policy,
+                at(9, 0),
+                &gps(at(9, 16), HOME),
+                &[HOME]
+            )),
             [ExceptionCode::LateCheckIn]
         );
     }
@@ -363,7 +403,12 @@ mod tests {
             method: EvvMethod::Manual,
         };
         assert_eq!(
-            codes(&check_in_findings(&EvvPolicy::default(), at(9, 0), &manual, &[HOME])),
+            codes(&check_in_findings(
+                &EvvPolicy::default(),
+                at(9, 0),
+                &manual,
+                &[HOME]
+            )),
             [ExceptionCode::ManualTimeEntry]
         );
     }
@@ -373,12 +418,33 @@ mod tests {
         let policy = EvvPolicy::default();
         let scheduled = (at(9, 0), at(11, 0));
         // Left 16 min early.
-        let found = check_out_findings(&policy, scheduled, at(9, 0), &gps(at(10, 44), HOME), &[HOME]);
+        let found = check_out_findings(
+            &policy,
+            scheduled,
+            at(9, 0),
+            &gps(at(10, 44), HOME),
+            &[HOME],
+        );
         assert_eq!(codes(&found), [ExceptionCode::EarlyCheckOut]);
         // 15 min early is within tolerance.
-        assert!(check_out_findings(&policy, scheduled, at(9, 0), &gps(at(10, 45), HOME), &[HOME]).is_empty());
+        assert!(
+            check_out_findings(
+                &policy,
+                scheduled,
+                at(9, 0),
+                &gps(at(10, 45), HOME),
+                &[HOME]
+            )
+            .is_empty()
+        );
         // Checked in 9:10, out 11:26: 136 min against 120 planned, 16 over.
-        let found = check_out_findings(&policy, scheduled, at(9, 10), &gps(at(11, 26), HOME), &[HOME]);
+        let found = check_out_findings(
+            &policy,
+            scheduled,
+            at(9, 10),
+            &gps(at(11, 26), HOME),
+            &[HOME],
+        );
         assert_eq!(codes(&found), [ExceptionCode::DurationOverScheduled]);
         assert_eq!(found[0].detail["verified_minutes"], 136);
     }
@@ -386,22 +452,63 @@ mod tests {
     #[test]
     fn resolutions_must_fit_the_exception() {
         use ResolutionCode::*;
-        assert!(resolution_allowed(ExceptionCode::OutsideGeofence, GpsUnavailable, None, None).is_ok());
-        let refused = resolution_allowed(ExceptionCode::OutsideGeofence, AuthorizationUpdated, None, None);
-        assert!(refused.unwrap_err().contains("gps_unavailable"));
-        assert!(resolution_allowed(ExceptionCode::AuthorizationExceeded, BillWithinAuthorization, None, None).is_ok());
-        // A missed check-out needs the end time, after the check-in.
-        assert!(resolution_allowed(ExceptionCode::MissedCheckOut, CaregiverForgot, None, Some(at(9, 0))).is_err());
         assert!(
-            resolution_allowed(ExceptionCode::MissedCheckOut, CaregiverForgot, Some(at(8, 0)), Some(at(9, 0)))
-                .is_err()
+            resolution_allowed(ExceptionCode::OutsideGeofence, GpsUnavailable, None, None).is_ok()
+        );
+        let refused = resolution_allowed(
+            ExceptionCode::OutsideGeofence,
+            AuthorizationUpdated,
+            None,
+            None,
+        );
+        assert!(refused.unwrap_err().contains("gps_unavailable"));
+        assert!(
+            resolution_allowed(
+                ExceptionCode::AuthorizationExceeded,
+                BillWithinAuthorization,
+                None,
+                None
+            )
+            .is_ok()
+        );
+        // A missed check-out needs the end time, after the check-in.
+        assert!(
+            resolution_allowed(
+                ExceptionCode::MissedCheckOut,
+                CaregiverForgot,
+                None,
+                Some(at(9, 0))
+            )
+            .is_err()
         );
         assert!(
-            resolution_allowed(ExceptionCode::MissedCheckOut, CaregiverForgot, Some(at(11, 0)), Some(at(9, 0)))
-                .is_ok()
+            resolution_allowed(
+                ExceptionCode::MissedCheckOut,
+                CaregiverForgot,
+                Some(at(8, 0)),
+                Some(at(9, 0))
+            )
+            .is_err()
+        );
+        assert!(
+            resolution_allowed(
+                ExceptionCode::MissedCheckOut,
+                CaregiverForgot,
+                Some(at(11, 0)),
+                Some(at(9, 0))
+            )
+            .is_ok()
         );
         // And no other exception takes one.
-        assert!(resolution_allowed(ExceptionCode::LateCheckIn, VerifiedWithClient, Some(at(11, 0)), None).is_err());
+        assert!(
+            resolution_allowed(
+                ExceptionCode::LateCheckIn,
+                VerifiedWithClient,
+                Some(at(11, 0)),
+                None
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -411,7 +518,11 @@ mod tests {
         }
         for code in ResolutionCode::ALL {
             assert_eq!(ResolutionCode::parse(code.as_str()), Some(code));
-            assert!(ExceptionCode::ALL.iter().any(|e| ResolutionCode::allowed_for(*e).contains(&code)));
+            assert!(
+                ExceptionCode::ALL
+                    .iter()
+                    .any(|e| ResolutionCode::allowed_for(*e).contains(&code))
+            );
         }
     }
 }

@@ -3,8 +3,8 @@
 //! crate can use all of it without risking determinism.
 
 pub mod contracts;
-pub mod evv;
 pub mod events;
+pub mod evv;
 pub mod pricing;
 pub mod scheduling;
 pub mod validation;

@@ -153,7 +153,10 @@ pub enum Authorization {
 pub enum Priced {
     Billable(PricedVisit),
     /// The units exceed the authorization: hold the visit, bill nothing yet.
-    ExceedsAuthorization { units: i64, remaining: i64 },
+    ExceedsAuthorization {
+        units: i64,
+        remaining: i64,
+    },
 }
 
 /// Units for `minutes` of verified time in units of `unit_minutes`.
@@ -168,7 +171,9 @@ pub fn time_units(minutes: i64, unit_minutes: i64, rounding: Rounding) -> i64 {
         Rounding::EightMinute => 2 * rest >= unit_minutes,
         Rounding::RoundDown => false,
         Rounding::RoundUpThreshold { percent } => {
-            rest > 0 && Decimal::from(rest) * Decimal::ONE_HUNDRED >= percent * Decimal::from(unit_minutes)
+            rest > 0
+                && Decimal::from(rest) * Decimal::ONE_HUNDRED
+                    >= percent * Decimal::from(unit_minutes)
         }
     };
     whole + i64::from(partial_counts)
@@ -179,7 +184,11 @@ fn units_for(rule: &RateRule, time: &VisitTime) -> (i64, i64) {
     match rule.unit.minutes() {
         Some(unit_minutes) => {
             let units = time_units(time.minutes, unit_minutes, rule.rounding);
-            let overtime = time_units(time.overtime_minutes.min(time.minutes), unit_minutes, rule.rounding);
+            let overtime = time_units(
+                time.overtime_minutes.min(time.minutes),
+                unit_minutes,
+                rule.rounding,
+            );
             (units, overtime.min(units))
         }
         // Per visit or per day the multiplier for overtime does not apply: there
@@ -217,7 +226,11 @@ pub fn price(rule: &RateRule, time: &VisitTime, authorization: Authorization) ->
         .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     let rule_name = match rule.rounding {
         Rounding::RoundUpThreshold { percent } if rule.unit.minutes().is_some() => {
-            format!("{}/round_up_threshold_{}%", rule.unit.as_str(), percent.normalize())
+            format!(
+                "{}/round_up_threshold_{}%",
+                rule.unit.as_str(),
+                percent.normalize()
+            )
         }
         rounding if rule.unit.minutes().is_some() => {
             format!("{}/{}", rule.unit.as_str(), rounding.as_str())

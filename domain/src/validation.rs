@@ -62,7 +62,9 @@ pub fn text(errors: &mut FieldErrors, field: &str, value: &str, max_chars: usize
 pub fn x12_text(errors: &mut FieldErrors, field: &str, value: &str, max_chars: usize) {
     text(errors, field, value, max_chars);
     errors.check(
-        value.chars().all(|c| c.is_ascii() && !c.is_ascii_control() && !"*:^~".contains(c)),
+        value
+            .chars()
+            .all(|c| c.is_ascii() && !c.is_ascii_control() && !"*:^~".contains(c)),
         field,
         "must be printable ASCII without the X12 delimiters * : ^ ~",
     );

@@ -235,7 +235,11 @@ mod tests {
         for status in [VisitStatus::CheckedIn, VisitStatus::Completed] {
             assert!(resolution_allowed(&facts(status, Some(Uuid::nil()))).is_ok());
         }
-        for status in [VisitStatus::Assigned, VisitStatus::Invoiced, VisitStatus::Cancelled] {
+        for status in [
+            VisitStatus::Assigned,
+            VisitStatus::Invoiced,
+            VisitStatus::Cancelled,
+        ] {
             let refused = resolution_allowed(&facts(status, Some(Uuid::nil()))).unwrap_err();
             assert_eq!(refused.code, RejectionCode::InvalidState);
         }

@@ -37,19 +37,27 @@ async fn open_exception(app: &TestApp, visit: &str, code: &str) -> String {
 }
 
 #[sqlx::test]
-async fn a_visit_checked_out_outside_the_geofence_is_held_then_resolved_and_invoiced_once(db: PgPool) {
+async fn a_visit_checked_out_outside_the_geofence_is_held_then_resolved_and_invoiced_once(
+    db: PgPool,
+) {
     let app = TestApp::start(db).await;
     app.strict_evv_policy().await;
     let (start, end) = (minutes_ago(70), minutes_ago(10));
     let mut visit = app.assigned_visit(start, end).await;
     let id = visit.visit.clone();
     let (status, body) = app
-        .post(&format!("/v1/visits/{id}/check-in"), evv_at(&visit.caregiver, start, 41.94))
+        .post(
+            &format!("/v1/visits/{id}/check-in"),
+            evv_at(&visit.caregiver, start, 41.94),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // About 4.4 km from the client's home: recorded, not refused.
     let (status, body) = app
-        .post(&format!("/v1/visits/{id}/check-out"), evv_at(&visit.caregiver, end, 41.98))
+        .post(
+            &format!("/v1/visits/{id}/check-out"),
+            evv_at(&visit.caregiver, end, 41.98),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "completed");
@@ -58,7 +66,12 @@ async fn a_visit_checked_out_outside_the_geofence_is_held_then_resolved_and_invo
 
     let (status, holds) = app.get("/v1/billing/holds").await;
     assert_eq!(status, StatusCode::OK);
-    let held = holds.as_array().unwrap().iter().find(|h| h["visit_id"] == id.as_str()).expect("on the hold list");
+    let held = holds
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["visit_id"] == id.as_str())
+        .expect("on the hold list");
     assert_eq!(held["exceptions"][0]["code"], "outside_geofence");
     assert_eq!(held["exceptions"][0]["source"], "check_out");
     // The six EVV elements, with the exception counted.
@@ -74,22 +87,44 @@ async fn a_visit_checked_out_outside_the_geofence_is_held_then_resolved_and_invo
     let resolve = format!("/v1/visits/{id}/exceptions/{exception}/resolve");
     // Bad resolutions are refused and change nothing.
     let (status, body) = app
-        .post(&resolve, json!({"resolution_code": "authorization_updated", "note": "n", "resolved_by": "Ana"}))
+        .post(
+            &resolve,
+            json!({"resolution_code": "authorization_updated", "note": "n", "resolved_by": "Ana"}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("gps_unavailable"), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("gps_unavailable"),
+        "{body}"
+    );
     let (status, _) = app
         .post(
-            &format!("/v1/visits/{id}/exceptions/{}/resolve", uuid::Uuid::new_v4()),
+            &format!(
+                "/v1/visits/{id}/exceptions/{}/resolve",
+                uuid::Uuid::new_v4()
+            ),
             json!({"resolution_code": "gps_unavailable", "note": "n", "resolved_by": "Ana"}),
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app
-        .post(&resolve, json!({"resolution_code": "gps_unavailable", "note": "  ", "resolved_by": "Ana"}))
+        .post(
+            &resolve,
+            json!({"resolution_code": "gps_unavailable", "note": "  ", "resolved_by": "Ana"}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(app.count("select count(*) from visit_exceptions where visit_id = $1 and resolved_at is null", &id).await, 1);
+    assert_eq!(
+        app.count(
+            "select count(*) from visit_exceptions where visit_id = $1 and resolved_at is null",
+            &id
+        )
+        .await,
+        1
+    );
 
     let (status, snapshot) = app
         .post(
@@ -99,7 +134,10 @@ async fn a_visit_checked_out_outside_the_geofence_is_held_then_resolved_and_invo
         .await;
     assert_eq!(status, StatusCode::OK, "{snapshot}");
     // The workflow bills on its own: no further request.
-    let frames = visit.events.frames_until(&id, "homecare.invoice.created").await;
+    let frames = visit
+        .events
+        .frames_until(&id, "homecare.invoice.created")
+        .await;
     assert!(types(&frames, &id).contains(&"homecare.visit.exception_resolved".to_owned()));
     // 60 verified minutes = 4 units x 7.50 = 30.00
     assert_eq!(frames.last().unwrap()["event"]["data"]["amount"], "30.00");
@@ -111,9 +149,22 @@ async fn a_visit_checked_out_outside_the_geofence_is_held_then_resolved_and_invo
         .post(&resolve, json!({"resolution_code": "verified_with_client", "note": "again", "resolved_by": "Ana"}))
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(app.count("select count(*) from invoice_lines where visit_id = $1", &id).await, 1);
+    assert_eq!(
+        app.count(
+            "select count(*) from invoice_lines where visit_id = $1",
+            &id
+        )
+        .await,
+        1
+    );
     let (_, holds) = app.get("/v1/billing/holds").await;
-    assert!(holds.as_array().unwrap().iter().all(|h| h["visit_id"] != id.as_str()));
+    assert!(
+        holds
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["visit_id"] != id.as_str())
+    );
     app.shutdown().await;
 }
 
@@ -157,13 +208,24 @@ async fn a_visit_beyond_its_authorization_is_held_until_a_coordinator_bills_with
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let frames = events.frames_until(&visit, "homecare.invoice.created").await;
+    let frames = events
+        .frames_until(&visit, "homecare.invoice.created")
+        .await;
     let invoice = &frames.last().unwrap()["event"]["data"];
     // 4 units x 7.50 = 30.00; the 2 excess units are not billed.
-    assert_eq!((invoice["units"].as_i64(), invoice["unadjusted_units"].as_i64()), (Some(4), Some(6)));
+    assert_eq!(
+        (
+            invoice["units"].as_i64(),
+            invoice["unadjusted_units"].as_i64()
+        ),
+        (Some(4), Some(6))
+    );
     assert_eq!(invoice["amount"], "30.00");
     let (_, authorizations) = app
-        .get(&format!("/v1/clients/{client}/authorizations?on={}", start.date_naive()))
+        .get(&format!(
+            "/v1/clients/{client}/authorizations?on={}",
+            start.date_naive()
+        ))
         .await;
     assert_eq!(authorizations[0]["used_units"], 4);
     assert_eq!(authorizations[0]["remaining_units"], 0);
@@ -181,7 +243,10 @@ async fn a_visit_left_checked_in_is_closed_by_its_timer_and_bills_from_the_enter
     let mut visit = app.assigned_visit(start, end).await;
     let id = visit.visit.clone();
     let (status, _) = app
-        .post(&format!("/v1/visits/{id}/check-in"), evv_at(&visit.caregiver, start, 41.94))
+        .post(
+            &format!("/v1/visits/{id}/check-in"),
+            evv_at(&visit.caregiver, start, 41.94),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     // One minute after the scheduled end the visit closes on its own.
@@ -191,12 +256,17 @@ async fn a_visit_left_checked_in_is_closed_by_its_timer_and_bills_from_the_enter
         .await;
     let completed = frames
         .iter()
-        .find(|f| f["event"]["subject"] == id.as_str() && f["event"]["type"] == "homecare.visit.completed")
+        .find(|f| {
+            f["event"]["subject"] == id.as_str() && f["event"]["type"] == "homecare.visit.completed"
+        })
         .expect("completed by the timer");
     assert_eq!(completed["event"]["data"]["missed_check_out"], true);
     // The caregiver's late check-out is refused: the coordinator enters the end.
     let (status, _) = app
-        .post(&format!("/v1/visits/{id}/check-out"), evv_at(&visit.caregiver, Utc::now(), 41.94))
+        .post(
+            &format!("/v1/visits/{id}/check-out"),
+            evv_at(&visit.caregiver, Utc::now(), 41.94),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     let exception = open_exception(&app, &id, "missed_check_out").await;
@@ -214,11 +284,17 @@ async fn a_visit_left_checked_in_is_closed_by_its_timer_and_bills_from_the_enter
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let frames = visit.events.frames_until(&id, "homecare.invoice.created").await;
+    let frames = visit
+        .events
+        .frames_until(&id, "homecare.invoice.created")
+        .await;
     // 25 minutes = 2 units (23-37) x 7.50 = 15.00
     assert_eq!(frames.last().unwrap()["event"]["data"]["amount"], "15.00");
     let result = app.workflow_result(&id).await;
-    assert_eq!(result.checked_out_at, Some(start + chrono::Duration::minutes(25)));
+    assert_eq!(
+        result.checked_out_at,
+        Some(start + chrono::Duration::minutes(25))
+    );
     app.shutdown().await;
 }
 
@@ -228,11 +304,16 @@ async fn claims_form_once_and_export_an_837p_that_pyx12_accepts(db: PgPool) {
     let mut events = app.events("").await;
     let client = app.create_client().await;
     let caregiver = app.create_caregiver(&[]).await;
-    for (start, end) in [(minutes_ago(300), minutes_ago(240)), (minutes_ago(200), minutes_ago(110))] {
+    for (start, end) in [
+        (minutes_ago(300), minutes_ago(240)),
+        (minutes_ago(200), minutes_ago(110)),
+    ] {
         let visit = app.create_visit(&client, start, end, &[]).await;
         events.frames_until(&visit, "homecare.visit.assigned").await;
         app.work(&visit, &caregiver, start, end).await;
-        events.frames_until(&visit, "homecare.invoice.created").await;
+        events
+            .frames_until(&visit, "homecare.invoice.created")
+            .await;
     }
     let coverage = json!({"member_id": "MBR-1001", "last_name": "PARK", "first_name": "ELEANOR",
         "date_of_birth": "1941-06-02", "gender": "F", "address_line": "1452 W BELMONT AVE",
@@ -241,15 +322,28 @@ async fn claims_form_once_and_export_an_837p_that_pyx12_accepts(db: PgPool) {
     let mut bad = coverage.clone();
     bad["diagnosis_codes"] = json!(["R26.2"]);
     bad["last_name"] = json!("PARK*ISA");
-    let (status, body) = app.put(&format!("/v1/clients/{client}/coverages/{PRIVATE_PAY}"), bad).await;
+    let (status, body) = app
+        .put(
+            &format!("/v1/clients/{client}/coverages/{PRIVATE_PAY}"),
+            bad,
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["errors"].as_array().unwrap().len(), 2, "{body}");
-    let (status, body) = app.put(&format!("/v1/clients/{client}/coverages/{PRIVATE_PAY}"), coverage).await;
+    let (status, body) = app
+        .put(
+            &format!("/v1/clients/{client}/coverages/{PRIVATE_PAY}"),
+            coverage,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // Service dates are the client's local dates: a window of a few days around today.
     let today = Utc::now().date_naive();
-    let (from, to) = (today - chrono::Duration::days(3), today + chrono::Duration::days(1));
+    let (from, to) = (
+        today - chrono::Duration::days(3),
+        today + chrono::Duration::days(1),
+    );
     let period = json!({"payer_id": PRIVATE_PAY, "from": from, "to": to});
     let (status, formed) = app.post("/v1/claims", period.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{formed}");
@@ -269,10 +363,17 @@ async fn claims_form_once_and_export_an_837p_that_pyx12_accepts(db: PgPool) {
     assert!(file.starts_with("ISA*"), "{file}");
     assert!(file.contains("*75.00*"), "{file}");
     pyx12::pyx12_check("e2e_claims", file).unwrap_or_else(|report| panic!("{report}"));
-    let (status, _) = app.get(&format!("/v1/claims/837p?payer={PRIVATE_PAY}&from={to}&to={from}")).await;
+    let (status, _) = app
+        .get(&format!(
+            "/v1/claims/837p?payer={PRIVATE_PAY}&from={to}&to={from}"
+        ))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = app
-        .get(&format!("/v1/claims/837p?payer={}&from={from}&to={to}", uuid::Uuid::new_v4()))
+        .get(&format!(
+            "/v1/claims/837p?payer={}&from={from}&to={to}",
+            uuid::Uuid::new_v4()
+        ))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.shutdown().await;

@@ -371,7 +371,8 @@ impl EventSocket {
 
     /// Every frame up to and including `event_type` for `visit`.
     pub async fn frames_until(&mut self, visit: &str, event_type: &str) -> Vec<Value> {
-        self.frames_until_within(visit, event_type, EVENT_WAIT).await
+        self.frames_until_within(visit, event_type, EVENT_WAIT)
+            .await
     }
 
     /// As `frames_until`, each frame waited for at most `wait`.

@@ -3,9 +3,9 @@
 //! the same names; `homecare_worker` tests that both sides agree.
 
 use homecare_domain::contracts::{
-    AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, InvoiceLineSummary, LateCheckInAlert, PlanOutcome,
-    PlanProposal, PlanRequest, RecordCancel, RecordEvv, RecordManualAssignment, RecordReschedule, RecordResolution,
-    VisitRef, activity_names,
+    AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, InvoiceLineSummary,
+    LateCheckInAlert, PlanOutcome, PlanProposal, PlanRequest, RecordCancel, RecordEvv,
+    RecordManualAssignment, RecordReschedule, RecordResolution, VisitRef, activity_names,
 };
 use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;

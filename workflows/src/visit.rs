@@ -17,10 +17,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use chrono::{DateTime, Utc};
 use homecare_domain::contracts::{
     AssignmentChange, AssignmentOutcome, CancelCommand, EvvCommand, ExceptionResolution,
-    InvoiceLineSummary, OpenException, RecordResolution,
-    LateCheckInAlert, ManualAssignment, RecordCancel, RecordEvv, RecordManualAssignment,
-    RecordReschedule, RescheduleCommand, VisitRef, VisitSnapshot, VisitWorkflowInput,
-    search_attributes as sa,
+    InvoiceLineSummary, LateCheckInAlert, ManualAssignment, OpenException, RecordCancel, RecordEvv,
+    RecordManualAssignment, RecordReschedule, RecordResolution, RescheduleCommand, VisitRef,
+    VisitSnapshot, VisitWorkflowInput, search_attributes as sa,
 };
 use homecare_domain::visit::{self, VisitFacts};
 use homecare_domain::{Rejection, VisitStatus};

@@ -45,7 +45,11 @@ fn eight_minute_rule_boundaries_in_quarter_hours() {
         (-5, 0),
     ];
     for (worked, units) in table {
-        assert_eq!(time_units(worked, 15, Rounding::EightMinute), units, "{worked} minutes");
+        assert_eq!(
+            time_units(worked, 15, Rounding::EightMinute),
+            units,
+            "{worked} minutes"
+        );
     }
 }
 
@@ -100,10 +104,18 @@ fn a_two_hour_visit_at_7_25_a_quarter_hour_costs_58_00() {
 fn amounts_are_exact_decimals_rounded_once_to_the_cent() {
     let eight = |rate| rule(BillingUnit::QuarterHour, Rounding::EightMinute, rate);
     // 97 min = 6 units (90 + 7 min, under 8); 6 x 6.3333 = 37.9998 -> 38.00
-    let priced = billable(price(&eight(dec!(6.3333)), &minutes(97), Authorization::NotRequired));
+    let priced = billable(price(
+        &eight(dec!(6.3333)),
+        &minutes(97),
+        Authorization::NotRequired,
+    ));
     assert_eq!((priced.units, priced.amount), (6, dec!(38.00)));
     // 45 min = 3 units x 0.105 = 0.315 -> 0.32 (half away from zero, not banker's 0.32/0.31)
-    let priced = billable(price(&eight(dec!(0.105)), &minutes(45), Authorization::NotRequired));
+    let priced = billable(price(
+        &eight(dec!(0.105)),
+        &minutes(45),
+        Authorization::NotRequired,
+    ));
     assert_eq!(priced.amount, dec!(0.32));
 }
 
@@ -206,7 +218,10 @@ fn units_beyond_the_authorization_hold_the_visit() {
     let eight = rule(BillingUnit::QuarterHour, Rounding::EightMinute, dec!(7.00));
     assert_eq!(
         price(&eight, &minutes(120), Authorization::Remaining(5)),
-        Priced::ExceedsAuthorization { units: 8, remaining: 5 }
+        Priced::ExceedsAuthorization {
+            units: 8,
+            remaining: 5
+        }
     );
     // Exactly the remaining units bill: 8 x 7.00 = 56.00
     let priced = billable(price(&eight, &minutes(120), Authorization::Remaining(8)));
@@ -214,7 +229,10 @@ fn units_beyond_the_authorization_hold_the_visit() {
     // A spent authorization (negative after a correction) holds any visit.
     assert_eq!(
         price(&eight, &minutes(15), Authorization::Remaining(-3)),
-        Priced::ExceedsAuthorization { units: 1, remaining: 0 }
+        Priced::ExceedsAuthorization {
+            units: 1,
+            remaining: 0
+        }
     );
 }
 
@@ -232,13 +250,19 @@ fn billing_within_the_authorization_drops_the_overtime_units_first() {
         },
         Authorization::CapAt(7),
     ));
-    assert_eq!((priced.units, priced.unadjusted_units, priced.overtime_units), (7, 8, 1));
+    assert_eq!(
+        (priced.units, priced.unadjusted_units, priced.overtime_units),
+        (7, 8, 1)
+    );
     assert_eq!(priced.amount, dec!(52.50));
 }
 
 #[test]
 fn rounding_rules_parse_from_their_columns_only_when_consistent() {
-    assert_eq!(Rounding::parse("eight_minute", None), Some(Rounding::EightMinute));
+    assert_eq!(
+        Rounding::parse("eight_minute", None),
+        Some(Rounding::EightMinute)
+    );
     assert_eq!(
         Rounding::parse("round_up_threshold", Some(dec!(50))),
         Some(Rounding::RoundUpThreshold { percent: dec!(50) })
@@ -257,7 +281,9 @@ mod properties {
         prop_oneof![
             Just(Rounding::EightMinute),
             Just(Rounding::RoundDown),
-            (1u32..=100).prop_map(|p| Rounding::RoundUpThreshold { percent: Decimal::from(p) }),
+            (1u32..=100).prop_map(|p| Rounding::RoundUpThreshold {
+                percent: Decimal::from(p)
+            }),
         ]
     }
 

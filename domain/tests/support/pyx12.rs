@@ -186,4 +186,3 @@ fn json_problems(value: &serde_json::Value, path: &str, problems: &mut Vec<Strin
         _ => {}
     }
 }
-
