@@ -258,7 +258,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     }
     let api = options.api_url.trim_end_matches('/').to_owned();
     let ws_url = format!("{}/v1/events", api.replacen("http", "ws", 1));
-    let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url)
+    let (mut socket, _) = tokio_tungstenite::connect_async(crate::credentials::websocket(&ws_url)?)
         .await
         .with_context(|| format!("cannot open {ws_url}; is the platform up?"))?;
     let arrivals = Arc::new(Arrivals::default());
@@ -276,7 +276,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     };
     let driver = Arc::new(Driver {
         skill: format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-        http: reqwest::Client::new(),
+        http: crate::credentials::http()?,
         api,
         arrivals: arrivals.clone(),
         samples: Default::default(),
@@ -522,9 +522,10 @@ impl Fanout {
                 "{ws}/v1/events?caregiver_id={}",
                 caregivers[k % caregivers.len().max(1)]
             );
-            let (mut socket, _) = tokio_tungstenite::connect_async(&url)
-                .await
-                .with_context(|| format!("fan-out socket {k} of {sockets}"))?;
+            let (mut socket, _) =
+                tokio_tungstenite::connect_async(crate::credentials::websocket(&url)?)
+                    .await
+                    .with_context(|| format!("fan-out socket {k} of {sockets}"))?;
             let delivery_ms = delivery_ms.clone();
             readers.push(tokio::spawn(async move {
                 while let Some(Ok(message)) = socket.next().await {

@@ -164,7 +164,8 @@ async fn one_run(
     }
 
     let url = format!("{}/v1/events", api.replacen("http", "ws", 1));
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(crate::credentials::websocket(&url)?).await?;
     let affected: HashSet<String> = visits.iter().cloned().collect();
     let listener = tokio::spawn(async move {
         let mut pending = affected;
@@ -248,7 +249,7 @@ fn rand_days() -> u64 {
 }
 
 pub async fn run(options: CallOutBenchOptions) -> anyhow::Result<CallOutBenchReport> {
-    let http = reqwest::Client::new();
+    let http = crate::credentials::http()?;
     let started_at = Utc::now();
     let (mut response, mut last_frame, mut workflows) = (Vec::new(), Vec::new(), Vec::new());
     let (mut reassigned, mut unfilled) = (0, 0);

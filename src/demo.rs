@@ -91,13 +91,13 @@ fn id(value: &Value) -> anyhow::Result<String> {
 pub async fn run(api_url: &str) -> anyhow::Result<()> {
     let api = api_url.trim_end_matches('/').to_owned();
     let ws_url = format!("{}/v1/events", api.replacen("http", "ws", 1));
-    let (events, _) = tokio_tungstenite::connect_async(&ws_url)
+    let (events, _) = tokio_tungstenite::connect_async(crate::credentials::websocket(&ws_url)?)
         .await
         .with_context(|| {
             format!("cannot open {ws_url}; start the platform first (README, first command)")
         })?;
     let mut demo = Demo {
-        http: reqwest::Client::new(),
+        http: crate::credentials::http()?,
         api,
         events,
     };

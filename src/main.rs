@@ -123,6 +123,22 @@ enum Command {
         #[command(subcommand)]
         command: HistoryCommand,
     },
+    /// Mint a development bearer token (HS256, from HOMECARE_JWT_HS256_SECRET).
+    Token {
+        /// admin, coordinator, billing or caregiver.
+        #[arg(long)]
+        role: String,
+        /// Who the token names (`sub`).
+        #[arg(long, default_value = "developer")]
+        sub: String,
+        /// Required for the caregiver role: which caregiver the holder is.
+        #[arg(long)]
+        caregiver_id: Option<Uuid>,
+        #[arg(long, default_value_t = 60)]
+        ttl_minutes: i64,
+        #[command(flatten)]
+        jwt: homecare::settings::JwtSettings,
+    },
     /// Claims: form them from approved invoice lines and export them.
     Billing {
         #[command(subcommand)]
@@ -333,6 +349,33 @@ async fn main() -> anyhow::Result<()> {
                 since,
             })
             .await
+        }
+        Command::Token {
+            role,
+            sub,
+            caregiver_id,
+            ttl_minutes,
+            jwt,
+        } => {
+            let role = homecare_api::auth::Role::parse(&role).with_context(|| {
+                format!("--role {role:?}: use admin, coordinator, billing or caregiver")
+            })?;
+            anyhow::ensure!(
+                role != homecare_api::auth::Role::Caregiver || caregiver_id.is_some(),
+                "a caregiver token needs --caregiver-id"
+            );
+            anyhow::ensure!(
+                (1..=60 * 24 * 30).contains(&ttl_minutes),
+                "--ttl-minutes must be 1 to 43200"
+            );
+            let token = jwt.auth()?.mint(
+                &sub,
+                role,
+                caregiver_id,
+                chrono::Duration::minutes(ttl_minutes),
+            )?;
+            println!("{token}");
+            Ok(())
         }
         Command::Plan { command } => plan(command),
         Command::Billing {

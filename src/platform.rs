@@ -67,7 +67,7 @@ pub async fn start_api(
     let bus = EventBus::connect(settings.bus()).await?;
     let temporal =
         homecare_activities::temporal::connect(&settings.temporal(), "homecare-api").await?;
-    let state = AppState::new(db, bus, temporal, settings.api()).await?;
+    let state = AppState::new(db, bus, temporal, settings.api()?).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;

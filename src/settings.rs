@@ -8,6 +8,7 @@ use clap::Args;
 use homecare_activities::EventBusConfig;
 use homecare_activities::temporal::TemporalSettings;
 use homecare_api::ApiConfig;
+use homecare_api::auth::AuthConfig;
 use sqlx::postgres::PgConnectOptions;
 
 #[derive(Args, Clone, Debug)]
@@ -54,6 +55,65 @@ pub struct Settings {
     /// Average travel speed for the scheduling engine's haversine travel times.
     #[arg(long, env = "HOMECARE_TRAVEL_SPEED_KMH", default_value_t = 30.0)]
     pub travel_speed_kmh: f64,
+    #[command(flatten)]
+    pub jwt: JwtSettings,
+}
+
+/// How the API verifies bearer tokens: an HS256 secret (at least 32 bytes) or
+/// an identity provider's RS256 public key. Values are never printed.
+#[derive(Args, Clone, Default)]
+pub struct JwtSettings {
+    #[arg(long, env = "HOMECARE_JWT_HS256_SECRET", hide_env_values = true)]
+    pub jwt_hs256_secret: Option<String>,
+    /// Path of a PEM RSA public key (RS256 tokens from your identity provider).
+    #[arg(long, env = "HOMECARE_JWT_RS256_PUBLIC_KEY")]
+    pub jwt_rs256_public_key: Option<std::path::PathBuf>,
+    #[arg(long, env = "HOMECARE_JWT_ISSUER", default_value = "homecare")]
+    pub jwt_issuer: String,
+    #[arg(long, env = "HOMECARE_JWT_AUDIENCE", default_value = "homecare-api")]
+    pub jwt_audience: String,
+}
+
+impl std::fmt::Debug for JwtSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtSettings")
+            .field(
+                "jwt_hs256_secret",
+                &self.jwt_hs256_secret.as_ref().map(|_| "<set>"),
+            )
+            .field("jwt_rs256_public_key", &self.jwt_rs256_public_key)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .finish()
+    }
+}
+
+impl JwtSettings {
+    pub fn auth(&self) -> anyhow::Result<AuthConfig> {
+        match (&self.jwt_hs256_secret, &self.jwt_rs256_public_key) {
+            (Some(secret), None) => Ok(AuthConfig::hs256(
+                secret.as_bytes(),
+                &self.jwt_issuer,
+                &self.jwt_audience,
+            )?),
+            (None, Some(path)) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+                Ok(AuthConfig::rs256(
+                    &pem,
+                    &self.jwt_issuer,
+                    &self.jwt_audience,
+                )?)
+            }
+            (Some(_), Some(_)) => anyhow::bail!(
+                "set one of HOMECARE_JWT_HS256_SECRET and HOMECARE_JWT_RS256_PUBLIC_KEY, not both"
+            ),
+            (None, None) => anyhow::bail!(
+                "every request is authenticated: set HOMECARE_JWT_HS256_SECRET (32+ bytes) or \
+                 HOMECARE_JWT_RS256_PUBLIC_KEY (./dev generates a development secret)"
+            ),
+        }
+    }
 }
 
 impl Settings {
@@ -79,15 +139,16 @@ impl Settings {
         }
     }
 
-    pub fn api(&self) -> ApiConfig {
-        ApiConfig {
+    pub fn api(&self) -> anyhow::Result<ApiConfig> {
+        Ok(ApiConfig {
             task_queue: self.task_queue.clone(),
             namespace: self.temporal_namespace.clone(),
             late_check_in_after_minutes: self.late_check_in_minutes,
             unfilled_retry_minutes: self.unfilled_retry_minutes,
             update_timeout: Duration::from_secs(self.update_timeout_secs),
             policy: self.policy(),
-        }
+            auth: self.jwt.auth()?,
+        })
     }
 
     pub fn policy(&self) -> homecare_domain::scheduling::Policy {

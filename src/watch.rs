@@ -41,9 +41,10 @@ pub async fn run(options: WatchOptions) -> anyhow::Result<()> {
     let mut since = options.since;
     loop {
         let url = url(&options, since);
-        let (mut socket, _) = tokio_tungstenite::connect_async(&url)
-            .await
-            .with_context(|| format!("cannot open {url}; is the platform up?"))?;
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async(crate::credentials::websocket(&url)?)
+                .await
+                .with_context(|| format!("cannot open {url}; is the platform up?"))?;
         eprintln!("watching {url}");
         while let Some(message) = socket.next().await {
             match message {

@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use homecare_domain::contracts::{CallOut, CallOutOutcome, call_out_workflow_id};
 use homecare_domain::validation::{self, FieldErrors};
@@ -17,6 +17,7 @@ use temporalio_client::{
 };
 use uuid::Uuid;
 
+use crate::auth::Principal;
 use crate::clients::Page;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::visits::{idempotency_key, reconsider_unfilled};
@@ -347,8 +348,10 @@ async fn detail(state: &AppState, id: Uuid) -> Result<CaregiverDetail, ApiError>
 
 async fn show(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<CaregiverDetail>, ApiError> {
+    principal.may_act_for(id)?;
     Ok(Json(detail(&state, id).await?))
 }
 
@@ -533,10 +536,12 @@ impl CallOutResponse {
 #[tracing::instrument(skip_all, fields(caregiver_id = %id))]
 async fn call_out(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
     ApiJson(period): ApiJson<Period>,
 ) -> Result<(StatusCode, Json<CallOutResponse>), ApiError> {
+    principal.may_act_for(id)?;
     let key = idempotency_key(&headers)?;
     let mut errors = FieldErrors::default();
     check_period(&mut errors, &period, true);

@@ -35,6 +35,12 @@ pub enum ApiError {
         detail: String,
         retry_after_secs: u64,
     },
+    /// No token, or one that does not verify (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A valid token whose role may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -106,6 +112,16 @@ impl ApiError {
                 "unavailable",
                 "Temporarily unavailable",
             ),
+            Self::Unauthorized(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+            ),
+            Self::Forbidden(_) => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Not allowed for this role",
+            ),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -146,6 +162,12 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Self::Unauthorized(_) = self {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"homecare\""),
+            );
+        }
         if let Self::Unavailable {
             retry_after_secs, ..
         } = self

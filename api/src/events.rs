@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
-use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
+use axum::{Extension, Router};
 use futures::StreamExt;
 use homecare_activities::{EventBus, EventBusError};
 use homecare_domain::validation::FieldErrors;
@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use crate::auth::Principal;
 use crate::extract::ApiQuery;
 use crate::{ApiError, AppState};
 
@@ -236,10 +237,22 @@ fn parse_query(query: EventsQuery) -> Result<(EventFilter, Option<u64>), FieldEr
 
 async fn subscribe(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiQuery(query): ApiQuery<EventsQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let (filter, since) = parse_query(query)?;
+    let (mut filter, since) = parse_query(query)?;
+    // A caregiver's socket carries their own events only, whatever it asks.
+    if let Some(own) = principal.own_caregiver() {
+        if let Some(asked) = &filter.caregiver_id
+            && *asked != own.to_string()
+        {
+            return Err(ApiError::Forbidden(
+                "a caregiver subscribes to their own events only".to_owned(),
+            ));
+        }
+        filter.caregiver_id = Some(own.to_string());
+    }
     if let Some(since) = since {
         let (end, _) = stream_state(&state.bus).await.map_err(ApiError::internal)?;
         if since > end {

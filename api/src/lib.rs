@@ -2,6 +2,7 @@
 //! JetStream stream, and health endpoints. Stateless: everything a second replica
 //! needs lives in Postgres, Temporal or JetStream.
 
+pub mod auth;
 mod billing;
 mod caregivers;
 mod claims;
@@ -16,7 +17,6 @@ mod plans;
 mod visits;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use homecare_activities::EventBus;
@@ -36,23 +36,12 @@ pub struct ApiConfig {
     pub unfilled_retry_minutes: i64,
     /// How long a check-in/out or cancel waits for the workflow before answering
     /// 503 with Retry-After (a worker may be down; the command is not lost).
-    pub update_timeout: Duration,
+    pub update_timeout: std::time::Duration,
     /// Travel speed and score weights for rankings and manual-assignment checks
     /// (the worker's activities use the same settings).
     pub policy: homecare_domain::scheduling::Policy,
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        Self {
-            task_queue: "homecare-visits".to_owned(),
-            namespace: "default".to_owned(),
-            late_check_in_after_minutes: 15,
-            unfilled_retry_minutes: 15,
-            update_timeout: Duration::from_secs(10),
-            policy: homecare_domain::scheduling::Policy::default(),
-        }
-    }
+    /// How bearer tokens are verified.
+    pub auth: auth::AuthConfig,
 }
 
 #[derive(Clone)]
@@ -85,6 +74,8 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    // The layer wraps every route below, after routing: it sees the route's
+    // pattern and checks the caller's role against `auth::allowed_roles`.
     let v1 = Router::new()
         .merge(clients::router())
         .merge(caregivers::router())
@@ -94,7 +85,11 @@ pub fn router(state: AppState) -> Router {
         .merge(billing::router())
         .merge(evv::router())
         .merge(claims::router())
-        .merge(events::router());
+        .merge(events::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
     Router::new()
         .nest("/v1", v1)
         .merge(health::router())

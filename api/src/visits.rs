@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use homecare_activities::scheduling::{ProfileFilter, load_profiles, load_visit};
 use homecare_activities::{ActivityFailure, check_manual};
@@ -29,6 +29,7 @@ use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_common::search_attributes::SearchAttributes;
 use uuid::Uuid;
 
+use crate::auth::Principal;
 use crate::clients::Page;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{ApiError, AppState};
@@ -286,9 +287,11 @@ pub struct WorkflowView {
 
 async fn show(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<VisitDetail>, ApiError> {
     let visit = find_visit(&state, id).await?;
+    principal.may_see_visit(&visit.caregiver_ids)?;
     let workflow_id = visit_workflow_id(id);
     let handle = state
         .temporal
@@ -320,8 +323,16 @@ pub struct VisitFilter {
 
 async fn list(
     State(state): State<AppState>,
-    ApiQuery(filter): ApiQuery<VisitFilter>,
+    Extension(principal): Extension<Principal>,
+    ApiQuery(mut filter): ApiQuery<VisitFilter>,
 ) -> Result<Json<Vec<Visit>>, ApiError> {
+    // A caregiver lists their own visits, whatever the filter asks.
+    if let Some(own) = principal.own_caregiver() {
+        if let Some(asked) = filter.caregiver_id {
+            principal.may_act_for(asked)?;
+        }
+        filter.caregiver_id = Some(own);
+    }
     let (limit, offset) = Page {
         limit: filter.limit,
         offset: filter.offset,
@@ -629,10 +640,15 @@ where
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
 async fn check_in(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<EvvRequest>,
 ) -> Result<Json<VisitSnapshot>, ApiError> {
+    principal.may_act_for(request.caregiver_id)?;
+    if principal.own_caregiver().is_some() {
+        principal.may_see_visit(&find_visit(&state, id).await?.caregiver_ids)?;
+    }
     record_evv(
         &state,
         id,
@@ -647,10 +663,15 @@ async fn check_in(
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
 async fn check_out(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<EvvRequest>,
 ) -> Result<Json<VisitSnapshot>, ApiError> {
+    principal.may_act_for(request.caregiver_id)?;
+    if principal.own_caregiver().is_some() {
+        principal.may_see_visit(&find_visit(&state, id).await?.caregiver_ids)?;
+    }
     record_evv(
         &state,
         id,

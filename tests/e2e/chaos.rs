@@ -15,6 +15,7 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use uuid::Uuid;
 
 use crate::helpers::TestApp;
@@ -55,6 +56,10 @@ fn spawn_homecare(app: &TestApp, database: &str, command: &str, extra: &[(&str, 
             .env("HOMECARE_STREAM", &s.stream)
             .env("HOMECARE_TASK_QUEUE", &s.task_queue)
             .env("TEMPORAL_ADDRESS", &s.temporal_address)
+            .env(
+                "HOMECARE_JWT_HS256_SECRET",
+                s.jwt.jwt_hs256_secret.as_deref().unwrap_or_default(),
+            )
             .env("RUST_LOG", "warn")
             .envs(extra.iter().copied())
             .stdout(Stdio::null())
@@ -393,7 +398,11 @@ async fn nats_restarted_mid_run_loses_no_event_and_a_resuming_client_gets_each_o
     const RUN: usize = 40;
     let app = TestApp::start(db).await;
     let client = agency(&app).await;
-    let listener = resuming_listener(app.base.replacen("http", "ws", 1), 4 * RUN);
+    let listener = resuming_listener(
+        app.base.replacen("http", "ws", 1),
+        app.token(homecare_api::auth::Role::Admin, None),
+        4 * RUN,
+    );
     let drive = drive(&app, &client, RUN, 10);
     let chaos = async {
         until_a_third_invoiced(&app, RUN).await;
@@ -409,7 +418,11 @@ async fn nats_restarted_mid_run_loses_no_event_and_a_resuming_client_gets_each_o
 /// A dashboard: follows the feed and, on any break (closed, failed, or quiet for
 /// 15 s), reconnects with `?since=<last sequence it saw>`, until `expected`
 /// frames. Returns (sequence, event id) of every frame received.
-fn resuming_listener(ws: String, expected: usize) -> tokio::task::JoinHandle<Vec<(u64, String)>> {
+fn resuming_listener(
+    ws: String,
+    token: String,
+    expected: usize,
+) -> tokio::task::JoinHandle<Vec<(u64, String)>> {
     tokio::spawn(async move {
         let mut last = 0u64;
         let mut seen: Vec<(u64, String)> = Vec::new();
@@ -420,7 +433,11 @@ fn resuming_listener(ws: String, expected: usize) -> tokio::task::JoinHandle<Vec
             } else {
                 format!("{ws}/v1/events?since={last}")
             };
-            let Ok((mut socket, _)) = tokio_tungstenite::connect_async(&url).await else {
+            let mut request = url.into_client_request().unwrap();
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             };
@@ -486,7 +503,11 @@ async fn an_api_killed_mid_run_is_restarted_and_clients_resume_without_gaps(db: 
     app.base = format!("http://{addr}");
     until_healthy(&app.base).await;
     let client = agency(&app).await;
-    let listener = resuming_listener(app.base.replacen("http", "ws", 1), 4 * RUN);
+    let listener = resuming_listener(
+        app.base.replacen("http", "ws", 1),
+        app.token(homecare_api::auth::Role::Admin, None),
+        4 * RUN,
+    );
     let drive = drive(&app, &client, RUN, 10);
     let chaos = async {
         until_a_third_invoiced(&app, RUN).await;

@@ -60,7 +60,16 @@ impl TestApp {
         let tag = Uuid::new_v4().simple().to_string();
         let mut settings = isolated_settings(&tag);
         settings.update_timeout_secs = 10;
+        // Each test signs its own tokens.
+        settings.jwt.jwt_hs256_secret = Some(format!("e2e-secret-{tag}-{}", Uuid::new_v4()));
+        settings.jwt.jwt_rs256_public_key = None;
         configure(&mut settings);
+        let admin = settings.jwt.auth().unwrap().mint(
+            "e2e-admin",
+            homecare_api::auth::Role::Admin,
+            None,
+            chrono::Duration::hours(2),
+        );
         let mut app = Self {
             base: String::new(),
             db: db.clone(),
@@ -68,7 +77,7 @@ impl TestApp {
                 .await
                 .expect("Temporal must be running on TEMPORAL_ADDRESS (./dev test starts it)"),
             settings,
-            http: reqwest::Client::new(),
+            http: authenticated_client(&admin.unwrap()),
             worker: None,
             api: None,
             created: Default::default(),
@@ -294,11 +303,46 @@ impl TestApp {
     }
 
     pub async fn events(&self, query: &str) -> EventSocket {
-        let url = format!("{}/v1/events{query}", self.base.replacen("http", "ws", 1));
-        let (socket, _) = tokio_tungstenite::connect_async(url)
+        self.events_as(query, &self.token(homecare_api::auth::Role::Admin, None))
+            .await
+    }
+
+    /// A WebSocket opened with `token`.
+    pub async fn events_as(&self, query: &str, token: &str) -> EventSocket {
+        let (socket, _) = tokio_tungstenite::connect_async(self.websocket_request(query, token))
             .await
             .expect("websocket connects");
         EventSocket { socket }
+    }
+
+    /// The handshake request for `/v1/events{query}` carrying `token`.
+    pub fn websocket_request(
+        &self,
+        query: &str,
+        token: &str,
+    ) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}/v1/events{query}", self.base.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        request
+    }
+
+    /// A token signed with this test's secret.
+    pub fn token(&self, role: homecare_api::auth::Role, caregiver_id: Option<&str>) -> String {
+        self.settings
+            .jwt
+            .auth()
+            .unwrap()
+            .mint(
+                "e2e",
+                role,
+                caregiver_id.map(|id| Uuid::parse_str(id).unwrap()),
+                chrono::Duration::hours(1),
+            )
+            .unwrap()
     }
 
     pub async fn count(&self, sql: &str, visit: &str) -> i64 {
@@ -400,6 +444,19 @@ pub fn types(frames: &[Value], visit: &str) -> Vec<String> {
         .filter(|f| f["event"]["subject"] == visit)
         .map(|f| f["event"]["type"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// An HTTP client that sends `token` with every request.
+pub fn authenticated_client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 pub fn minutes_ago(minutes: i64) -> DateTime<Utc> {
