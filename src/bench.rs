@@ -30,6 +30,8 @@ const WAIT_LIMIT: Duration = Duration::from_secs(60);
 
 pub struct BenchOptions {
     pub api_url: String,
+    /// Bearer token for the API.
+    pub token: String,
     pub lifecycles: usize,
     /// Lifecycles in flight at most (closed loop), and caregivers created.
     pub concurrency: usize,
@@ -258,9 +260,10 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     }
     let api = options.api_url.trim_end_matches('/').to_owned();
     let ws_url = format!("{}/v1/events", api.replacen("http", "ws", 1));
-    let (mut socket, _) = tokio_tungstenite::connect_async(crate::credentials::websocket(&ws_url)?)
-        .await
-        .with_context(|| format!("cannot open {ws_url}; is the platform up?"))?;
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(crate::credentials::websocket(&ws_url, &options.token)?)
+            .await
+            .with_context(|| format!("cannot open {ws_url}; is the platform up?"))?;
     let arrivals = Arc::new(Arrivals::default());
     let listener = {
         let arrivals = arrivals.clone();
@@ -276,7 +279,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     };
     let driver = Arc::new(Driver {
         skill: format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-        http: crate::credentials::http()?,
+        http: crate::credentials::http(&options.token)?,
         api,
         arrivals: arrivals.clone(),
         samples: Default::default(),
@@ -303,7 +306,16 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         caregivers.push(caregiver["id"].as_str().context("caregiver id")?.to_owned());
     }
     let fanout = if options.fanout > 0 {
-        Some(Fanout::open(&driver.http, &driver.api, &caregivers, options.fanout).await?)
+        Some(
+            Fanout::open(
+                &driver.http,
+                &options.token,
+                &driver.api,
+                &caregivers,
+                options.fanout,
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -509,6 +521,7 @@ struct Fanout {
 impl Fanout {
     async fn open(
         http: &reqwest::Client,
+        token: &str,
         api: &str,
         caregivers: &[String],
         sockets: usize,
@@ -523,7 +536,7 @@ impl Fanout {
                 caregivers[k % caregivers.len().max(1)]
             );
             let (mut socket, _) =
-                tokio_tungstenite::connect_async(crate::credentials::websocket(&url)?)
+                tokio_tungstenite::connect_async(crate::credentials::websocket(&url, token)?)
                     .await
                     .with_context(|| format!("fan-out socket {k} of {sockets}"))?;
             let delivery_ms = delivery_ms.clone();

@@ -25,6 +25,8 @@ const WAIT_LIMIT: Duration = Duration::from_secs(60);
 
 pub struct CallOutBenchOptions {
     pub api_url: String,
+    /// Bearer token for the API.
+    pub token: String,
     pub visits: usize,
     pub caregivers: usize,
     pub runs: usize,
@@ -165,7 +167,8 @@ async fn one_run(
 
     let url = format!("{}/v1/events", api.replacen("http", "ws", 1));
     let (mut socket, _) =
-        tokio_tungstenite::connect_async(crate::credentials::websocket(&url)?).await?;
+        tokio_tungstenite::connect_async(crate::credentials::websocket(&url, &options.token)?)
+            .await?;
     let affected: HashSet<String> = visits.iter().cloned().collect();
     let listener = tokio::spawn(async move {
         let mut pending = affected;
@@ -249,7 +252,7 @@ fn rand_days() -> u64 {
 }
 
 pub async fn run(options: CallOutBenchOptions) -> anyhow::Result<CallOutBenchReport> {
-    let http = crate::credentials::http()?;
+    let http = crate::credentials::http(&options.token)?;
     let started_at = Utc::now();
     let (mut response, mut last_frame, mut workflows) = (Vec::new(), Vec::new(), Vec::new());
     let (mut reassigned, mut unfilled) = (0, 0);

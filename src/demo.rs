@@ -88,16 +88,17 @@ fn id(value: &Value) -> anyhow::Result<String> {
         .context("response has no id")
 }
 
-pub async fn run(api_url: &str) -> anyhow::Result<()> {
+pub async fn run(api_url: &str, token: &str) -> anyhow::Result<()> {
     let api = api_url.trim_end_matches('/').to_owned();
     let ws_url = format!("{}/v1/events", api.replacen("http", "ws", 1));
-    let (events, _) = tokio_tungstenite::connect_async(crate::credentials::websocket(&ws_url)?)
-        .await
-        .with_context(|| {
-            format!("cannot open {ws_url}; start the platform first (README, first command)")
-        })?;
+    let (events, _) =
+        tokio_tungstenite::connect_async(crate::credentials::websocket(&ws_url, token)?)
+            .await
+            .with_context(|| {
+                format!("cannot open {ws_url}; start the platform first (README, first command)")
+            })?;
     let mut demo = Demo {
-        http: crate::credentials::http()?,
+        http: crate::credentials::http(token)?,
         api,
         events,
     };

@@ -61,10 +61,10 @@ pub mod credentials {
         )?)
     }
 
-    /// An HTTP client that sends the token with every request.
-    pub fn http() -> anyhow::Result<reqwest::Client> {
+    /// An HTTP client that sends `token` with every request.
+    pub fn http(token: &str) -> anyhow::Result<reqwest::Client> {
         let mut headers = reqwest::header::HeaderMap::new();
-        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token()?))?;
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))?;
         value.set_sensitive(true);
         headers.insert(reqwest::header::AUTHORIZATION, value);
         Ok(reqwest::Client::builder()
@@ -72,12 +72,12 @@ pub mod credentials {
             .build()?)
     }
 
-    /// A WebSocket handshake request for `url` carrying the token.
-    pub fn websocket(url: &str) -> anyhow::Result<Request> {
+    /// A WebSocket handshake request for `url` carrying `token`.
+    pub fn websocket(url: &str, token: &str) -> anyhow::Result<Request> {
         let mut request = url.into_client_request()?;
         request
             .headers_mut()
-            .insert("authorization", format!("Bearer {}", token()?).parse()?);
+            .insert("authorization", format!("Bearer {token}").parse()?);
         Ok(request)
     }
 }

@@ -285,7 +285,9 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Demo { api_url } => homecare::demo::run(&api_url).await,
+        Command::Demo { api_url } => {
+            homecare::demo::run(&api_url, &homecare::credentials::token()?).await
+        }
         Command::Bench {
             api_url,
             lifecycles,
@@ -305,6 +307,7 @@ async fn main() -> anyhow::Result<()> {
             let floor = (!no_floor).then(|| settings.temporal());
             let options = homecare::bench::BenchOptions {
                 api_url,
+                token: homecare::credentials::token()?,
                 lifecycles,
                 concurrency,
                 out_dir: Some(out),
@@ -325,6 +328,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let options = homecare::bench_call_out::CallOutBenchOptions {
                 api_url,
+                token: homecare::credentials::token()?,
                 visits,
                 caregivers,
                 runs,
@@ -343,6 +347,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             homecare::watch::run(homecare::watch::WatchOptions {
                 api_url,
+                token: homecare::credentials::token()?,
                 visit_id,
                 caregiver_id,
                 event_type,

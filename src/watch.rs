@@ -10,6 +10,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub struct WatchOptions {
     pub api_url: String,
+    /// Bearer token for the API.
+    pub token: String,
     pub visit_id: Option<String>,
     pub caregiver_id: Option<String>,
     pub event_type: Option<String>,
@@ -42,7 +44,7 @@ pub async fn run(options: WatchOptions) -> anyhow::Result<()> {
     loop {
         let url = url(&options, since);
         let (mut socket, _) =
-            tokio_tungstenite::connect_async(crate::credentials::websocket(&url)?)
+            tokio_tungstenite::connect_async(crate::credentials::websocket(&url, &options.token)?)
                 .await
                 .with_context(|| format!("cannot open {url}; is the platform up?"))?;
         eprintln!("watching {url}");

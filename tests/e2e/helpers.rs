@@ -37,6 +37,9 @@ pub fn isolated_settings(tag: &str) -> Settings {
     settings.stream = format!("E2E_{tag}");
     settings.task_queue = format!("e2e-{tag}");
     settings.api_addr = "127.0.0.1:0".parse().unwrap();
+    // Each test signs its own tokens, whatever the environment holds.
+    settings.jwt.jwt_hs256_secret = Some(format!("e2e-secret-{tag}-{}", Uuid::new_v4()));
+    settings.jwt.jwt_rs256_public_key = None;
     settings
 }
 
@@ -60,9 +63,6 @@ impl TestApp {
         let tag = Uuid::new_v4().simple().to_string();
         let mut settings = isolated_settings(&tag);
         settings.update_timeout_secs = 10;
-        // Each test signs its own tokens.
-        settings.jwt.jwt_hs256_secret = Some(format!("e2e-secret-{tag}-{}", Uuid::new_v4()));
-        settings.jwt.jwt_rs256_public_key = None;
         configure(&mut settings);
         let admin = settings.jwt.auth().unwrap().mint(
             "e2e-admin",

@@ -67,7 +67,7 @@ async fn up_creates_and_migrates_a_new_database_then_serves() {
 #[sqlx::test]
 async fn the_demo_drives_a_small_agency_through_the_api_to_invoices(db: PgPool) {
     let app = TestApp::start(db).await;
-    homecare::demo::run(&app.base)
+    homecare::demo::run(&app.base, &app.token(homecare_api::auth::Role::Admin, None))
         .await
         .expect("the demo completes");
     let (_, lines) = app.get("/v1/invoice-lines").await;
@@ -120,6 +120,7 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
     let out = std::env::temp_dir().join(format!("homecare-bench-{}", Uuid::new_v4()));
     let options = homecare::bench::BenchOptions {
         api_url: app.base.clone(),
+        token: app.token(homecare_api::auth::Role::Admin, None),
         lifecycles: 6,
         concurrency: 3,
         out_dir: Some(out.clone()),
@@ -192,6 +193,7 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
     // Open loop: arrivals at a fixed rate, whatever is in flight.
     let open_loop = homecare::bench::BenchOptions {
         api_url: app.base.clone(),
+        token: app.token(homecare_api::auth::Role::Admin, None),
         lifecycles: 4,
         concurrency: 2,
         out_dir: None,
@@ -216,6 +218,7 @@ async fn the_call_out_bench_re_decides_every_visit_and_reports_latencies(db: PgP
     // More than 30 visits: the call-out workflow signals them all at once.
     let options = homecare::bench_call_out::CallOutBenchOptions {
         api_url: app.base.clone(),
+        token: app.token(homecare_api::auth::Role::Admin, None),
         visits: 32,
         caregivers: 6,
         runs: 1,
