@@ -139,10 +139,28 @@ enum Command {
         #[command(flatten)]
         jwt: homecare::settings::JwtSettings,
     },
+    /// The audit trail's hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Claims: form them from approved invoice lines and export them.
     Billing {
         #[command(subcommand)]
         command: BillingCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every link of the chain; fails at the first broken one (a row
+    /// changed, removed or inserted after sealing).
+    Verify {
+        /// Seal rows still waiting for the sealer first.
+        #[arg(long)]
+        seal: bool,
+        #[command(flatten)]
+        settings: Settings,
     },
 }
 
@@ -381,6 +399,31 @@ async fn main() -> anyhow::Result<()> {
             )?;
             println!("{token}");
             Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { seal, settings },
+        } => {
+            let db = homecare::platform::migrate(&settings).await?;
+            if seal {
+                while homecare_activities::audit::seal(&db, 1000).await? == 1000 {}
+            }
+            let report = homecare_activities::audit::verify(&db).await?;
+            println!(
+                "audit_log: {} sealed rows, {} waiting to be sealed, head {}",
+                report.sealed, report.unsealed, report.head_hash
+            );
+            match report.first_break {
+                None => {
+                    println!("chain intact");
+                    Ok(())
+                }
+                Some(broken) => anyhow::bail!(
+                    "chain broken at position {} (seq {}): {}",
+                    broken.position,
+                    broken.seq,
+                    broken.reason
+                ),
+            }
         }
         Command::Plan { command } => plan(command),
         Command::Billing {

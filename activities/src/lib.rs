@@ -9,6 +9,7 @@
 //! NATS cannot be reached after the commit, the activity still succeeds and the
 //! outbox sweeper (`publish_stale`, run by every worker) publishes the event.
 
+pub mod audit;
 mod billing;
 pub mod claims;
 mod engine;

@@ -257,6 +257,7 @@ pub fn allowed_roles(method: &Method, path: &str) -> &'static [Role] {
         "/v1/agency" | "/v1/holidays/{day}" if !read => ADMIN,
         "/v1/payers" | "/v1/payers/{id}/rates" if !read => BILLING,
         "/v1/claims" | "/v1/claims/837p" => BILLING,
+        "/v1/audit" => ADMIN,
         _ if read => STAFF,
         _ => SCHEDULING,
     }

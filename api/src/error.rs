@@ -41,6 +41,8 @@ pub enum ApiError {
     /// A valid token whose role may not do this (403).
     #[error("{0}")]
     Forbidden(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -121,6 +123,11 @@ impl ApiError {
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "Not allowed for this role",
+            ),
+            Self::PayloadTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Request body too large",
             ),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -2,6 +2,7 @@
 //! JetStream stream, and health endpoints. Stateless: everything a second replica
 //! needs lives in Postgres, Temporal or JetStream.
 
+mod audit;
 pub mod auth;
 mod billing;
 mod caregivers;
@@ -86,6 +87,12 @@ pub fn router(state: AppState) -> Router {
         .merge(evv::router())
         .merge(claims::router())
         .merge(events::router())
+        .merge(audit::router())
+        // Outermost first: authenticate, then audit the write.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::record,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

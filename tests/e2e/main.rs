@@ -2,6 +2,7 @@
 //! NATS. Each test has its own database, task queue, subject prefix and stream,
 //! so they run in parallel. `./dev test` starts every service they need.
 
+mod audit;
 mod auth;
 mod billing;
 mod chaos;

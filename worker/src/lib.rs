@@ -73,6 +73,7 @@ async fn build(settings: &WorkerSettings) -> Result<Worker, WorkerError> {
         db.clone(),
         bus.clone(),
     )));
+    tokio::task::spawn_local(seal_audit_log(db.clone()));
     let options = worker_options(
         &settings.temporal.task_queue,
         VisitActivitiesImpl::new(db, bus).with_policy(settings.policy.clone()),
@@ -95,6 +96,28 @@ async fn sweep_outbox(activities: VisitActivitiesImpl) {
             Ok(0) => {}
             Ok(published) => tracing::info!(published, "outbox sweeper published stale events"),
             Err(e) => tracing::warn!(error = %e, "outbox sweeper failed; will try again"),
+        }
+    }
+}
+
+/// How often each worker seals new audit rows into the hash chain (one sealer
+/// at a time: the others find the advisory lock taken and skip the round).
+const SEAL_EVERY: Duration = Duration::from_secs(1);
+
+async fn seal_audit_log(db: sqlx::PgPool) {
+    let mut every = tokio::time::interval(SEAL_EVERY);
+    loop {
+        every.tick().await;
+        // Drain a backlog in batches, then wait for the next round.
+        loop {
+            match homecare_activities::audit::seal(&db, 1000).await {
+                Ok(1000) => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "audit sealer failed; will try again");
+                    break;
+                }
+            }
         }
     }
 }
