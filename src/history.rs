@@ -1,17 +1,37 @@
 //! Recording workflow histories for the replay tests (`tests/histories/`).
+//!
+//! Payloads are encrypted in Temporal; the recording decrypts them with the
+//! platform's keys, so the replay test needs no key and the files can be read.
 
+use homecare_activities::codec::EncryptionCodec;
 use homecare_domain::contracts::visit_workflow_id;
 use homecare_workflows::VisitWorkflow;
-use temporalio_client::WorkflowFetchHistoryOptions;
+use temporalio_client::{WorkflowFetchHistoryOptions, WorkflowHistory};
+use temporalio_common::data_converters::SerializationContextData;
+use temporalio_common::payload_visitor::decode_payloads;
+use temporalio_common::protos::temporal::api::history::v1::History;
 use uuid::Uuid;
 
 use crate::settings::Settings;
 
-/// The JSON history of a visit's workflow, as the replayer reads it.
+/// The JSON history of a visit's workflow, payloads decrypted, as the replayer reads it.
 pub async fn record(settings: &Settings, visit_id: Uuid) -> anyhow::Result<Vec<u8>> {
     let client =
         homecare_activities::temporal::connect(&settings.temporal(), "homecare-history").await?;
     let handle = client.get_workflow_handle::<VisitWorkflow>(visit_workflow_id(visit_id));
-    let history = handle.fetch_history(WorkflowFetchHistoryOptions::default());
-    Ok(history.to_json().await?)
+    let events = handle
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await?;
+    let mut history = History { events };
+    if let Some(crypto) = &settings.payload_keys {
+        decode_payloads(
+            &mut history,
+            &EncryptionCodec(crypto.clone()),
+            &SerializationContextData::None,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot decrypt the history: {e}"))?;
+    }
+    Ok(WorkflowHistory::from(history).to_json().await?)
 }

@@ -64,6 +64,7 @@ pub async fn start_api(
     db: PgPool,
     addr: SocketAddr,
 ) -> anyhow::Result<RunningApi> {
+    settings.require_payload_keys()?;
     let bus = EventBus::connect(settings.bus()).await?;
     let temporal =
         homecare_activities::temporal::connect(&settings.temporal(), "homecare-api").await?;
@@ -85,6 +86,7 @@ pub async fn start_api(
 }
 
 pub async fn start_worker(settings: &Settings) -> anyhow::Result<WorkerThread> {
+    settings.require_payload_keys()?;
     Ok(WorkerThread::spawn(settings.worker()?).await?)
 }
 

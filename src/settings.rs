@@ -2,10 +2,12 @@
 //! local set-up and `docker-compose.yml`. Secrets in URLs are never printed.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use homecare_activities::EventBusConfig;
+use homecare_activities::codec::PayloadCrypto;
 use homecare_activities::temporal::TemporalSettings;
 use homecare_api::ApiConfig;
 use homecare_api::auth::AuthConfig;
@@ -57,6 +59,24 @@ pub struct Settings {
     pub travel_speed_kmh: f64,
     #[command(flatten)]
     pub jwt: JwtSettings,
+    /// AES-256-GCM keys for workflow payloads: `<id>:<base64 of 32 bytes>`,
+    /// comma-separated; the first encrypts, all decrypt (rotation: put the new
+    /// key first and keep the old ones until their workflows are gone).
+    #[arg(long, env = "HOMECARE_PAYLOAD_KEYS", hide_env_values = true, value_parser = parse_payload_keys)]
+    pub payload_keys: Option<Arc<PayloadCrypto>>,
+    /// Origins allowed to call `/codec/decode` (the Temporal UI), comma-separated.
+    #[arg(
+        long,
+        env = "HOMECARE_CODEC_CORS_ORIGINS",
+        default_value = "http://127.0.0.1:8233,http://localhost:8233"
+    )]
+    pub codec_cors_origins: String,
+}
+
+fn parse_payload_keys(keys: &str) -> Result<Arc<PayloadCrypto>, String> {
+    PayloadCrypto::parse(keys, None)
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
 }
 
 /// How the API verifies bearer tokens: an HS256 secret (at least 32 bytes) or
@@ -136,7 +156,19 @@ impl Settings {
             address: self.temporal_address.clone(),
             namespace: self.temporal_namespace.clone(),
             task_queue: self.task_queue.clone(),
+            crypto: self.payload_keys.clone(),
         }
+    }
+
+    /// Processes that talk to Temporal for the platform (worker, API) refuse to
+    /// run without payload encryption: PHI never reaches Temporal in clear.
+    pub fn require_payload_keys(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.payload_keys.is_some(),
+            "set HOMECARE_PAYLOAD_KEYS (`<id>:<base64 of 32 random bytes>`; ./dev makes a development key): \
+             workflow payloads are encrypted"
+        );
+        Ok(())
     }
 
     pub fn api(&self) -> anyhow::Result<ApiConfig> {
@@ -148,6 +180,13 @@ impl Settings {
             update_timeout: Duration::from_secs(self.update_timeout_secs),
             policy: self.policy(),
             auth: self.jwt.auth()?,
+            crypto: self.payload_keys.clone(),
+            codec_cors_origins: self
+                .codec_cors_origins
+                .split(',')
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
         })
     }
 

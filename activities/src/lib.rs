@@ -12,6 +12,7 @@
 pub mod audit;
 mod billing;
 pub mod claims;
+pub mod codec;
 mod engine;
 pub mod events;
 mod planning;

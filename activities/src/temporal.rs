@@ -1,16 +1,21 @@
 //! Connecting to Temporal, shared by the worker and the API.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::codec::PayloadCrypto;
 
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct TemporalSettings {
     /// e.g. `http://127.0.0.1:7233`
     pub address: String,
     pub namespace: String,
     /// Task queue the visit workflows and their activities run on.
     pub task_queue: String,
+    /// Encrypts every payload this client sends and decrypts what it receives.
+    pub crypto: Option<Arc<PayloadCrypto>>,
 }
 
 impl Default for TemporalSettings {
@@ -19,6 +24,7 @@ impl Default for TemporalSettings {
             address: "http://127.0.0.1:7233".to_owned(),
             namespace: "default".to_owned(),
             task_queue: "homecare-visits".to_owned(),
+            crypto: None,
         }
     }
 }
@@ -56,9 +62,11 @@ pub async fn connect(
     )
     .await
     .map_err(|e| failed(e.to_string()))?;
-    Client::new(
-        connection,
-        ClientOptions::new(settings.namespace.clone()).build(),
-    )
-    .map_err(|e| failed(e.to_string()))
+    let options = match &settings.crypto {
+        Some(crypto) => ClientOptions::new(settings.namespace.clone())
+            .data_converter(crypto.data_converter())
+            .build(),
+        None => ClientOptions::new(settings.namespace.clone()).build(),
+    };
+    Client::new(connection, options).map_err(|e| failed(e.to_string()))
 }

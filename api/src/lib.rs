@@ -8,6 +8,7 @@ mod billing;
 mod caregivers;
 mod claims;
 mod clients;
+mod codec;
 mod error;
 mod events;
 mod evv;
@@ -43,6 +44,10 @@ pub struct ApiConfig {
     pub policy: homecare_domain::scheduling::Policy,
     /// How bearer tokens are verified.
     pub auth: auth::AuthConfig,
+    /// Workflow payload encryption, for the codec endpoint.
+    pub crypto: Option<std::sync::Arc<homecare_activities::codec::PayloadCrypto>>,
+    /// Origins (the Temporal UI) allowed to call the codec endpoint.
+    pub codec_cors_origins: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -99,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .nest("/v1", v1)
+        .merge(codec::router(&state.config.codec_cors_origins))
         .merge(health::router())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -60,6 +60,10 @@ fn spawn_homecare(app: &TestApp, database: &str, command: &str, extra: &[(&str, 
                 "HOMECARE_JWT_HS256_SECRET",
                 s.jwt.jwt_hs256_secret.as_deref().unwrap_or_default(),
             )
+            .env(
+                "HOMECARE_PAYLOAD_KEYS",
+                crate::helpers::payload_keys_env(&app.tag),
+            )
             .env("RUST_LOG", "warn")
             .envs(extra.iter().copied())
             .stdout(Stdio::null())

@@ -37,13 +37,30 @@ pub fn isolated_settings(tag: &str) -> Settings {
     settings.stream = format!("E2E_{tag}");
     settings.task_queue = format!("e2e-{tag}");
     settings.api_addr = "127.0.0.1:0".parse().unwrap();
-    // Each test signs its own tokens, whatever the environment holds.
+    // Each test signs its own tokens and encrypts with its own payload key,
+    // whatever the environment holds.
     settings.jwt.jwt_hs256_secret = Some(format!("e2e-secret-{tag}-{}", Uuid::new_v4()));
     settings.jwt.jwt_rs256_public_key = None;
+    settings.payload_keys = Some(std::sync::Arc::new(
+        homecare_activities::codec::PayloadCrypto::parse(&payload_keys_env(tag), None).unwrap(),
+    ));
     settings
 }
 
+/// The `HOMECARE_PAYLOAD_KEYS` value of the test tagged `tag` (for child processes).
+pub fn payload_keys_env(tag: &str) -> String {
+    use base64::Engine;
+    let key = Uuid::new_v5(&Uuid::NAMESPACE_OID, tag.as_bytes()).into_bytes();
+    let key: Vec<u8> = key.iter().chain(key.iter()).copied().collect();
+    format!(
+        "e2e:{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )
+}
+
 pub struct TestApp {
+    /// This test's tag: its subject prefix, stream, task queue and keys derive from it.
+    pub tag: String,
     pub base: String,
     pub db: PgPool,
     pub settings: Settings,
@@ -71,6 +88,7 @@ impl TestApp {
             chrono::Duration::hours(2),
         );
         let mut app = Self {
+            tag: tag.clone(),
             base: String::new(),
             db: db.clone(),
             temporal: homecare_activities::temporal::connect(&settings.temporal(), "e2e")

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod billing;
 mod chaos;
+mod encryption;
 mod helpers;
 mod input;
 mod lifecycle;

@@ -1,0 +1,160 @@
+//! The remote codec endpoint the Temporal UI (and `temporal --codec-endpoint`)
+//! calls to show decrypted payloads to an authorised person: `POST
+//! /codec/decode` and `POST /codec/encode`, body `{"payloads": [{"metadata":
+//! {k: base64}, "data": base64}]}`. Admins and coordinators only; CORS lets the
+//! Temporal UI's origin call it with the user's bearer token.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use homecare_activities::codec::PayloadCrypto;
+use serde::{Deserialize, Serialize};
+use temporalio_common::protos::temporal::api::common::v1::Payload;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::auth::Role;
+use crate::extract::ApiJson;
+use crate::{ApiError, AppState};
+
+pub fn router(origins: &[String]) -> Router<AppState> {
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            "x-namespace".parse().expect("a valid header name"),
+        ])
+        .allow_credentials(true);
+    Router::new()
+        .route("/codec/decode", post(decode))
+        .route("/codec/encode", post(encode))
+        .layer(cors)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JsonPayload {
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+    #[serde(default)]
+    pub data: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payloads {
+    pub payloads: Vec<JsonPayload>,
+}
+
+fn to_proto(payload: JsonPayload) -> Result<Payload, ApiError> {
+    let bad = |what: &str| ApiError::field("payloads", format!("{what} must be base64"));
+    let metadata = payload
+        .metadata
+        .into_iter()
+        .map(|(k, v)| Ok((k, STANDARD.decode(v).map_err(|_| bad("metadata values"))?)))
+        .collect::<Result<_, ApiError>>()?;
+    Ok(Payload {
+        metadata,
+        data: STANDARD.decode(payload.data).map_err(|_| bad("data"))?,
+        ..Default::default()
+    })
+}
+
+fn to_json(payload: Payload) -> JsonPayload {
+    JsonPayload {
+        metadata: payload
+            .metadata
+            .into_iter()
+            .map(|(k, v)| (k, STANDARD.encode(v)))
+            .collect(),
+        data: STANDARD.encode(payload.data),
+    }
+}
+
+/// Admins and coordinators, with a valid token (the codec sits outside `/v1`,
+/// so it checks for itself).
+fn authorise<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a PayloadCrypto, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::Unauthorized("send Authorization: Bearer <token>".to_owned()))?;
+    let principal = state
+        .config
+        .auth
+        .verify(token.trim())
+        .map_err(ApiError::Unauthorized)?;
+    if !matches!(principal.role, Role::Admin | Role::Coordinator) {
+        return Err(ApiError::Forbidden(
+            "only admins and coordinators may decode workflow payloads".to_owned(),
+        ));
+    }
+    state
+        .config
+        .crypto
+        .as_deref()
+        .ok_or_else(|| ApiError::NotFound("payload encryption is not configured".to_owned()))
+}
+
+const MAX_PAYLOADS: usize = 1000;
+
+async fn decode(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Payloads>,
+) -> Result<Json<Payloads>, ApiError> {
+    let crypto = authorise(&state, &headers)?;
+    if body.payloads.len() > MAX_PAYLOADS {
+        return Err(ApiError::field(
+            "payloads",
+            format!("at most {MAX_PAYLOADS}"),
+        ));
+    }
+    let payloads = body
+        .payloads
+        .into_iter()
+        .map(|p| {
+            let proto = to_proto(p)?;
+            crypto
+                .decrypt(proto)
+                .map(to_json)
+                .map_err(|e| ApiError::Unprocessable {
+                    code: "undecryptable",
+                    detail: e.to_string(),
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Json(Payloads { payloads }))
+}
+
+async fn encode(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Payloads>,
+) -> Result<Json<Payloads>, ApiError> {
+    let crypto = authorise(&state, &headers)?;
+    if body.payloads.len() > MAX_PAYLOADS {
+        return Err(ApiError::field(
+            "payloads",
+            format!("at most {MAX_PAYLOADS}"),
+        ));
+    }
+    let payloads = body
+        .payloads
+        .into_iter()
+        .map(|p| {
+            let proto = to_proto(p)?;
+            crypto
+                .encrypt(&proto)
+                .map(to_json)
+                .map_err(ApiError::internal)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Json(Payloads { payloads }))
+}
