@@ -74,10 +74,11 @@ pub async fn start_api(
         .with_context(|| format!("cannot listen on {addr}"))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(homecare_api::serve(listener, state, async move {
+    let tls = settings.api_tls()?;
+    let server = tokio::spawn(homecare_api::serve(listener, tls, state, async move {
         let _ = stopped.await;
     }));
-    tracing::info!(%addr, "API listening");
+    tracing::info!(%addr, tls = settings.api_tls_cert.is_some(), "API listening");
     Ok(RunningApi {
         addr,
         stop: Some(stop),

@@ -64,6 +64,37 @@ pub struct Settings {
     /// key first and keep the old ones until their workflows are gone).
     #[arg(long, env = "HOMECARE_PAYLOAD_KEYS", hide_env_values = true, value_parser = parse_payload_keys)]
     pub payload_keys: Option<Arc<PayloadCrypto>>,
+    /// TLS to NATS: the CA (PEM) to trust; setting it requires TLS.
+    #[arg(long, env = "NATS_TLS_CA")]
+    pub nats_tls_ca: Option<std::path::PathBuf>,
+    /// A client certificate and key (PEM) for NATS servers that verify clients.
+    #[arg(long, env = "NATS_TLS_CLIENT_CERT", requires = "nats_tls_client_key")]
+    pub nats_tls_client_cert: Option<std::path::PathBuf>,
+    #[arg(long, env = "NATS_TLS_CLIENT_KEY", requires = "nats_tls_client_cert")]
+    pub nats_tls_client_key: Option<std::path::PathBuf>,
+    /// TLS to Temporal: used when TEMPORAL_ADDRESS is https:// or any of these is set.
+    #[arg(long, env = "TEMPORAL_TLS_CA")]
+    pub temporal_tls_ca: Option<std::path::PathBuf>,
+    #[arg(long, env = "TEMPORAL_TLS_DOMAIN")]
+    pub temporal_tls_domain: Option<String>,
+    #[arg(
+        long,
+        env = "TEMPORAL_TLS_CLIENT_CERT",
+        requires = "temporal_tls_client_key"
+    )]
+    pub temporal_tls_client_cert: Option<std::path::PathBuf>,
+    #[arg(
+        long,
+        env = "TEMPORAL_TLS_CLIENT_KEY",
+        requires = "temporal_tls_client_cert"
+    )]
+    pub temporal_tls_client_key: Option<std::path::PathBuf>,
+    /// HTTPS for the API: a PEM certificate chain and its private key (both, or
+    /// neither for plain HTTP behind a TLS-terminating proxy or locally).
+    #[arg(long, env = "HOMECARE_API_TLS_CERT", requires = "api_tls_key")]
+    pub api_tls_cert: Option<std::path::PathBuf>,
+    #[arg(long, env = "HOMECARE_API_TLS_KEY", requires = "api_tls_cert")]
+    pub api_tls_key: Option<std::path::PathBuf>,
     /// Origins allowed to call `/codec/decode` (the Temporal UI), comma-separated.
     #[arg(
         long,
@@ -148,6 +179,11 @@ impl Settings {
             url: self.nats_url.clone(),
             subject_prefix: self.subject_prefix.clone(),
             stream_name: self.stream.clone(),
+            tls_ca: self.nats_tls_ca.clone(),
+            tls_client: self
+                .nats_tls_client_cert
+                .clone()
+                .zip(self.nats_tls_client_key.clone()),
         }
     }
 
@@ -157,6 +193,34 @@ impl Settings {
             namespace: self.temporal_namespace.clone(),
             task_queue: self.task_queue.clone(),
             crypto: self.payload_keys.clone(),
+            tls: self.temporal_tls(),
+        }
+    }
+
+    fn temporal_tls(&self) -> Option<homecare_activities::temporal::TemporalTls> {
+        let client_cert = self
+            .temporal_tls_client_cert
+            .clone()
+            .zip(self.temporal_tls_client_key.clone());
+        let wanted = self.temporal_address.starts_with("https://")
+            || self.temporal_tls_ca.is_some()
+            || self.temporal_tls_domain.is_some()
+            || client_cert.is_some();
+        wanted.then(|| homecare_activities::temporal::TemporalTls {
+            ca: self.temporal_tls_ca.clone(),
+            domain: self.temporal_tls_domain.clone(),
+            client_cert,
+        })
+    }
+
+    /// The API's TLS configuration, if HTTPS is configured.
+    pub fn api_tls(&self) -> anyhow::Result<Option<Arc<homecare_api::tls::ServerConfig>>> {
+        match (&self.api_tls_cert, &self.api_tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(homecare_api::tls::server_config(cert, key)?)),
+            (None, None) => Ok(None),
+            _ => {
+                anyhow::bail!("set both HOMECARE_API_TLS_CERT and HOMECARE_API_TLS_KEY, or neither")
+            }
         }
     }
 

@@ -36,6 +36,10 @@ pub struct EventBusConfig {
     pub url: String,
     pub subject_prefix: String,
     pub stream_name: String,
+    /// TLS to NATS: trust this CA (PEM) and require TLS.
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// A client certificate and key (PEM) for servers that verify clients.
+    pub tls_client: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl Default for EventBusConfig {
@@ -44,6 +48,8 @@ impl Default for EventBusConfig {
             url: "nats://127.0.0.1:4222".to_owned(),
             subject_prefix: "homecare".to_owned(),
             stream_name: "HOMECARE".to_owned(),
+            tls_ca: None,
+            tls_client: None,
         }
     }
 }
@@ -57,10 +63,17 @@ pub struct EventBus {
 
 impl EventBus {
     pub async fn connect(config: EventBusConfig) -> Result<Self, EventBusError> {
-        let client = async_nats::ConnectOptions::new()
+        let mut options = async_nats::ConnectOptions::new()
             .name("homecare")
             .retry_on_initial_connect()
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(Duration::from_secs(5));
+        if let Some(ca) = &config.tls_ca {
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let Some((cert, key)) = &config.tls_client {
+            options = options.add_client_certificate(cert.clone(), key.clone());
+        }
+        let client = options
             .connect(config.url.as_str())
             .await
             .map_err(|source| EventBusError::Connect {

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use crate::codec::PayloadCrypto;
 
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_client::{
+    Client, ClientOptions, ClientTlsOptions, Connection, ConnectionOptions, TlsOptions,
+};
 
 #[derive(Clone, Debug)]
 pub struct TemporalSettings {
@@ -16,6 +18,17 @@ pub struct TemporalSettings {
     pub task_queue: String,
     /// Encrypts every payload this client sends and decrypts what it receives.
     pub crypto: Option<Arc<PayloadCrypto>>,
+    /// TLS to the Temporal frontend (None: plain, as the local dev server).
+    pub tls: Option<TemporalTls>,
+}
+
+/// TLS to Temporal: the server's CA (else the system's roots), the name to
+/// verify, and a client certificate for mTLS (Temporal Cloud, mTLS clusters).
+#[derive(Clone, Debug, Default)]
+pub struct TemporalTls {
+    pub ca: Option<std::path::PathBuf>,
+    pub domain: Option<String>,
+    pub client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl Default for TemporalSettings {
@@ -25,6 +38,7 @@ impl Default for TemporalSettings {
             namespace: "default".to_owned(),
             task_queue: "homecare-visits".to_owned(),
             crypto: None,
+            tls: None,
         }
     }
 }
@@ -54,10 +68,37 @@ pub async fn connect(
         address: address.clone(),
         detail,
     };
+    let tls = match &settings.tls {
+        None => None,
+        Some(tls) => {
+            let read = |path: &std::path::Path| {
+                std::fs::read(path)
+                    .map_err(|e| failed(format!("cannot read {}: {e}", path.display())))
+            };
+            let ca = tls.ca.as_deref().map(read).transpose()?;
+            let client = match &tls.client_cert {
+                Some((cert, key)) => Some(
+                    ClientTlsOptions::builder()
+                        .client_cert(read(cert)?)
+                        .client_private_key(read(key)?)
+                        .build(),
+                ),
+                None => None,
+            };
+            Some(
+                TlsOptions::builder()
+                    .maybe_server_root_ca_cert(ca)
+                    .maybe_domain(tls.domain.clone())
+                    .maybe_client_tls_options(client)
+                    .build(),
+            )
+        }
+    };
     let connection = Connection::connect(
         ConnectionOptions::new(url)
             .identity(identity.to_owned())
             .connect_timeout(Duration::from_secs(5))
+            .maybe_tls_options(tls)
             .build(),
     )
     .await

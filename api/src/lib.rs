@@ -16,6 +16,7 @@ mod extract;
 mod health;
 mod invoices;
 mod plans;
+pub mod tls;
 mod visits;
 
 use std::sync::Arc;
@@ -110,13 +111,24 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves. Bind the listener yourself (port 0 in tests).
+/// Serves until `shutdown` resolves. Bind the listener yourself (port 0 in
+/// tests); with a TLS configuration the API speaks HTTPS (and WSS) only.
 pub async fn serve(
     listener: tokio::net::TcpListener,
+    tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    match tls {
+        Some(config) => {
+            axum::serve(tls::TlsListener::new(listener, config)?, router(state))
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        None => {
+            axum::serve(listener, router(state))
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
 }

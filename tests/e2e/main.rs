@@ -14,3 +14,4 @@ mod plans;
 mod platform;
 mod relay;
 mod scheduling;
+mod tls;

@@ -24,6 +24,7 @@ impl Fixture {
             url: std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned()),
             subject_prefix: format!("test_{tag}"),
             stream_name: format!("TEST_{tag}"),
+            ..Default::default()
         })
         .await
         .expect("NATS with JetStream must be running on NATS_URL (./dev test starts it)");
