@@ -3,7 +3,7 @@
 -- same transaction) lands in audit_log.
 --
 -- Append-only: UPDATE, DELETE and TRUNCATE are refused, with one exception:
--- sealing. Rows are inserted unsealed (no lock, nothing serialised on the hot
+-- sealing, which must make the row the chain's next link. Rows are inserted unsealed (no lock, nothing serialised on the hot
 -- path); a sealer (every worker runs one, one at a time by an advisory lock)
 -- gives each row in insertion order its chain position, the previous row's hash
 -- and its own hash, once. `homecare audit verify` recomputes the chain: a row
@@ -50,6 +50,10 @@ begin
            is not distinct from
            (old.seq, old.at, old.actor, old.role, old.action, old.entity_type, old.entity_id,
             old.request_id, old.status, old.digest)
+       -- the next link of the chain, and no other
+       and new.position = coalesce((select max(position) from audit_log), 0) + 1
+       and new.prev_hash = coalesce((select hash from audit_log where position = new.position - 1),
+                                    repeat('0', 64))
        and new.hash = audit_log_row_hash(new) then
         return new; -- sealing, once
     end if;

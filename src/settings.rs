@@ -62,7 +62,7 @@ pub struct Settings {
     /// AES-256-GCM keys for workflow payloads: `<id>:<base64 of 32 bytes>`,
     /// comma-separated; the first encrypts, all decrypt (rotation: put the new
     /// key first and keep the old ones until their workflows are gone).
-    #[arg(long, env = "HOMECARE_PAYLOAD_KEYS", hide_env_values = true, value_parser = parse_payload_keys)]
+    #[arg(long, env = "HOMECARE_PAYLOAD_KEYS", hide_env_values = true, value_parser = PayloadKeysParser)]
     pub payload_keys: Option<Arc<PayloadCrypto>>,
     /// TLS to NATS: the CA (PEM) to trust; setting it requires TLS.
     #[arg(long, env = "NATS_TLS_CA")]
@@ -104,10 +104,33 @@ pub struct Settings {
     pub codec_cors_origins: String,
 }
 
-fn parse_payload_keys(keys: &str) -> Result<Arc<PayloadCrypto>, String> {
-    PayloadCrypto::parse(keys, None)
-        .map(Arc::new)
-        .map_err(|e| e.to_string())
+/// Parses the payload keys without ever echoing them: clap's own error for a
+/// bad value would print the whole value, keys included.
+#[derive(Clone)]
+struct PayloadKeysParser;
+
+impl clap::builder::TypedValueParser for PayloadKeysParser {
+    type Value = Arc<PayloadCrypto>;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let refuse = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("HOMECARE_PAYLOAD_KEYS: {message}\n"),
+            )
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse("not UTF-8".to_owned()))?;
+        PayloadCrypto::parse(text, None)
+            .map(Arc::new)
+            .map_err(|e| refuse(e.to_string()))
+    }
 }
 
 /// How the API verifies bearer tokens: an HS256 secret (at least 32 bytes) or

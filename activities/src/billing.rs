@@ -259,23 +259,21 @@ async fn prior_week_minutes(
 
 /// The authorization covering the visit, locked, with the units left in its
 /// period (the week or month of the service date, within the authorization).
+///
+/// Two statements on purpose: under READ COMMITTED a statement's snapshot is
+/// taken before it waits for the row lock, so usage summed in the locking
+/// statement could miss the lines of the transaction it waited for. Summed
+/// after the lock, it sees them: two visits billing at once never both spend
+/// the same units.
 async fn authorization(
     conn: &mut PgConnection,
     visit: &VisitRow,
     service_date: NaiveDate,
 ) -> Result<Option<(Uuid, i64)>, sqlx::Error> {
-    let found: Option<(Uuid, i64)> = sqlx::query_as(
-        "select a.id, (a.units - coalesce((
-                    select sum(l.units) from invoice_lines l
-                     where l.authorization_id = a.id
-                       and l.service_date >= case a.per when 'week' then date_trunc('week', $4::date)::date
-                                                        else date_trunc('month', $4::date)::date end
-                       and l.service_date < case a.per when 'week' then (date_trunc('week', $4::date) + interval '7 days')::date
-                                                       else (date_trunc('month', $4::date) + interval '1 month')::date end
-                   ), 0))::bigint
-           from authorizations a
-          where a.client_id = $1 and a.payer_id = $2 and a.service_code = $3 and a.valid @> $4::date
-          for update of a",
+    let locked: Option<(Uuid, i32)> = sqlx::query_as(
+        "select id, units from authorizations
+          where client_id = $1 and payer_id = $2 and service_code = $3 and valid @> $4::date
+          for update",
     )
     .bind(visit.client_id)
     .bind(visit.payer_id)
@@ -283,7 +281,23 @@ async fn authorization(
     .bind(service_date)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(found)
+    let Some((id, units)) = locked else {
+        return Ok(None);
+    };
+    let used: i64 = sqlx::query_scalar(
+        "select coalesce(sum(l.units), 0)::bigint
+           from invoice_lines l join authorizations a on a.id = l.authorization_id
+          where a.id = $1
+            and l.service_date >= case a.per when 'week' then date_trunc('week', $2::date)::date
+                                             else date_trunc('month', $2::date)::date end
+            and l.service_date < case a.per when 'week' then (date_trunc('week', $2::date) + interval '7 days')::date
+                                            else (date_trunc('month', $2::date) + interval '1 month')::date end",
+    )
+    .bind(id)
+    .bind(service_date)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Some((id, i64::from(units) - used)))
 }
 
 #[derive(sqlx::FromRow)]
@@ -370,6 +384,17 @@ impl VisitActivitiesImpl {
         let minutes = (checked_out - checked_in).num_minutes();
         let prior =
             prior_week_minutes(&mut tx, caregiver_id, visit_id, checked_in, &timezone).await?;
+        if rule.unit == BillingUnit::Day {
+            // One day unit per client, payer, code and date: visits of the same
+            // day bill one after the other, so the second sees the first's line.
+            sqlx::query("select pg_advisory_xact_lock(hashtext($1))")
+                .bind(format!(
+                    "day-unit/{}/{}/{}/{service_date}",
+                    visit.client_id, visit.payer_id, visit.service_code
+                ))
+                .execute(&mut *tx)
+                .await?;
+        }
         let (holiday, day_already_billed): (bool, bool) = sqlx::query_as(
             "select exists (select 1 from holidays where day = $1),
                     exists (select 1 from invoice_lines where client_id = $2 and payer_id = $3
@@ -567,6 +592,7 @@ impl VisitActivitiesImpl {
             resolution.resolution_code,
             resolution.check_out_at,
             checked_in_at,
+            Utc::now(),
         )
         .map_err(ActivityFailure::Rejected)?;
         if let (ExceptionCode::MissedCheckOut, Some(at)) = (code, resolution.check_out_at) {
@@ -584,6 +610,26 @@ impl VisitActivitiesImpl {
             .bind(at)
             .execute(&mut *tx)
             .await?;
+            // The entered end is checked against the schedule like any
+            // check-out (early, overlong); being entered by hand is what this
+            // resolution records, so it raises no manual_time_entry of its own.
+            if let Some(checked_in_at) = checked_in_at {
+                let (policy, _) = load_policy(&mut tx).await?;
+                let capture = Capture {
+                    at,
+                    location: None,
+                    method: EvvMethod::Gps,
+                };
+                for finding in evv::check_out_findings(
+                    &policy,
+                    (visit.scheduled_start, visit.scheduled_end),
+                    checked_in_at,
+                    &capture,
+                    &[],
+                ) {
+                    raise(&mut tx, &visit, &finding, "check_out").await?;
+                }
+            }
         }
         sqlx::query(
             "update visit_exceptions

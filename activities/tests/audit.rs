@@ -70,7 +70,35 @@ async fn the_database_refuses_to_change_or_remove_audit_rows(db: PgPool) {
             "{statement}: {refused}"
         );
     }
-    assert!(audit::verify(fx.db()).await.unwrap().first_break.is_none());
+    // An unsealed row cannot be sealed anywhere but as the next link, even
+    // with a hash that matches the forged position.
+    sql(
+        fx.db(),
+        "insert into audit_log (actor, role, action, entity_type, digest)
+         values ('someone', 'admin', 'POST /v1/clients', 'clients', repeat('c', 64))",
+    )
+    .await
+    .unwrap();
+    for statement in [
+        "update audit_log a set position = 999, prev_hash = repeat('a', 64),
+                hash = audit_log_row_hash(row(a.seq, a.at, a.actor, a.role, a.action, a.entity_type,
+                    a.entity_id, a.request_id, a.status, a.digest, 999, repeat('a', 64), null)::audit_log)
+          where hash is null",
+        "update audit_log a set position = 4, prev_hash = repeat('a', 64),
+                hash = audit_log_row_hash(row(a.seq, a.at, a.actor, a.role, a.action, a.entity_type,
+                    a.entity_id, a.request_id, a.status, a.digest, 4, repeat('a', 64), null)::audit_log)
+          where hash is null",
+    ] {
+        let refused = sql(fx.db(), statement).await.expect_err(statement);
+        assert!(
+            refused.to_string().contains("append-only"),
+            "{statement}: {refused}"
+        );
+    }
+    // The sealer seals it properly.
+    assert_eq!(audit::seal(fx.db(), 1000).await.unwrap(), 1);
+    let report = audit::verify(fx.db()).await.unwrap();
+    assert_eq!((report.sealed, report.first_break), (4, None));
     fx.cleanup().await;
 }
 

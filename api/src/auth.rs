@@ -7,7 +7,8 @@
 //! - `coordinator`: schedules (clients, caregivers, visits, plans), EVV
 //!   exceptions; reads billing;
 //! - `billing`: reads schedules, writes payers, rates, coverages,
-//!   authorizations and claims, resolves exceptions; never changes a schedule;
+//!   authorizations and claims, resolves exceptions; never changes a schedule
+//!   (coordinators read billing data but do not write it);
 //! - `caregiver`: their own visits (read, check in and out), their own profile
 //!   and call-outs, and only their own events on the WebSocket.
 
@@ -219,6 +220,9 @@ impl AuthConfig {
                 }
             })?;
         let claims = data.claims;
+        if claims.sub.trim().is_empty() || claims.sub.len() > 200 {
+            return Err("the token's subject (sub) must be 1 to 200 characters".to_owned());
+        }
         if claims.role == Role::Caregiver && claims.caregiver_id.is_none() {
             return Err("a caregiver token must carry caregiver_id".to_owned());
         }
@@ -246,13 +250,19 @@ pub fn allowed_roles(method: &Method, path: &str) -> &'static [Role] {
     let read = method == Method::GET || method == Method::HEAD;
     match path {
         "/v1/events" => EVERYONE,
-        "/v1/visits" | "/v1/visits/{id}" | "/v1/caregivers/{id}" if read => STAFF_AND_OWN,
+        "/v1/visits" | "/v1/visits/{id}" | "/v1/caregivers/{id}" | "/v1/call-outs/{id}" if read => {
+            STAFF_AND_OWN
+        }
         "/v1/visits/{id}/check-in"
         | "/v1/visits/{id}/check-out"
         | "/v1/caregivers/{id}/call-outs" => SCHEDULING_AND_OWN,
         "/v1/visits/{id}/exceptions/{exception_id}/resolve" => EXCEPTIONS,
-        "/v1/clients/{id}/coverages/{payer_id}" | "/v1/clients/{id}/authorizations" if !read => {
-            EXCEPTIONS
+        "/v1/clients/{id}/coverages/{payer_id}"
+        | "/v1/clients/{id}/authorizations"
+        | "/v1/clients/{id}/authorizations/{authorization_id}"
+            if !read =>
+        {
+            BILLING
         }
         "/v1/agency" | "/v1/holidays/{day}" if !read => ADMIN,
         "/v1/payers" | "/v1/payers/{id}/rates" if !read => BILLING,
@@ -396,6 +406,19 @@ mod tests {
             );
         }
         assert!(allowed_roles(&post, "/v1/claims").contains(&Role::Billing));
+        for path in [
+            "/v1/clients/{id}/authorizations",
+            "/v1/clients/{id}/authorizations/{authorization_id}",
+        ] {
+            assert!(
+                !allowed_roles(&Method::PUT, path).contains(&Role::Coordinator),
+                "{path}"
+            );
+            assert!(
+                allowed_roles(&Method::PUT, path).contains(&Role::Billing),
+                "{path}"
+            );
+        }
         assert!(!allowed_roles(&post, "/v1/claims").contains(&Role::Coordinator));
         assert!(allowed_roles(&get, "/v1/invoice-lines").contains(&Role::Billing));
         assert!(!allowed_roles(&get, "/v1/invoice-lines").contains(&Role::Caregiver));

@@ -28,6 +28,10 @@ pub fn router() -> Router<AppState> {
             "/clients/{id}/authorizations",
             get(list_authorizations).post(create_authorization),
         )
+        .route(
+            "/clients/{id}/authorizations/{authorization_id}",
+            put(update_authorization),
+        )
         .route("/clients/{id}/coverages", get(list_coverages))
         .route("/clients/{id}/coverages/{payer_id}", put(set_coverage))
 }
@@ -597,6 +601,72 @@ async fn create_authorization(
         .pop()
         .ok_or_else(|| ApiError::internal("authorization vanished after insert"))?;
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationChange {
+    /// The new number of units per period (a payer's extension).
+    pub units: i32,
+    /// The new last day (inclusive).
+    pub valid_to: NaiveDate,
+    pub reference: Option<String>,
+}
+
+/// A payer extended or changed an authorization: units and end date. Visits held
+/// by `authorization_exceeded` bill once a coordinator resolves them with
+/// `authorization_updated`.
+async fn update_authorization(
+    State(state): State<AppState>,
+    ApiPath((client_id, authorization_id)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(change): ApiJson<AuthorizationChange>,
+) -> Result<Json<AuthorizationView>, ApiError> {
+    let mut errors = FieldErrors::default();
+    errors.check(
+        (1..=100_000).contains(&change.units),
+        "units",
+        "must be 1 to 100000",
+    );
+    if let Some(reference) = &change.reference {
+        validation::text(&mut errors, "reference", reference, 50);
+    }
+    errors.into_result()?;
+    let updated: Option<NaiveDate> = sqlx::query_scalar(
+        "update authorizations
+            set units = $3, valid = daterange(lower(valid), $4, '[]'), reference = coalesce($5, reference)
+          where id = $2 and client_id = $1 and $4 >= lower(valid)
+          returning lower(valid)",
+    )
+    .bind(client_id)
+    .bind(authorization_id)
+    .bind(change.units)
+    .bind(change.valid_to)
+    .bind(change.reference.as_deref().map(str::trim))
+    .fetch_optional(&state.db)
+    .await?;
+    let Some(valid_from) = updated else {
+        let exists: bool = sqlx::query_scalar(
+            "select exists (select 1 from authorizations where id = $1 and client_id = $2)",
+        )
+        .bind(authorization_id)
+        .bind(client_id)
+        .fetch_one(&state.db)
+        .await?;
+        return Err(if exists {
+            ApiError::field("valid_to", "must not be before valid_from")
+        } else {
+            ApiError::NotFound(format!(
+                "authorization {authorization_id} not found for client {client_id}"
+            ))
+        });
+    };
+    // Reported for today's period (or the first, for one that starts later).
+    let on = Utc::now().date_naive().max(valid_from);
+    let view = authorizations(&state, client_id, on, Some(authorization_id))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::internal("authorization vanished after update"))?;
+    Ok(Json(view))
 }
 
 #[derive(Debug, Serialize, Deserialize, sqlx::FromRow)]

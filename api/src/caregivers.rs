@@ -616,6 +616,7 @@ async fn call_out(
 /// been told, `decided` before that, `in_progress` while deciding.
 async fn show_call_out(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<CallOutResponse>, ApiError> {
     let caregiver_id: Uuid = sqlx::query_scalar("select caregiver_id from call_outs where id = $1")
@@ -623,6 +624,7 @@ async fn show_call_out(
         .fetch_optional(&state.db)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("call-out {id} not found")))?;
+    principal.may_act_for(caregiver_id)?;
     let handle = state
         .temporal
         .get_workflow_handle::<CallOutWorkflow>(call_out_workflow_id(id));

@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use homecare_domain::contracts::{ExceptionResolution, VisitSnapshot};
 use homecare_domain::evv::{self, ExceptionCode, ResolutionCode};
@@ -14,6 +14,7 @@ use homecare_workflows::VisitWorkflow;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::auth::Principal;
 use crate::clients::Page;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::visits::{Effect, find_visit, send_update};
@@ -204,8 +205,6 @@ async fn holds(
 pub struct ResolveRequest {
     pub resolution_code: String,
     pub note: String,
-    /// Who resolved it (the coordinator's name or id).
-    pub resolved_by: String,
     /// For `missed_check_out`: when the visit actually ended.
     pub check_out_at: Option<DateTime<Utc>>,
 }
@@ -215,6 +214,7 @@ pub struct ResolveRequest {
 #[tracing::instrument(skip_all, fields(visit_id = %visit_id, exception_id = %exception_id))]
 async fn resolve(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiPath((visit_id, exception_id)): ApiPath<(Uuid, Uuid)>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<ResolveRequest>,
@@ -247,7 +247,6 @@ async fn resolve(
         );
     }
     validation::text(&mut errors, "note", &request.note, 1000);
-    validation::text(&mut errors, "resolved_by", &request.resolved_by, 200);
     errors.into_result()?;
     let resolution_code = resolution_code.expect("checked above");
     let checked_in_at: Option<DateTime<Utc>> = sqlx::query_scalar(
@@ -256,9 +255,13 @@ async fn resolve(
     .bind(visit_id)
     .fetch_optional(&state.db)
     .await?;
-    if let Err(message) =
-        evv::resolution_allowed(code, resolution_code, request.check_out_at, checked_in_at)
-    {
+    if let Err(message) = evv::resolution_allowed(
+        code,
+        resolution_code,
+        request.check_out_at,
+        checked_in_at,
+        Utc::now(),
+    ) {
         let field = if message.contains("check_out_at") {
             "check_out_at"
         } else {
@@ -270,7 +273,8 @@ async fn resolve(
         exception_id,
         resolution_code,
         note: request.note.trim().to_owned(),
-        resolved_by: request.resolved_by.trim().to_owned(),
+        // Who resolved it is who the token says, never the request body.
+        resolved_by: principal.subject.chars().take(200).collect(),
         check_out_at: request.check_out_at,
     };
     send_update(

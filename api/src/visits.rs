@@ -350,7 +350,8 @@ async fn list(
         "select {COLUMNS} from visits
           where ($1::text is null or status::text = $1)
             and ($2::uuid is null or client_id = $2)
-            and ($3::uuid is null or caregiver_id = $3)
+            and ($3::uuid is null or caregiver_id = $3
+                 or exists (select 1 from visit_staff s where s.visit_id = visits.id and s.caregiver_id = $3))
           order by lower(scheduled), id limit $4 offset $5"
     ))
     .bind(status)
@@ -648,6 +649,12 @@ async fn check_in(
     principal.may_act_for(request.caregiver_id)?;
     if principal.own_caregiver().is_some() {
         principal.may_see_visit(&find_visit(&state, id).await?.caregiver_ids)?;
+        if request.method == EvvMethod::Manual {
+            return Err(ApiError::Forbidden(
+                "manual time entry is for coordinators; a caregiver's device sends its GPS"
+                    .to_owned(),
+            ));
+        }
     }
     record_evv(
         &state,
@@ -671,6 +678,12 @@ async fn check_out(
     principal.may_act_for(request.caregiver_id)?;
     if principal.own_caregiver().is_some() {
         principal.may_see_visit(&find_visit(&state, id).await?.caregiver_ids)?;
+        if request.method == EvvMethod::Manual {
+            return Err(ApiError::Forbidden(
+                "manual time entry is for coordinators; a caregiver's device sends its GPS"
+                    .to_owned(),
+            ));
+        }
     }
     record_evv(
         &state,

@@ -118,13 +118,18 @@ impl ResolutionCode {
     }
 }
 
+/// Longest visit a manual end time may make.
+pub const MAX_VISIT_HOURS: i64 = 24;
+
 /// Whether `resolution` may close an exception of `code`. A missed check-out needs
-/// the time the visit ended (`check_out_at`), which becomes a manual EVV record.
+/// the time the visit ended (`check_out_at`), which becomes a manual EVV record:
+/// after the check-in, not in the future, at most 24 hours on.
 pub fn resolution_allowed(
     code: ExceptionCode,
     resolution: ResolutionCode,
     check_out_at: Option<DateTime<Utc>>,
     checked_in_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Result<(), String> {
     let allowed = ResolutionCode::allowed_for(code);
     if !allowed.contains(&resolution) {
@@ -142,6 +147,16 @@ pub fn resolution_allowed(
         ),
         (ExceptionCode::MissedCheckOut, Some(at)) if checked_in_at.is_some_and(|i| at <= i) => {
             Err("check_out_at must be after the check-in".to_owned())
+        }
+        (ExceptionCode::MissedCheckOut, Some(at)) if at > now + chrono::Duration::minutes(5) => {
+            Err("check_out_at is in the future".to_owned())
+        }
+        (ExceptionCode::MissedCheckOut, Some(at))
+            if checked_in_at.is_some_and(|i| at - i > chrono::Duration::hours(MAX_VISIT_HOURS)) =>
+        {
+            Err(format!(
+                "check_out_at must be within {MAX_VISIT_HOURS} hours of the check-in"
+            ))
         }
         (ExceptionCode::MissedCheckOut, Some(_)) => Ok(()),
         (_, Some(_)) => Err(format!(
@@ -452,6 +467,8 @@ mod tests {
     #[test]
     fn resolutions_must_fit_the_exception() {
         use ResolutionCode::*;
+        let now = at(20, 0);
+        let resolution_allowed = |c, r, out, inn| resolution_allowed(c, r, out, inn, now);
         assert!(
             resolution_allowed(ExceptionCode::OutsideGeofence, GpsUnavailable, None, None).is_ok()
         );
@@ -498,6 +515,25 @@ mod tests {
                 Some(at(9, 0))
             )
             .is_ok()
+        );
+        // Not in the future, and not a day later.
+        assert!(
+            resolution_allowed(
+                ExceptionCode::MissedCheckOut,
+                CaregiverForgot,
+                Some(at(21, 0)),
+                Some(at(9, 0))
+            )
+            .is_err()
+        );
+        assert!(
+            resolution_allowed(
+                ExceptionCode::MissedCheckOut,
+                CaregiverForgot,
+                Some(at(10, 0)),
+                Some(at(9, 0) - chrono::Duration::hours(30))
+            )
+            .is_err()
         );
         // And no other exception takes one.
         assert!(

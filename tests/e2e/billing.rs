@@ -89,7 +89,7 @@ async fn a_visit_checked_out_outside_the_geofence_is_held_then_resolved_and_invo
     let (status, body) = app
         .post(
             &resolve,
-            json!({"resolution_code": "authorization_updated", "note": "n", "resolved_by": "Ana"}),
+            json!({"resolution_code": "authorization_updated", "note": "n"}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -106,14 +106,14 @@ async fn a_visit_checked_out_outside_the_geofence_is_held_then_resolved_and_invo
                 "/v1/visits/{id}/exceptions/{}/resolve",
                 uuid::Uuid::new_v4()
             ),
-            json!({"resolution_code": "gps_unavailable", "note": "n", "resolved_by": "Ana"}),
+            json!({"resolution_code": "gps_unavailable", "note": "n"}),
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app
         .post(
             &resolve,
-            json!({"resolution_code": "gps_unavailable", "note": "  ", "resolved_by": "Ana"}),
+            json!({"resolution_code": "gps_unavailable", "note": "  "}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -129,10 +129,15 @@ async fn a_visit_checked_out_outside_the_geofence_is_held_then_resolved_and_invo
     let (status, snapshot) = app
         .post(
             &resolve,
-            json!({"resolution_code": "gps_unavailable", "note": "Phone lost its fix; client confirmed the visit", "resolved_by": "Ana (coordinator)"}),
+            json!({"resolution_code": "gps_unavailable", "note": "Phone lost its fix; client confirmed the visit"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{snapshot}");
+    let (_, exceptions) = app.get(&format!("/v1/visits/{id}/exceptions")).await;
+    assert_eq!(
+        exceptions[0]["resolved_by"], "e2e-admin",
+        "who the token says"
+    );
     // The workflow bills on its own: no further request.
     let frames = visit
         .events
@@ -146,7 +151,10 @@ async fn a_visit_checked_out_outside_the_geofence_is_held_then_resolved_and_invo
     assert!(result.held_by.is_empty());
     // Resolving again after billing is refused; there is still one line.
     let (status, _) = app
-        .post(&resolve, json!({"resolution_code": "verified_with_client", "note": "again", "resolved_by": "Ana"}))
+        .post(
+            &resolve,
+            json!({"resolution_code": "verified_with_client", "note": "again"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
@@ -204,7 +212,7 @@ async fn a_visit_beyond_its_authorization_is_held_until_a_coordinator_bills_with
     let (status, _) = app
         .post(
             &format!("/v1/visits/{visit}/exceptions/{exception}/resolve"),
-            json!({"resolution_code": "bill_within_authorization", "note": "Bill the 4 authorized units", "resolved_by": "Ben (billing)"}),
+            json!({"resolution_code": "bill_within_authorization", "note": "Bill the 4 authorized units"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -229,6 +237,36 @@ async fn a_visit_beyond_its_authorization_is_held_until_a_coordinator_bills_with
         .await;
     assert_eq!(authorizations[0]["used_units"], 4);
     assert_eq!(authorizations[0]["remaining_units"], 0);
+    // The payer extends it: 10 units a month from now on.
+    let authorization_id = authorizations[0]["id"].as_str().unwrap();
+    let (status, extended) = app
+        .put(
+            &format!("/v1/clients/{client}/authorizations/{authorization_id}"),
+            json!({"units": 10, "valid_to": today + chrono::Duration::days(60)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{extended}");
+    let (_, authorizations) = app
+        .get(&format!(
+            "/v1/clients/{client}/authorizations?on={}",
+            start.date_naive()
+        ))
+        .await;
+    assert_eq!(authorizations[0]["remaining_units"], 6);
+    // Coordinators read authorizations but do not change them.
+    let coordinator = crate::helpers::authenticated_client(
+        &app.token(homecare_api::auth::Role::Coordinator, None),
+    );
+    let response = coordinator
+        .put(format!(
+            "{}/v1/clients/{client}/authorizations/{authorization_id}",
+            app.base
+        ))
+        .json(&json!({"units": 99, "valid_to": today}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
     app.shutdown().await;
 }
 
@@ -272,14 +310,17 @@ async fn a_visit_left_checked_in_is_closed_by_its_timer_and_bills_from_the_enter
     let exception = open_exception(&app, &id, "missed_check_out").await;
     let resolve = format!("/v1/visits/{id}/exceptions/{exception}/resolve");
     let (status, body) = app
-        .post(&resolve, json!({"resolution_code": "caregiver_forgot", "note": "Left at 25 min", "resolved_by": "Ana"}))
+        .post(
+            &resolve,
+            json!({"resolution_code": "caregiver_forgot", "note": "Left at 25 min"}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["errors"][0]["field"], "check_out_at");
     let (status, body) = app
         .post(
             &resolve,
-            json!({"resolution_code": "caregiver_forgot", "note": "Left at 25 min", "resolved_by": "Ana",
+            json!({"resolution_code": "caregiver_forgot", "note": "Left at 25 min",
                    "check_out_at": start + chrono::Duration::minutes(25)}),
         )
         .await;
