@@ -373,6 +373,20 @@ async fn a_missed_check_out_closes_the_visit_and_its_resolution_supplies_the_end
     .await
     .unwrap();
     assert_eq!(method, "manual");
+    // The entered end is 30 min before the scheduled one: checked like any
+    // check-out, it is an early check-out, which holds the visit again.
+    let held = act.bill(visit).await.unwrap();
+    assert_eq!(held.held_by.len(), 1);
+    assert_eq!(held.held_by[0].code, ExceptionCode::EarlyCheckOut);
+    act.resolve_exception(&RecordResolution {
+        visit_id: visit,
+        resolution: resolution(
+            held.held_by[0].exception_id,
+            ResolutionCode::ScheduleChangeApproved,
+        ),
+    })
+    .await
+    .unwrap();
     // 90 min = 6 units x 7.50 = 45.00
     assert_eq!(
         act.bill(visit).await.unwrap().invoice.unwrap().amount,
