@@ -104,12 +104,14 @@ fn authorise<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a Payload
 
 const MAX_PAYLOADS: usize = 1000;
 
-async fn decode(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<Payloads>,
+/// Applies `transform` to every payload of an authorised request.
+fn transform(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Payloads,
+    transform: impl Fn(&PayloadCrypto, Payload) -> Result<Payload, ApiError>,
 ) -> Result<Json<Payloads>, ApiError> {
-    let crypto = authorise(&state, &headers)?;
+    let crypto = authorise(state, headers)?;
     if body.payloads.len() > MAX_PAYLOADS {
         return Err(ApiError::field(
             "payloads",
@@ -119,18 +121,24 @@ async fn decode(
     let payloads = body
         .payloads
         .into_iter()
-        .map(|p| {
-            let proto = to_proto(p)?;
-            crypto
-                .decrypt(proto)
-                .map(to_json)
-                .map_err(|e| ApiError::Unprocessable {
-                    code: "undecryptable",
-                    detail: e.to_string(),
-                })
-        })
+        .map(|p| transform(crypto, to_proto(p)?).map(to_json))
         .collect::<Result<_, _>>()?;
     Ok(Json(Payloads { payloads }))
+}
+
+async fn decode(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Payloads>,
+) -> Result<Json<Payloads>, ApiError> {
+    transform(&state, &headers, body, |crypto, payload| {
+        crypto
+            .decrypt(payload)
+            .map_err(|e| ApiError::Unprocessable {
+                code: "undecryptable",
+                detail: e.to_string(),
+            })
+    })
 }
 
 async fn encode(
@@ -138,23 +146,7 @@ async fn encode(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Payloads>,
 ) -> Result<Json<Payloads>, ApiError> {
-    let crypto = authorise(&state, &headers)?;
-    if body.payloads.len() > MAX_PAYLOADS {
-        return Err(ApiError::field(
-            "payloads",
-            format!("at most {MAX_PAYLOADS}"),
-        ));
-    }
-    let payloads = body
-        .payloads
-        .into_iter()
-        .map(|p| {
-            let proto = to_proto(p)?;
-            crypto
-                .encrypt(&proto)
-                .map(to_json)
-                .map_err(ApiError::internal)
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(Json(Payloads { payloads }))
+    transform(&state, &headers, body, |crypto, payload| {
+        crypto.encrypt(&payload).map_err(ApiError::internal)
+    })
 }

@@ -638,6 +638,27 @@ where
     send_update(state, visit_id, headers, update, &name, command, effect).await
 }
 
+/// A caregiver records EVV for themselves, on a visit they are booked on, from
+/// their device (GPS); coordinators and admins may also enter times by hand.
+async fn may_record_evv(
+    state: &AppState,
+    principal: &Principal,
+    visit_id: Uuid,
+    request: &EvvRequest,
+) -> Result<(), ApiError> {
+    principal.may_act_for(request.caregiver_id)?;
+    if principal.own_caregiver().is_some() {
+        principal.may_see_visit(&find_visit(state, visit_id).await?.caregiver_ids)?;
+        if request.method == EvvMethod::Manual {
+            return Err(ApiError::Forbidden(
+                "manual time entry is for coordinators; a caregiver's device sends its GPS"
+                    .to_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
 async fn check_in(
     State(state): State<AppState>,
@@ -646,16 +667,7 @@ async fn check_in(
     headers: HeaderMap,
     ApiJson(request): ApiJson<EvvRequest>,
 ) -> Result<Json<VisitSnapshot>, ApiError> {
-    principal.may_act_for(request.caregiver_id)?;
-    if principal.own_caregiver().is_some() {
-        principal.may_see_visit(&find_visit(&state, id).await?.caregiver_ids)?;
-        if request.method == EvvMethod::Manual {
-            return Err(ApiError::Forbidden(
-                "manual time entry is for coordinators; a caregiver's device sends its GPS"
-                    .to_owned(),
-            ));
-        }
-    }
+    may_record_evv(&state, &principal, id, &request).await?;
     record_evv(
         &state,
         id,
@@ -675,16 +687,7 @@ async fn check_out(
     headers: HeaderMap,
     ApiJson(request): ApiJson<EvvRequest>,
 ) -> Result<Json<VisitSnapshot>, ApiError> {
-    principal.may_act_for(request.caregiver_id)?;
-    if principal.own_caregiver().is_some() {
-        principal.may_see_visit(&find_visit(&state, id).await?.caregiver_ids)?;
-        if request.method == EvvMethod::Manual {
-            return Err(ApiError::Forbidden(
-                "manual time entry is for coordinators; a caregiver's device sends its GPS"
-                    .to_owned(),
-            ));
-        }
-    }
+    may_record_evv(&state, &principal, id, &request).await?;
     record_evv(
         &state,
         id,
