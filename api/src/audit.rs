@@ -39,17 +39,30 @@ fn request_id(request: &Request) -> String {
         .unwrap_or_else(|| Uuid::new_v4().to_string())
 }
 
-/// Records every write after it ran, with its status. Reads are not audited.
+/// Reads that hand out protected health information in bulk are audited too.
+const AUDITED_READS: [&str; 3] = ["/v1/claims/837p", "/v1/audit", "/v1/visits/{id}/evv"];
+
+/// Records every write after it ran, with its status, and the reads in
+/// [`AUDITED_READS`] (their digest is the query string's).
 pub async fn record(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let id = request_id(&request);
-    if matches!(
+    let pattern = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let read = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
+    );
+    if read
+        && !pattern
+            .as_deref()
+            .is_some_and(|p| AUDITED_READS.contains(&p))
+    {
         let mut response = next.run(request).await;
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert("x-request-id", value);
@@ -57,17 +70,17 @@ pub async fn record(
         return Ok(response);
     }
     let principal = request.extensions().get::<Principal>().cloned();
-    let pattern = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
         ApiError::PayloadTooLarge(format!(
             "request bodies are limited to {MAX_BODY_BYTES} bytes"
         ))
     })?;
-    let digest = hex::encode(Sha256::digest(&bytes));
+    let digest = if read {
+        hex::encode(Sha256::digest(parts.uri.query().unwrap_or_default()))
+    } else {
+        hex::encode(Sha256::digest(&bytes))
+    };
     let method = parts.method.clone();
     // Inside the `/v1` nest the URI has lost its prefix; the original has it.
     let path = parts
@@ -82,25 +95,47 @@ pub async fn record(
     }
     if let (Some(principal), Some(pattern)) = (principal, pattern) {
         let (entity_type, entity_id) = entity(&pattern, &path);
-        let written = sqlx::query(
-            "insert into audit_log (actor, role, action, entity_type, entity_id, request_id, status, digest)
-             values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        write(
+            &state,
+            &principal,
+            &format!("{method} {pattern}"),
+            (&entity_type, entity_id.as_deref()),
+            &id,
+            response.status().as_u16(),
+            &digest,
         )
-        .bind(&principal.subject)
-        .bind(principal.role.as_str())
-        .bind(format!("{method} {pattern}"))
-        .bind(entity_type)
-        .bind(entity_id)
-        .bind(&id)
-        .bind(i32::from(response.status().as_u16()))
-        .bind(&digest)
-        .execute(&state.db)
         .await;
-        if let Err(e) = written {
-            tracing::error!(error = %e, request_id = %id, "audit row not written");
-        }
     }
     Ok(response)
+}
+
+/// Writes one audit row; a failure is logged (the request already happened).
+pub(crate) async fn write(
+    state: &AppState,
+    principal: &Principal,
+    action: &str,
+    (entity_type, entity_id): (&str, Option<&str>),
+    request_id: &str,
+    status: u16,
+    digest: &str,
+) {
+    let written = sqlx::query(
+        "insert into audit_log (actor, role, action, entity_type, entity_id, request_id, status, digest)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&principal.subject)
+    .bind(principal.role.as_str())
+    .bind(action)
+    .bind(entity_type)
+    .bind(entity_id)
+    .bind(request_id)
+    .bind(i32::from(status))
+    .bind(digest)
+    .execute(&state.db)
+    .await;
+    if let Err(e) = written {
+        tracing::error!(error = %e, %request_id, "audit row not written");
+    }
 }
 
 /// The resource a route acts on, and its id when the path names one:

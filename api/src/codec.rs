@@ -14,10 +14,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use homecare_activities::codec::PayloadCrypto;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use uuid::Uuid;
 
-use crate::auth::Role;
+use crate::auth::{Principal, Role};
 use crate::extract::ApiJson;
 use crate::{ApiError, AppState};
 
@@ -79,7 +81,10 @@ fn to_json(payload: Payload) -> JsonPayload {
 
 /// Admins and coordinators, with a valid token (the codec sits outside `/v1`,
 /// so it checks for itself).
-fn authorise<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a PayloadCrypto, ApiError> {
+fn authorise<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+) -> Result<(Principal, &'a PayloadCrypto), ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -95,34 +100,50 @@ fn authorise<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a Payload
             "only admins and coordinators may decode workflow payloads".to_owned(),
         ));
     }
-    state
+    let crypto = state
         .config
         .crypto
         .as_deref()
-        .ok_or_else(|| ApiError::NotFound("payload encryption is not configured".to_owned()))
+        .ok_or_else(|| ApiError::NotFound("payload encryption is not configured".to_owned()))?;
+    Ok((principal, crypto))
 }
 
 const MAX_PAYLOADS: usize = 1000;
 
 /// Applies `transform` to every payload of an authorised request.
-fn transform(
+async fn transform(
     state: &AppState,
     headers: &HeaderMap,
+    action: &str,
     body: Payloads,
     transform: impl Fn(&PayloadCrypto, Payload) -> Result<Payload, ApiError>,
 ) -> Result<Json<Payloads>, ApiError> {
-    let crypto = authorise(state, headers)?;
+    let (principal, crypto) = authorise(state, headers)?;
     if body.payloads.len() > MAX_PAYLOADS {
         return Err(ApiError::field(
             "payloads",
             format!("at most {MAX_PAYLOADS}"),
         ));
     }
+    let digest = hex::encode(Sha256::digest(
+        serde_json::to_vec(&body).unwrap_or_default(),
+    ));
     let payloads = body
         .payloads
         .into_iter()
         .map(|p| transform(crypto, to_proto(p)?).map(to_json))
         .collect::<Result<_, _>>()?;
+    // Who read (or sealed) workflow payloads is on the audit trail.
+    crate::audit::write(
+        state,
+        &principal,
+        action,
+        ("codec", None),
+        &Uuid::new_v4().to_string(),
+        200,
+        &digest,
+    )
+    .await;
     Ok(Json(Payloads { payloads }))
 }
 
@@ -131,14 +152,21 @@ async fn decode(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Payloads>,
 ) -> Result<Json<Payloads>, ApiError> {
-    transform(&state, &headers, body, |crypto, payload| {
-        crypto
-            .decrypt(payload)
-            .map_err(|e| ApiError::Unprocessable {
-                code: "undecryptable",
-                detail: e.to_string(),
-            })
-    })
+    transform(
+        &state,
+        &headers,
+        "POST /codec/decode",
+        body,
+        |crypto, payload| {
+            crypto
+                .decrypt(payload)
+                .map_err(|e| ApiError::Unprocessable {
+                    code: "undecryptable",
+                    detail: e.to_string(),
+                })
+        },
+    )
+    .await
 }
 
 async fn encode(
@@ -146,7 +174,12 @@ async fn encode(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Payloads>,
 ) -> Result<Json<Payloads>, ApiError> {
-    transform(&state, &headers, body, |crypto, payload| {
-        crypto.encrypt(&payload).map_err(ApiError::internal)
-    })
+    transform(
+        &state,
+        &headers,
+        "POST /codec/encode",
+        body,
+        |crypto, payload| crypto.encrypt(&payload).map_err(ApiError::internal),
+    )
+    .await
 }

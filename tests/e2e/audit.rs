@@ -43,6 +43,9 @@ async fn a_visits_requests_and_transitions_are_in_the_audit_trail(db: PgPool) {
         .frames_until(&id, "homecare.invoice.created")
         .await;
 
+    // Reading the EVV record (PHI) is audited too.
+    let (status, _) = app.get(&format!("/v1/visits/{id}/evv")).await;
+    assert_eq!(status, StatusCode::OK);
     let (status, rows) = app
         .get(&format!("/v1/audit?entity_type=visits&entity_id={id}"))
         .await;
@@ -73,6 +76,7 @@ async fn a_visits_requests_and_transitions_are_in_the_audit_trail(db: PgPool) {
         find("POST /v1/visits/{id}/check-out", Some(200)),
         "{summary:?}"
     );
+    assert!(find("GET /v1/visits/{id}/evv", Some(200)), "{summary:?}");
     for transition in [
         "homecare.visit.assigned",
         "homecare.visit.checked_in",

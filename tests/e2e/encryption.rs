@@ -142,6 +142,14 @@ async fn workflow_payloads_are_encrypted_in_temporal_and_decoded_only_for_coordi
         clear.contains(&canary),
         "the decoded history holds the cancel reason"
     );
+    // Who decoded is on the audit trail.
+    let decoders: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'POST /codec/decode' and role = 'coordinator'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(decoders, 1);
     // Billing may not, nor anyone without a token.
     let billing = authenticated_client(&app.token(Role::Billing, None));
     let response = billing
