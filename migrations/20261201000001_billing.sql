@@ -105,6 +105,19 @@ create table authorizations (
         (client_id with =, payer_id with =, service_code with =, valid with &&)
 );
 
+-- The period an authorization counts units in, for a service date: the week
+-- (Monday to Sunday) or the calendar month containing it. The one definition
+-- billing and the API's remaining units both use.
+create function authorization_period(per authorization_period, day date) returns daterange
+language sql immutable as $$
+    select case per
+        when 'week' then daterange(date_trunc('week', day)::date,
+                                   (date_trunc('week', day) + interval '7 days')::date)
+        else daterange(date_trunc('month', day)::date,
+                       (date_trunc('month', day) + interval '1 month')::date)
+    end
+$$;
+
 -- What a payer knows about the client: member id, demographics and diagnoses.
 -- A claim is formed only for clients covered by its payer.
 create table client_coverages (

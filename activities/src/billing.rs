@@ -287,11 +287,7 @@ async fn authorization(
     let used: i64 = sqlx::query_scalar(
         "select coalesce(sum(l.units), 0)::bigint
            from invoice_lines l join authorizations a on a.id = l.authorization_id
-          where a.id = $1
-            and l.service_date >= case a.per when 'week' then date_trunc('week', $2::date)::date
-                                             else date_trunc('month', $2::date)::date end
-            and l.service_date < case a.per when 'week' then (date_trunc('week', $2::date) + interval '7 days')::date
-                                            else (date_trunc('month', $2::date) + interval '1 month')::date end",
+          where a.id = $1 and authorization_period(a.per, $2::date) @> l.service_date",
     )
     .bind(id)
     .bind(service_date)

@@ -519,13 +519,10 @@ async fn authorizations(
 ) -> Result<Vec<AuthorizationView>, ApiError> {
     Ok(sqlx::query_as::<_, AuthorizationView>(
         "with p as (
-            select a.*,
-                   greatest(lower(a.valid), case a.per when 'week' then date_trunc('week', $2::date)::date
-                                                  else date_trunc('month', $2::date)::date end) as period_start,
-                   least(upper(a.valid), case a.per when 'week' then (date_trunc('week', $2::date) + interval '7 days')::date
-                                                   else (date_trunc('month', $2::date) + interval '1 month')::date end) - 1
-                       as period_end
-              from authorizations a where a.client_id = $1 and ($3::uuid is null or a.id = $3))
+            select a.*, greatest(lower(a.valid), lower(r.period)) as period_start,
+                   least(upper(a.valid), upper(r.period)) - 1 as period_end
+              from authorizations a, lateral (select authorization_period(a.per, $2::date) as period) r
+             where a.client_id = $1 and ($3::uuid is null or a.id = $3))
          select p.id, p.client_id, p.payer_id, p.service_code, lower(p.valid) as valid_from,
                 upper(p.valid) - 1 as valid_to, p.units, p.per::text as per, p.reference,
                 p.period_start, p.period_end, u.used as used_units, p.units - u.used as remaining_units
