@@ -13,7 +13,7 @@
 //!   and call-outs, and only their own events on the WebSocket.
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -273,9 +273,9 @@ pub fn allowed_roles(method: &Method, path: &str) -> &'static [Role] {
     }
 }
 
-fn bearer(request: &Request) -> Result<&str, ApiError> {
-    let value = request
-        .headers()
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| ApiError::Unauthorized("send Authorization: Bearer <token>".to_owned()))?;
     value
@@ -299,7 +299,7 @@ pub async fn authenticate(
     let principal = state
         .config
         .auth
-        .verify(bearer(&request)?)
+        .verify(bearer(request.headers())?)
         .map_err(ApiError::Unauthorized)?;
     // Unmatched paths fall through to the 404 handler, which reveals nothing.
     if let Some(path) = request.extensions().get::<MatchedPath>() {

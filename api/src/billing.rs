@@ -319,15 +319,7 @@ async fn create_payer(
 }
 
 async fn ensure_payer(state: &AppState, payer_id: Uuid) -> Result<(), ApiError> {
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from payers where id = $1)")
-        .bind(payer_id)
-        .fetch_one(&state.db)
-        .await?;
-    if exists {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(format!("payer {payer_id} not found")))
-    }
+    crate::ensure_exists(state, "payers", "payer", payer_id).await
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]

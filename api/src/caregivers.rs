@@ -371,15 +371,7 @@ async fn list(
 }
 
 async fn require_caregiver(state: &AppState, id: Uuid) -> Result<(), ApiError> {
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from caregivers where id = $1)")
-        .bind(id)
-        .fetch_one(&state.db)
-        .await?;
-    if exists {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(format!("caregiver {id} not found")))
-    }
+    crate::ensure_exists(state, "caregivers", "caregiver", id).await
 }
 
 #[derive(Debug, Deserialize)]

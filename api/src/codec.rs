@@ -85,15 +85,10 @@ fn authorise<'a>(
     state: &'a AppState,
     headers: &HeaderMap,
 ) -> Result<(Principal, &'a PayloadCrypto), ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::Unauthorized("send Authorization: Bearer <token>".to_owned()))?;
     let principal = state
         .config
         .auth
-        .verify(token.trim())
+        .verify(crate::auth::bearer(headers)?)
         .map_err(ApiError::Unauthorized)?;
     if !matches!(principal.role, Role::Admin | Role::Coordinator) {
         return Err(ApiError::Forbidden(

@@ -307,15 +307,7 @@ pub struct ClientLocation {
 }
 
 pub(crate) async fn ensure_client(state: &AppState, client_id: Uuid) -> Result<(), ApiError> {
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from clients where id = $1)")
-        .bind(client_id)
-        .fetch_one(&state.db)
-        .await?;
-    if exists {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(format!("client {client_id} not found")))
-    }
+    crate::ensure_exists(state, "clients", "client", client_id).await
 }
 
 /// A further place of care: check-ins there are inside the geofence.

@@ -80,6 +80,27 @@ impl AppState {
     }
 }
 
+/// 404 unless a row with `id` exists in `table` (one of the crate's own
+/// constant table names; `noun` names it in the message).
+pub(crate) async fn ensure_exists(
+    state: &AppState,
+    table: &'static str,
+    noun: &str,
+    id: uuid::Uuid,
+) -> Result<(), ApiError> {
+    let exists: bool = sqlx::query_scalar(&format!(
+        "select exists (select 1 from {table} where id = $1)"
+    ))
+    .bind(id)
+    .fetch_one(&state.db)
+    .await?;
+    if exists {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!("{noun} {id} not found")))
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     // The layer wraps every route below, after routing: it sees the route's
     // pattern and checks the caller's role against `auth::allowed_roles`.
