@@ -123,6 +123,8 @@ enum Command {
         #[command(subcommand)]
         command: HistoryCommand,
     },
+    /// Print the API's OpenAPI document (what the API serves at /openapi.json).
+    Openapi,
     /// Mint a development bearer token (HS256, from HOMECARE_JWT_HS256_SECRET).
     Token {
         /// admin, coordinator, billing or caregiver.
@@ -372,6 +374,10 @@ async fn main() -> anyhow::Result<()> {
                 since,
             })
             .await
+        }
+        Command::Openapi => {
+            println!("{}", homecare_api::openapi_document().to_pretty_json()?);
+            Ok(())
         }
         Command::Token {
             role,

@@ -4,16 +4,17 @@
 //! admins read the trail at `GET /v1/audit`.
 
 use axum::Json;
-use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{MatchedPath, OriginalUri, Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -24,8 +25,8 @@ use crate::{ApiError, AppState};
 /// Largest request body accepted (413 beyond).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/audit", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
 /// The `x-request-id` a client sent (if sane), or a new one; echoed back.
@@ -152,32 +153,51 @@ fn entity(pattern: &str, path: &str) -> (String, Option<String>) {
     (entity_type, entity_id)
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// One audited action: a state-changing request or a workflow transition.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct AuditRow {
+    /// Insertion order.
     pub seq: i64,
     pub at: DateTime<Utc>,
+    /// The token's `sub`, or `workflow` for a transition.
     pub actor: String,
     pub role: String,
+    /// `METHOD /v1/route/{pattern}`, or the workflow transition.
     pub action: String,
     pub entity_type: String,
     pub entity_id: Option<String>,
     pub request_id: Option<String>,
+    /// The answer's HTTP status (requests only).
     pub status: Option<i32>,
+    /// SHA-256 of the change (the request body, or the transition's payload).
     pub digest: String,
+    /// The row's place in the hash chain, once sealed.
     pub position: Option<i64>,
+    /// The chain hash over this row and the previous one, once sealed.
     pub hash: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Which rows, and which page of them.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditFilter {
+    /// The resource: `visits`, `clients`, `payers`...
     pub entity_type: Option<String>,
     pub entity_id: Option<String>,
+    /// The token `sub` that acted.
     pub actor: Option<String>,
+    /// At most this many (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    /// Skip this many (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
 /// The trail, oldest first, filterable by entity and actor (admins only).
+#[utoipa::path(get, path = "/audit", tag = "audit", operation_id = "list_audit_rows",
+    params(AuditFilter),
+    responses((status = 200, description = "Audit rows, oldest first", body = Vec<AuditRow>)))]
 async fn list(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<AuditFilter>,

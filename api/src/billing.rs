@@ -2,38 +2,34 @@
 //! holiday calendar, payers and their rate tables, clients' coverage and
 //! authorizations (with the units left).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use homecare_domain::pricing::{BillingUnit, Rounding};
 use homecare_domain::validation::{self, FieldErrors};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::evv::ensure_client;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{ApiError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/agency", get(show_agency).put(update_agency))
-        .route("/holidays", get(list_holidays))
-        .route("/holidays/{day}", put(set_holiday).delete(remove_holiday))
-        .route("/payers", get(list_payers).post(create_payer))
-        .route("/payers/{id}/rates", get(list_rates).post(create_rate))
-        .route(
-            "/clients/{id}/authorizations",
-            get(list_authorizations).post(create_authorization),
-        )
-        .route(
-            "/clients/{id}/authorizations/{authorization_id}",
-            put(update_authorization),
-        )
-        .route("/clients/{id}/coverages", get(list_coverages))
-        .route("/clients/{id}/coverages/{payer_id}", put(set_coverage))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(show_agency, update_agency))
+        .routes(routes!(list_holidays))
+        .routes(routes!(set_holiday, remove_holiday))
+        .routes(routes!(list_payers, create_payer))
+        .routes(routes!(list_rates, create_rate))
+        .routes(routes!(list_authorizations, create_authorization))
+        .routes(routes!(update_authorization))
+        .routes(routes!(list_coverages))
+        .routes(routes!(set_coverage))
 }
 
 fn digits(errors: &mut FieldErrors, field: &str, value: &str, lengths: &[usize]) {
@@ -67,28 +63,60 @@ fn identifier(errors: &mut FieldErrors, field: &str, value: &str, max: usize) {
     );
 }
 
-#[derive(Debug, Serialize, Deserialize, sqlx::FromRow)]
+/// The agency as billing provider on claims, and its EVV policy. Text that goes
+/// on claims is printable ASCII without the X12 delimiters `* : ^ ~`; surrounding
+/// spaces are trimmed.
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Agency {
+    /// 1 to 60 characters.
+    #[schema(pattern = "^ *[!-)+-9;-\\]_-}]([ -)+-9;-\\]_-}]{0,58}[!-)+-9;-\\]_-}])? *$")]
     pub name: String,
+    /// Ten digits, the last a Luhn check digit.
+    #[schema(pattern = "^[0-9]{10}$")]
     pub npi: String,
+    /// The federal tax id (EIN), nine digits.
+    #[schema(pattern = "^[0-9]{9}$")]
     pub tax_id: String,
+    /// A provider taxonomy code: ten characters ending in `X`.
+    #[schema(pattern = "^[0-9A-Z]{9}X$")]
     pub taxonomy: String,
+    /// 1 to 55 characters.
+    #[schema(pattern = "^ *[!-)+-9;-\\]_-}]([ -)+-9;-\\]_-}]{0,53}[!-)+-9;-\\]_-}])? *$")]
     pub address_line: String,
+    /// 2 to 30 characters.
+    #[schema(pattern = "^ *[!-)+-9;-\\]_-}][ -)+-9;-\\]_-}]{0,28}[!-)+-9;-\\]_-}] *$")]
     pub city: String,
+    /// Two-letter state code.
+    #[schema(pattern = "^[A-Z]{2}$")]
     pub state: String,
     /// ZIP+4, nine digits.
+    #[schema(pattern = "^[0-9]{9}$")]
     pub postal_code: String,
+    /// The agency's id with the clearinghouse (ISA06): 2 to 15 letters or digits.
+    #[schema(pattern = "^[A-Za-z0-9]{2,15}$")]
     pub submitter_id: String,
+    /// 1 to 60 characters.
+    #[schema(pattern = "^ *[!-)+-9;-\\]_-}]([ -)+-9;-\\]_-}]{0,58}[!-)+-9;-\\]_-}])? *$")]
     pub contact_name: String,
+    /// Ten digits.
+    #[schema(pattern = "^[0-9]{10}$")]
     pub contact_phone: String,
     /// ISA15: production (`P`) or test (`T`) claims.
     pub claims_production: bool,
+    /// A check-in or check-out farther than this from the client is an exception.
+    #[schema(exclusive_minimum = 0, maximum = 100000)]
     pub geofence_radius_meters: f64,
+    #[schema(minimum = 0, maximum = 1440)]
     pub late_check_in_minutes: i32,
+    #[schema(minimum = 0, maximum = 1440)]
     pub early_check_out_minutes: i32,
+    #[schema(minimum = 0, maximum = 1440)]
     pub over_scheduled_minutes: i32,
+    /// Applies to visits created from now on.
+    #[schema(minimum = 1, maximum = 10080)]
     pub missed_check_out_after_minutes: i32,
+    #[schema(minimum = 0, maximum = 10080)]
     pub overtime_after_minutes_per_week: i32,
 }
 
@@ -97,6 +125,9 @@ const AGENCY_COLUMNS: &str = "name, npi, tax_id, taxonomy, address_line, city, s
     late_check_in_minutes, early_check_out_minutes, over_scheduled_minutes,
     missed_check_out_after_minutes, overtime_after_minutes_per_week";
 
+/// The agency's settings.
+#[utoipa::path(get, path = "/agency", tag = "billing", operation_id = "show_agency",
+    responses((status = 200, description = "The agency's settings", body = Agency)))]
 async fn show_agency(State(state): State<AppState>) -> Result<Json<Agency>, ApiError> {
     Ok(Json(
         sqlx::query_as::<_, Agency>(&format!("select {AGENCY_COLUMNS} from agency_settings"))
@@ -107,6 +138,9 @@ async fn show_agency(State(state): State<AppState>) -> Result<Json<Agency>, ApiE
 
 /// Replaces the agency's settings. The missed check-out limit applies to
 /// visits created from now on; the rest applies at once.
+#[utoipa::path(put, path = "/agency", tag = "billing", operation_id = "update_agency",
+    request_body = Agency,
+    responses((status = 200, description = "The settings as saved", body = Agency)))]
 async fn update_agency(
     State(state): State<AppState>,
     ApiJson(agency): ApiJson<Agency>,
@@ -204,18 +238,25 @@ async fn update_agency(
     Ok(Json(updated))
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// A day on the agency's holiday calendar: visits on it bill at the rate's
+/// holiday multiplier.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Holiday {
     pub day: NaiveDate,
     pub name: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HolidayName {
+    /// 1 to 100 characters (trimmed), no control characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
 }
 
+/// The holiday calendar, by date.
+#[utoipa::path(get, path = "/holidays", tag = "billing", operation_id = "list_holidays",
+    responses((status = 200, description = "Every holiday, by date", body = Vec<Holiday>)))]
 async fn list_holidays(State(state): State<AppState>) -> Result<Json<Vec<Holiday>>, ApiError> {
     Ok(Json(
         sqlx::query_as::<_, Holiday>("select day, name from holidays order by day")
@@ -224,6 +265,11 @@ async fn list_holidays(State(state): State<AppState>) -> Result<Json<Vec<Holiday
     ))
 }
 
+/// Makes a date a holiday, or renames it.
+#[utoipa::path(put, path = "/holidays/{day}", tag = "billing", operation_id = "set_holiday",
+    params(("day" = NaiveDate, Path, description = "The (local) date")),
+    request_body = HolidayName,
+    responses((status = 200, description = "The holiday as saved", body = Holiday)))]
 async fn set_holiday(
     State(state): State<AppState>,
     ApiPath(day): ApiPath<NaiveDate>,
@@ -244,6 +290,10 @@ async fn set_holiday(
     ))
 }
 
+/// Removes a holiday.
+#[utoipa::path(delete, path = "/holidays/{day}", tag = "billing", operation_id = "remove_holiday",
+    params(("day" = NaiveDate, Path, description = "The (local) date")),
+    responses((status = 204, description = "Removed")))]
 async fn remove_holiday(
     State(state): State<AppState>,
     ApiPath(day): ApiPath<NaiveDate>,
@@ -259,29 +309,75 @@ async fn remove_holiday(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Payer {
     pub id: Uuid,
     pub name: String,
+    /// The payer's id on claims (ISA08, NM1*PR).
     pub payer_identifier: String,
+    #[schema(value_type = ClaimFilingIndicator)]
     pub claim_filing_indicator: String,
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPayer {
+    /// Unique; 1 to 60 characters, printable ASCII without the X12 delimiters
+    /// `* : ^ ~` (surrounding spaces trimmed).
+    #[schema(pattern = "^ *[!-)+-9;-\\]_-}]([ -)+-9;-\\]_-}]{0,58}[!-)+-9;-\\]_-}])? *$")]
     pub name: String,
-    /// The payer's id on claims (ISA08, NM1*PR).
+    /// The payer's id on claims (ISA08, NM1*PR): 2 to 15 letters or digits.
+    #[schema(pattern = "^[A-Za-z0-9]{2,15}$")]
     pub payer_identifier: String,
     /// SBR09: `MC` Medicaid, `CI` commercial, ...
+    #[schema(value_type = ClaimFilingIndicator)]
     pub claim_filing_indicator: String,
+}
+
+/// SBR09, the claim filing indicator: the kind of plan the payer is.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the accepted strings
+enum ClaimFilingIndicator {
+    #[schema(rename = "09")]
+    SelfPay,
+    #[schema(rename = "11")]
+    OtherNonFederal,
+    #[schema(rename = "AM")]
+    AutomobileMedical,
+    #[schema(rename = "BL")]
+    BlueCrossBlueShield,
+    #[schema(rename = "CI")]
+    Commercial,
+    #[schema(rename = "DS")]
+    Disability,
+    #[schema(rename = "HM")]
+    Hmo,
+    #[schema(rename = "MA")]
+    MedicarePartA,
+    #[schema(rename = "MB")]
+    MedicarePartB,
+    #[schema(rename = "MC")]
+    Medicaid,
+    #[schema(rename = "OF")]
+    OtherFederal,
+    #[schema(rename = "TV")]
+    TitleV,
+    #[schema(rename = "VA")]
+    VeteransAffairs,
+    #[schema(rename = "WC")]
+    WorkersCompensation,
+    #[schema(rename = "ZZ")]
+    MutuallyDefined,
 }
 
 const FILING_INDICATORS: [&str; 15] = [
     "09", "11", "AM", "BL", "CI", "DS", "HM", "MA", "MB", "MC", "OF", "TV", "VA", "WC", "ZZ",
 ];
 
+/// Payers, by name.
+#[utoipa::path(get, path = "/payers", tag = "billing", operation_id = "list_payers",
+    responses((status = 200, description = "Every payer, by name", body = Vec<Payer>)))]
 async fn list_payers(State(state): State<AppState>) -> Result<Json<Vec<Payer>>, ApiError> {
     Ok(Json(
         sqlx::query_as::<_, Payer>(
@@ -292,6 +388,10 @@ async fn list_payers(State(state): State<AppState>) -> Result<Json<Vec<Payer>>, 
     ))
 }
 
+/// Registers a payer. Names are unique (409).
+#[utoipa::path(post, path = "/payers", tag = "billing", operation_id = "create_payer",
+    request_body = NewPayer,
+    responses((status = 201, description = "Registered", body = Payer)))]
 async fn create_payer(
     State(state): State<AppState>,
     ApiJson(new): ApiJson<NewPayer>,
@@ -322,7 +422,9 @@ async fn ensure_payer(state: &AppState, payer_id: Uuid) -> Result<(), ApiError> 
     crate::ensure_exists(state, "payers", "payer", payer_id).await
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// A payer's price for a service code over a date range. Amounts are decimal
+/// strings.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Rate {
     pub id: Uuid,
     pub payer_id: Uuid,
@@ -331,29 +433,87 @@ pub struct Rate {
     pub effective_from: NaiveDate,
     /// Last day the rate applies; none while open-ended.
     pub effective_to: Option<NaiveDate>,
+    #[schema(value_type = RateUnit)]
     pub unit: String,
+    #[schema(value_type = RateRounding)]
     pub rounding: String,
+    /// Set with `round_up_threshold` only.
     pub round_up_threshold_percent: Option<Decimal>,
+    /// HCPCS modifiers billed with the code.
     pub modifiers: Vec<String>,
     pub overtime_multiplier: Decimal,
     pub holiday_multiplier: Decimal,
 }
 
-#[derive(Debug, Deserialize)]
+/// What a rate charges for: a quarter hour, an hour, a visit or a day.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the accepted strings
+#[schema(rename_all = "snake_case")]
+enum RateUnit {
+    QuarterHour,
+    Hour,
+    Visit,
+    Day,
+}
+
+/// How verified minutes round to units: the CMS eight-minute rule, always
+/// down, or up once a partial unit reaches `round_up_threshold_percent`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the accepted strings
+#[schema(rename_all = "snake_case")]
+enum RateRounding {
+    EightMinute,
+    RoundDown,
+    RoundUpThreshold,
+}
+
+/// A two-character HCPCS modifier.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the accepted strings
+#[schema(as = HcpcsModifier, pattern = "^[0-9A-Z]{2}$")]
+struct Modifier(String);
+
+/// A decimal amount: a string such as `"7.25"` (as the API answers) or a JSON
+/// number.
+// `Decimal` deserializes from either (serde's `deserialize_any`).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // documents what a `Decimal` field accepts
+enum DecimalInput {
+    Text(String),
+    Number(f64),
+}
+
+/// A new rate. Amounts have at most 4 decimals.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRate {
+    /// A known HCPCS service code.
+    #[schema(pattern = "^[A-Z][0-9]{4}$")]
     pub service_code: String,
+    /// 0 or more, below 100000000.
+    #[schema(value_type = DecimalInput)]
     pub unit_rate: Decimal,
     pub effective_from: NaiveDate,
+    /// Last day the rate applies (not before `effective_from`); none: open-ended.
     pub effective_to: Option<NaiveDate>,
     /// `quarter_hour` (default), `hour`, `visit` or `day`.
+    #[schema(value_type = Option<RateUnit>)]
     pub unit: Option<String>,
     /// `eight_minute` (default), `round_down` or `round_up_threshold`.
+    #[schema(value_type = Option<RateRounding>)]
     pub rounding: Option<String>,
+    /// Required with `round_up_threshold` (above 0, at most 100), and only with it.
+    #[schema(value_type = Option<DecimalInput>)]
     pub round_up_threshold_percent: Option<Decimal>,
     #[serde(default)]
+    #[schema(value_type = Vec<Modifier>, max_items = 4)]
     pub modifiers: Vec<String>,
+    /// 1 to 10 (default 1).
+    #[schema(value_type = Option<DecimalInput>)]
     pub overtime_multiplier: Option<Decimal>,
+    /// 1 to 10 (default 1).
+    #[schema(value_type = Option<DecimalInput>)]
     pub holiday_multiplier: Option<Decimal>,
 }
 
@@ -362,6 +522,10 @@ const RATE_COLUMNS: &str =
     (upper(effective) - 1) as effective_to, unit::text as unit, rounding::text as rounding,
     round_up_threshold_percent, modifiers, overtime_multiplier, holiday_multiplier";
 
+/// The payer's rate table, by service code and start date.
+#[utoipa::path(get, path = "/payers/{id}/rates", tag = "billing", operation_id = "list_payer_rates",
+    params(("id" = Uuid, Path, description = "The payer")),
+    responses((status = 200, description = "The payer's rates", body = Vec<Rate>)))]
 async fn list_rates(
     State(state): State<AppState>,
     ApiPath(payer_id): ApiPath<Uuid>,
@@ -386,6 +550,10 @@ fn multiplier(errors: &mut FieldErrors, field: &str, value: Decimal) {
 }
 
 /// A new rate table entry. Two rates of one payer and code never overlap in time (409).
+#[utoipa::path(post, path = "/payers/{id}/rates", tag = "billing", operation_id = "create_payer_rate",
+    params(("id" = Uuid, Path, description = "The payer")),
+    request_body = NewRate,
+    responses((status = 201, description = "Created", body = Rate)))]
 async fn create_rate(
     State(state): State<AppState>,
     ApiPath(payer_id): ApiPath<Uuid>,
@@ -466,15 +634,19 @@ async fn create_rate(
     Ok((StatusCode::CREATED, Json(rate)))
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// An authorization with the units used and left in one of its periods.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct AuthorizationView {
     pub id: Uuid,
     pub client_id: Uuid,
     pub payer_id: Uuid,
     pub service_code: String,
     pub valid_from: NaiveDate,
+    /// The last day (inclusive).
     pub valid_to: NaiveDate,
+    /// Units authorized per period.
     pub units: i32,
+    #[schema(value_type = AuthorizationPeriod)]
     pub per: String,
     pub reference: Option<String>,
     /// The week or month containing `on` (within the authorization).
@@ -484,20 +656,39 @@ pub struct AuthorizationView {
     pub remaining_units: i64,
 }
 
-#[derive(Debug, Deserialize)]
+/// The period an authorization counts units in: a week (Monday to Sunday) or a
+/// calendar month.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the accepted strings
+#[schema(rename_all = "lowercase")]
+enum AuthorizationPeriod {
+    Week,
+    Month,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAuthorization {
     pub payer_id: Uuid,
+    /// A known HCPCS service code.
+    #[schema(pattern = "^[A-Z][0-9]{4}$")]
     pub service_code: String,
     pub valid_from: NaiveDate,
+    /// The last day (inclusive), not before `valid_from`.
     pub valid_to: NaiveDate,
+    /// Units authorized per period.
+    #[schema(minimum = 1, maximum = 100000)]
     pub units: i32,
     /// `week` (Monday to Sunday) or `month`.
+    #[schema(value_type = AuthorizationPeriod)]
     pub per: String,
+    /// The payer's authorization number: 1 to 50 characters (trimmed).
+    #[schema(min_length = 1, max_length = 50)]
     pub reference: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OnDate {
     /// The day whose period to report; defaults to today (UTC).
     pub on: Option<NaiveDate>,
@@ -530,6 +721,11 @@ async fn authorizations(
     .await?)
 }
 
+/// The client's authorizations, with the units used and left in the period
+/// containing `on`.
+#[utoipa::path(get, path = "/clients/{id}/authorizations", tag = "billing", operation_id = "list_client_authorizations",
+    params(("id" = Uuid, Path, description = "The client"), OnDate),
+    responses((status = 200, description = "The client's authorizations, by service code and start date", body = Vec<AuthorizationView>)))]
 async fn list_authorizations(
     State(state): State<AppState>,
     ApiPath(client_id): ApiPath<Uuid>,
@@ -542,6 +738,10 @@ async fn list_authorizations(
 
 /// Units a payer authorized. Two authorizations of one client, payer and code
 /// never overlap in time (409).
+#[utoipa::path(post, path = "/clients/{id}/authorizations", tag = "billing", operation_id = "create_client_authorization",
+    params(("id" = Uuid, Path, description = "The client")),
+    request_body = NewAuthorization,
+    responses((status = 201, description = "Recorded, reported for its first period", body = AuthorizationView)))]
 async fn create_authorization(
     State(state): State<AppState>,
     ApiPath(client_id): ApiPath<Uuid>,
@@ -592,19 +792,27 @@ async fn create_authorization(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizationChange {
     /// The new number of units per period (a payer's extension).
+    #[schema(minimum = 1, maximum = 100000)]
     pub units: i32,
-    /// The new last day (inclusive).
+    /// The new last day (inclusive), not before the authorization's first.
     pub valid_to: NaiveDate,
+    /// A new authorization number (1 to 50 characters, trimmed); none keeps it.
+    #[schema(min_length = 1, max_length = 50)]
     pub reference: Option<String>,
 }
 
 /// A payer extended or changed an authorization: units and end date. Visits held
 /// by `authorization_exceeded` bill once a coordinator resolves them with
 /// `authorization_updated`.
+#[utoipa::path(put, path = "/clients/{id}/authorizations/{authorization_id}", tag = "billing", operation_id = "update_client_authorization",
+    params(("id" = Uuid, Path, description = "The client"),
+           ("authorization_id" = Uuid, Path, description = "The authorization")),
+    request_body = AuthorizationChange,
+    responses((status = 200, description = "The authorization, reported for today's period (or its first, if later)", body = AuthorizationView)))]
 async fn update_authorization(
     State(state): State<AppState>,
     ApiPath((client_id, authorization_id)): ApiPath<(Uuid, Uuid)>,
@@ -658,26 +866,85 @@ async fn update_authorization(
     Ok(Json(view))
 }
 
-#[derive(Debug, Serialize, Deserialize, sqlx::FromRow)]
+/// What the payer knows about the client (the subscriber on claims). Names and
+/// the address are printable ASCII without the X12 delimiters `* : ^ ~`;
+/// surrounding spaces are trimmed. The client and payer come from the path.
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CoverageInput)]
 pub struct Coverage {
     #[serde(skip_deserializing)]
     pub client_id: Uuid,
     #[serde(skip_deserializing)]
     pub payer_id: Uuid,
+    /// 1 to 80 letters, digits or dashes.
+    #[schema(pattern = "^[A-Za-z0-9-]{1,80}$")]
     pub member_id: String,
+    /// 1 to 60 characters.
+    #[schema(pattern = "^ *[!-)+-9;-\\]_-}]([ -)+-9;-\\]_-}]{0,58}[!-)+-9;-\\]_-}])? *$")]
     pub last_name: String,
+    /// 1 to 35 characters.
+    #[schema(pattern = "^ *[!-)+-9;-\\]_-}]([ -)+-9;-\\]_-}]{0,33}[!-)+-9;-\\]_-}])? *$")]
     pub first_name: String,
+    /// From 1900-01-01 to today.
     pub date_of_birth: NaiveDate,
     /// `F`, `M` or `U`.
+    #[schema(value_type = SubscriberGender)]
     pub gender: String,
+    /// 1 to 55 characters.
+    #[schema(pattern = "^ *[!-)+-9;-\\]_-}]([ -)+-9;-\\]_-}]{0,53}[!-)+-9;-\\]_-}])? *$")]
     pub address_line: String,
+    /// 2 to 30 characters.
+    #[schema(pattern = "^ *[!-)+-9;-\\]_-}][ -)+-9;-\\]_-}]{0,28}[!-)+-9;-\\]_-}] *$")]
     pub city: String,
+    /// Two-letter state code.
+    #[schema(pattern = "^[A-Z]{2}$")]
     pub state: String,
+    /// ZIP or ZIP+4: five or nine digits.
+    #[schema(pattern = "^[0-9]{5}([0-9]{4})?$")]
     pub postal_code: String,
     /// ICD-10-CM codes without the dot; the first is the principal diagnosis.
+    #[schema(value_type = Vec<DiagnosisCode>, min_items = 1, max_items = 12)]
     pub diagnosis_codes: Vec<String>,
 }
+
+// What `Coverage` serializes to (with the ids `CoverageInput` leaves out).
+/// A client's coverage with a payer, as saved.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents what `Coverage` serializes to
+#[schema(as = ClientCoverage)]
+struct CoverageRecord {
+    client_id: Uuid,
+    payer_id: Uuid,
+    member_id: String,
+    last_name: String,
+    first_name: String,
+    date_of_birth: NaiveDate,
+    #[schema(value_type = SubscriberGender)]
+    gender: String,
+    address_line: String,
+    city: String,
+    state: String,
+    postal_code: String,
+    /// ICD-10-CM codes without the dot; the first is the principal diagnosis.
+    diagnosis_codes: Vec<String>,
+}
+
+/// The subscriber's gender on claims: female, male or unknown.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the accepted strings
+#[schema(rename_all = "UPPERCASE")]
+enum SubscriberGender {
+    F,
+    M,
+    U,
+}
+
+/// An ICD-10-CM code without the dot, e.g. `R262`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the accepted strings
+#[schema(pattern = "^[A-Z][0-9][0-9A-Z]{1,5}$")]
+struct DiagnosisCode(String);
 
 const COVERAGE_COLUMNS: &str =
     "client_id, payer_id, member_id, last_name, first_name, date_of_birth,
@@ -694,6 +961,11 @@ fn icd10(code: &str) -> bool {
 }
 
 /// What the payer knows about the client, needed on every claim.
+#[utoipa::path(put, path = "/clients/{id}/coverages/{payer_id}", tag = "billing", operation_id = "set_client_coverage",
+    params(("id" = Uuid, Path, description = "The client"),
+           ("payer_id" = Uuid, Path, description = "The payer")),
+    request_body = Coverage,
+    responses((status = 200, description = "The coverage as saved", body = CoverageRecord)))]
 async fn set_coverage(
     State(state): State<AppState>,
     ApiPath((client_id, payer_id)): ApiPath<(Uuid, Uuid)>,
@@ -771,6 +1043,10 @@ async fn set_coverage(
     Ok(Json(saved))
 }
 
+/// The client's coverages, by payer.
+#[utoipa::path(get, path = "/clients/{id}/coverages", tag = "billing", operation_id = "list_client_coverages",
+    params(("id" = Uuid, Path, description = "The client")),
+    responses((status = 200, description = "The client's coverages", body = Vec<CoverageRecord>)))]
 async fn list_coverages(
     State(state): State<AppState>,
     ApiPath(client_id): ApiPath<Uuid>,

@@ -4,8 +4,7 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post, put};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use homecare_domain::contracts::{CallOut, CallOutOutcome, call_out_workflow_id};
 use homecare_domain::validation::{self, FieldErrors};
@@ -15,6 +14,9 @@ use temporalio_client::{
     WorkflowDescribeOptions, WorkflowExecuteUpdateOptions, WorkflowExecutionStatus,
     WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowQueryOptions, WorkflowStartOptions,
 };
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -31,73 +33,134 @@ const IDEMPOTENT_CALL_OUT_NAMESPACE: Uuid =
 const RECONSIDER_DAYS: i64 = 14;
 const GENDERS: [&str; 3] = ["female", "male", "nonbinary"];
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/caregivers", get(list).post(create))
-        .route("/caregivers/{id}", get(show))
-        .route("/caregivers/{id}/availability", put(set_availability))
-        .route(
-            "/caregivers/{id}/extra-availability",
-            post(add_extra_availability),
-        )
-        .route("/caregivers/{id}/call-outs", post(call_out))
-        .route("/call-outs/{id}", get(show_call_out))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show))
+        .routes(routes!(set_availability))
+        .routes(routes!(add_extra_availability))
+        .routes(routes!(call_out))
+        .routes(routes!(show_call_out))
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// A skill or certification, with its expiry.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CaregiverCredential)]
 pub struct CredentialInput {
+    #[schema(value_type = Skill)]
     pub skill: String,
     /// Last day the certification is valid; none: it does not expire.
     pub expires_on: Option<NaiveDate>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+/// A skill: a lower-case slug (`hoyer_lift`, `dementia-care`).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the accepted strings
+#[schema(pattern = "^[a-z0-9_-]{1,64}$")]
+struct Skill(String);
+
+/// A language tag such as `en` or `pt-br` (stored in lower case).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the accepted strings
+#[schema(pattern = "^[A-Za-z-]{2,16}$")]
+struct LanguageTag(String);
+
+/// Where a caregiver's day starts (for travel times).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = HomeLocation)]
 pub struct Coordinates {
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: f64,
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: f64,
 }
 
 /// Weekly hours in the visit's local time: `{"weekday": "monday", "start":
 /// "08:00", "end": "14:00"}`; an `end` of "00:00" or "24:00" is midnight.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// Times are `HH:MM` (`HH:MM:SS` is accepted); the weekday's case is ignored.
+/// The API answers with `HH:MM` and `24:00` for a midnight end.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WeeklyHours {
+    #[schema(value_type = Weekday)]
     pub weekday: String,
+    #[schema(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?|24:00)$")]
     pub start: String,
+    /// After `start`, or midnight.
+    #[schema(pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?|24:00)$")]
     pub end: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the accepted strings
+#[schema(rename_all = "lowercase")]
+enum Weekday {
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+/// A caregiver's gender, matched against care plans that require one.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the accepted strings
+#[schema(rename_all = "lowercase")]
+enum CaregiverGender {
+    Female,
+    Male,
+    Nonbinary,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCaregiver {
+    /// 1 to 200 characters (trimmed).
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Skills that never expire.
     #[serde(default)]
+    #[schema(value_type = Vec<Skill>, max_items = 32)]
     pub skills: Vec<String>,
-    /// Skills and certifications with an expiry date.
+    /// Skills and certifications with an expiry date (a skill given both ways
+    /// keeps the expiry).
     #[serde(default)]
+    #[schema(max_items = 32)]
     pub credentials: Vec<CredentialInput>,
     #[serde(default)]
+    #[schema(value_type = Vec<LanguageTag>, max_items = 16)]
     pub languages: Vec<String>,
+    #[schema(value_type = Option<CaregiverGender>)]
     pub gender: Option<String>,
     pub home: Option<Coordinates>,
+    /// Default 600.
+    #[schema(minimum = 1, maximum = 1440)]
     pub max_minutes_per_day: Option<i32>,
+    /// Default 3000.
+    #[schema(minimum = 1, maximum = 10080)]
     pub max_minutes_per_week: Option<i32>,
+    /// Default 2400.
+    #[schema(minimum = 0, maximum = 10080)]
     pub overtime_after_minutes_per_week: Option<i32>,
     /// Empty: no weekly restriction.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub availability: Vec<WeeklyHours>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Caregiver {
     pub id: Uuid,
     pub name: String,
+    /// Every skill, with or without an expiry.
     pub skills: Vec<String>,
     pub active: bool,
     pub languages: Vec<String>,
+    #[schema(value_type = Option<CaregiverGender>)]
     pub gender: Option<String>,
     pub home_latitude: Option<f64>,
     pub home_longitude: Option<f64>,
@@ -107,7 +170,8 @@ pub struct Caregiver {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+/// A caregiver with their credentials and weekly availability.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CaregiverDetail {
     #[serde(flatten)]
     pub caregiver: Caregiver,
@@ -198,6 +262,11 @@ fn minutes(errors: &mut FieldErrors, field: &str, value: Option<i32>, max: i32) 
     }
 }
 
+/// Registers a caregiver; unfilled visits of the next two weeks are
+/// reconsidered at once.
+#[utoipa::path(post, path = "/caregivers", tag = "caregivers", operation_id = "create_caregiver",
+    request_body = NewCaregiver,
+    responses((status = 201, description = "Registered", body = CaregiverDetail)))]
 #[tracing::instrument(skip_all)]
 async fn create(
     State(state): State<AppState>,
@@ -346,6 +415,11 @@ async fn detail(state: &AppState, id: Uuid) -> Result<CaregiverDetail, ApiError>
     })
 }
 
+/// One caregiver, with credentials and weekly availability. A caregiver sees
+/// their own profile only.
+#[utoipa::path(get, path = "/caregivers/{id}", tag = "caregivers", operation_id = "show_caregiver",
+    params(("id" = Uuid, Path, description = "The caregiver")),
+    responses((status = 200, description = "The caregiver", body = CaregiverDetail)))]
 async fn show(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -355,6 +429,9 @@ async fn show(
     Ok(Json(detail(&state, id).await?))
 }
 
+/// Caregivers, oldest first.
+#[utoipa::path(get, path = "/caregivers", tag = "caregivers", operation_id = "list_caregivers", params(Page),
+    responses((status = 200, description = "A page of caregivers", body = Vec<Caregiver>)))]
 async fn list(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<Page>,
@@ -374,14 +451,21 @@ async fn require_caregiver(state: &AppState, id: Uuid) -> Result<(), ApiError> {
     crate::ensure_exists(state, "caregivers", "caregiver", id).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WeeklyAvailability)]
 pub struct Availability {
+    /// The new weekly pattern; empty: no weekly restriction.
+    #[schema(max_items = 50)]
     pub weekly: Vec<WeeklyHours>,
 }
 
 /// Replaces the weekly pattern. Visits already booked stay booked (a coordinator
 /// sees them in the candidates view); unfilled visits are reconsidered at once.
+#[utoipa::path(put, path = "/caregivers/{id}/availability", tag = "caregivers", operation_id = "set_caregiver_availability",
+    params(("id" = Uuid, Path, description = "The caregiver")),
+    request_body = Availability,
+    responses((status = 200, description = "The caregiver with the new pattern", body = CaregiverDetail)))]
 #[tracing::instrument(skip_all, fields(caregiver_id = %id))]
 async fn set_availability(
     State(state): State<AppState>,
@@ -408,12 +492,31 @@ async fn set_availability(
     Ok(Json(detail(&state, id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// A period of at most 31 days.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AvailabilityPeriod)]
 pub struct Period {
     pub start: DateTime<Utc>,
+    /// After `start`, at most 31 days later.
     pub end: DateTime<Utc>,
+    /// 1 to 200 characters (trimmed).
+    #[schema(min_length = 1, max_length = 200)]
     pub reason: Option<String>,
+}
+
+// `call_out` reads a `Period` and requires its reason: this documents that body.
+/// A call-out's period (at most 31 days) and why.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // documents the body `call_out` reads
+struct CallOutPeriod {
+    start: DateTime<Utc>,
+    /// After `start`, at most 31 days later.
+    end: DateTime<Utc>,
+    /// 1 to 200 characters (trimmed).
+    #[schema(min_length = 1, max_length = 200)]
+    reason: String,
 }
 
 const MAX_PERIOD_DAYS: i64 = 31;
@@ -433,7 +536,7 @@ fn check_period(errors: &mut FieldErrors, period: &Period, reason_required: bool
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ExtraAvailability {
     pub id: Uuid,
     pub caregiver_id: Uuid,
@@ -443,6 +546,10 @@ pub struct ExtraAvailability {
 
 /// Extra hours outside the weekly pattern; unfilled visits in them are
 /// reconsidered at once.
+#[utoipa::path(post, path = "/caregivers/{id}/extra-availability", tag = "caregivers", operation_id = "add_caregiver_extra_availability",
+    params(("id" = Uuid, Path, description = "The caregiver")),
+    request_body = Period,
+    responses((status = 201, description = "Recorded", body = ExtraAvailability)))]
 #[tracing::instrument(skip_all, fields(caregiver_id = %id))]
 async fn add_extra_availability(
     State(state): State<AppState>,
@@ -477,24 +584,45 @@ async fn add_extra_availability(
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CallOutResponse {
     pub call_out_id: Uuid,
     pub caregiver_id: Uuid,
     /// `decided` (every visit decided and committed, the visits' workflows
     /// being told), `completed` (every visit's workflow told), or `in_progress`
     /// when the decisions take longer than the API waits (see the events).
+    #[schema(value_type = CallOutStatus)]
     pub status: &'static str,
+    /// Every affected visit once decided; empty while `in_progress`.
     pub changes: Vec<CallOutChange>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the strings `CallOutResponse::status` takes
+#[schema(rename_all = "snake_case")]
+enum CallOutStatus {
+    Decided,
+    Completed,
+    InProgress,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CallOutChange {
     pub visit_id: Uuid,
     /// `assigned` to someone else, or `unfilled` (an alert was published).
+    #[schema(value_type = CallOutChangeStatus)]
     pub status: &'static str,
+    /// The visit's caregivers now (none when unfilled).
     pub caregiver_ids: Vec<Uuid>,
     pub assignment_version: i64,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the strings `CallOutChange::status` takes
+#[schema(rename_all = "lowercase")]
+enum CallOutChangeStatus {
+    Assigned,
+    Unfilled,
 }
 
 impl CallOutResponse {
@@ -525,6 +653,14 @@ impl CallOutResponse {
 /// re-decides every affected visit that has not started, then tells each visit's
 /// workflow. Answers with every change once decided. With an `Idempotency-Key`,
 /// a retried request lands on the same call-out and gets the same answer.
+#[utoipa::path(post, path = "/caregivers/{id}/call-outs", tag = "caregivers", operation_id = "create_call_out",
+    params(("id" = Uuid, Path, description = "The caregiver"),
+           ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
+            description = "Makes a retry land on the same call-out and get its answer (1-200 printable ASCII characters)")),
+    request_body = CallOutPeriod,
+    responses(
+        (status = 200, description = "Every affected visit decided (`decided`), or a retry of a finished call-out", body = CallOutResponse),
+        (status = 202, description = "Still deciding after the API's wait (`in_progress`, no changes yet): follow `GET /call-outs/{id}` or the events", body = CallOutResponse)))]
 #[tracing::instrument(skip_all, fields(caregiver_id = %id))]
 async fn call_out(
     State(state): State<AppState>,
@@ -606,6 +742,9 @@ async fn call_out(
 
 /// Where a call-out stands: `completed` once every affected visit's workflow has
 /// been told, `decided` before that, `in_progress` while deciding.
+#[utoipa::path(get, path = "/call-outs/{id}", tag = "caregivers", operation_id = "show_call_out",
+    params(("id" = Uuid, Path, description = "The call-out")),
+    responses((status = 200, description = "The call-out and its changes so far", body = CallOutResponse)))]
 async fn show_call_out(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

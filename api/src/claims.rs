@@ -1,23 +1,26 @@
 //! `/v1/claims`: approved invoice lines grouped per payer, client and billing
 //! period, and their ANSI X12 837P export.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use homecare_activities::claims::{self, ClaimRow, ClaimsError, FormedClaims};
+use rust_decimal::Decimal;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::extract::{ApiJson, ApiQuery};
 use crate::{ApiError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/claims", get(list).post(form))
-        .route("/claims/837p", get(export_837p))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, form))
+        .routes(routes!(export_837p))
 }
 
 impl From<ClaimsError> for ApiError {
@@ -36,18 +39,74 @@ impl From<ClaimsError> for ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A payer and a billing period (inclusive).
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ClaimPeriod {
-    /// The payer's id (`payer` in query strings).
+    /// The payer's id (`payer` is accepted too).
     #[serde(alias = "payer")]
     pub payer_id: Uuid,
+    /// The period's first day.
     pub from: NaiveDate,
+    /// The period's last day, not before `from`.
     pub to: NaiveDate,
+}
+
+// The schema of `homecare_activities::claims::ClaimRow` as serde writes it.
+/// A claim: a client's approved invoice lines with one payer in one billing
+/// period (at most 50 lines).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents `ClaimRow`'s JSON
+#[schema(as = Claim)]
+struct ClaimSchema {
+    id: Uuid,
+    /// CLM01, the patient control number payers echo back.
+    #[schema(minimum = 1)]
+    number: i64,
+    payer_id: Uuid,
+    client_id: Uuid,
+    period_start: NaiveDate,
+    /// The period's last day (inclusive).
+    period_end: NaiveDate,
+    /// The sum of the lines' amounts, a decimal string.
+    total: Decimal,
+    #[schema(minimum = 1, maximum = 50)]
+    line_count: i32,
+    created_at: DateTime<Utc>,
+}
+
+// The schema of `homecare_activities::claims::NotClaimable`.
+/// Lines that could not be claimed, and why.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents `NotClaimable`'s JSON
+#[schema(as = NotClaimable)]
+struct NotClaimableSchema {
+    client_id: Uuid,
+    /// How many lines.
+    lines: usize,
+    reason: String,
+}
+
+// The schema of `homecare_activities::claims::FormedClaims`.
+/// What forming claims did.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents `FormedClaims`' JSON
+#[schema(as = FormedClaims)]
+struct FormedClaimsSchema {
+    /// Claims formed by this request (none if every line was claimed already).
+    claims: Vec<ClaimSchema>,
+    /// Clients whose lines were left unclaimed (no coverage with the payer).
+    not_claimable: Vec<NotClaimableSchema>,
 }
 
 /// Forms claims from the payer's unclaimed lines in the period. Idempotent:
 /// lines already claimed are not claimed again.
+#[utoipa::path(post, path = "/claims", tag = "claims", operation_id = "form_claims",
+    request_body = ClaimPeriod,
+    responses(
+        (status = 201, description = "Claims formed", body = FormedClaimsSchema),
+        (status = 200, description = "Nothing new to claim (`claims` is empty; `not_claimable` says what was left and why)", body = FormedClaimsSchema)))]
 async fn form(
     State(state): State<AppState>,
     ApiJson(period): ApiJson<ClaimPeriod>,
@@ -61,6 +120,10 @@ async fn form(
     Ok((status, Json(formed)))
 }
 
+/// The payer's claims whose period lies within `from`..`to`, by number.
+#[utoipa::path(get, path = "/claims", tag = "claims", operation_id = "list_claims",
+    params(ClaimPeriod),
+    responses((status = 200, description = "The claims", body = Vec<ClaimSchema>)))]
 async fn list(
     State(state): State<AppState>,
     ApiQuery(period): ApiQuery<ClaimPeriod>,
@@ -71,6 +134,12 @@ async fn list(
 }
 
 /// The payer's claims in the period as one 837P (005010X222A1) interchange.
+#[utoipa::path(get, path = "/claims/837p", tag = "claims", operation_id = "export_claims_837p",
+    params(ClaimPeriod),
+    responses((status = 200, description = "The X12 837P interchange, as a file download",
+        content_type = "application/edi-x12", body = String,
+        headers(("Content-Disposition" = String,
+            description = "`attachment; filename=\"837p-{from}-{to}.x12\"`")))))]
 async fn export_837p(
     State(state): State<AppState>,
     ApiQuery(period): ApiQuery<ClaimPeriod>,

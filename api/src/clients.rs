@@ -2,44 +2,63 @@
 //! plan's hard requirements (language, caregiver gender), and the caregivers they
 //! prefer or refused.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use homecare_domain::validation::{self, FieldErrors};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{ApiError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/clients", get(list).post(create))
-        .route("/clients/{id}", get(show))
-        .route(
-            "/clients/{id}/caregiver-preferences/{caregiver_id}",
-            put(set_preference).delete(remove_preference),
-        )
-        .route("/clients/{id}/caregiver-preferences", get(list_preferences))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show))
+        .routes(routes!(set_preference, remove_preference))
+        .routes(routes!(list_preferences))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Eleanor Park", "address": "1452 W Belmont Ave, Chicago, IL 60657",
+    "latitude": 41.94, "longitude": -87.67, "timezone": "America/Chicago", "required_language": "en"}))]
 pub struct NewClient {
+    /// Not blank, no control characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    #[schema(min_length = 1, max_length = 500)]
     pub address: String,
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: f64,
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: f64,
+    /// An IANA time zone, e.g. `America/Chicago`.
     pub timezone: String,
-    /// The care plan requires a caregiver speaking this language.
+    /// The care plan requires a caregiver speaking this language (a tag such as `en`, `pt-br`).
+    #[schema(min_length = 2, max_length = 16, pattern = "^[A-Za-z-]+$")]
     pub required_language: Option<String>,
     /// The care plan requires a caregiver of this gender.
+    #[schema(value_type = Option<Gender>)]
     pub required_gender: Option<String>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// A caregiver's gender, as care plans may require it.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the accepted strings
+#[schema(rename_all = "lowercase")]
+enum Gender {
+    Female,
+    Male,
+    Nonbinary,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Client {
     pub id: Uuid,
     pub name: String,
@@ -52,9 +71,15 @@ pub struct Client {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A page of a list, in creation order.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// At most this many (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    /// Skip this many (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -76,6 +101,10 @@ impl Page {
 
 const COLUMNS: &str = "id, name, address, latitude, longitude, timezone, required_language, required_gender, created_at";
 
+/// Registers a client.
+#[utoipa::path(post, path = "/clients", tag = "clients", operation_id = "create_client",
+    request_body = NewClient,
+    responses((status = 201, description = "Registered", body = Client)))]
 #[tracing::instrument(skip_all)]
 async fn create(
     State(state): State<AppState>,
@@ -118,6 +147,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(client)))
 }
 
+/// One client.
+#[utoipa::path(get, path = "/clients/{id}", tag = "clients", operation_id = "show_client",
+    params(("id" = Uuid, Path, description = "The client")),
+    responses((status = 200, description = "The client", body = Client)))]
 async fn show(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
@@ -130,6 +163,9 @@ async fn show(
         .ok_or_else(|| ApiError::NotFound(format!("client {id} not found")))
 }
 
+/// Clients, oldest first.
+#[utoipa::path(get, path = "/clients", tag = "clients", operation_id = "list_clients", params(Page),
+    responses((status = 200, description = "A page of clients", body = Vec<Client>)))]
 async fn list(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<Page>,
@@ -145,18 +181,30 @@ async fn list(
     Ok(Json(clients))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreferenceRequest {
     /// `preferred` (scored up) or `excluded` (never assigned: a hard rule).
+    #[schema(value_type = PreferenceKind)]
     pub kind: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// How a client regards a caregiver.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the accepted strings
+#[schema(rename_all = "lowercase")]
+enum PreferenceKind {
+    Preferred,
+    Excluded,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Preference {
     pub client_id: Uuid,
     pub caregiver_id: Uuid,
+    #[schema(value_type = PreferenceKind)]
     pub kind: String,
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -166,6 +214,11 @@ const PREFERENCE_COLUMNS: &str = "client_id, caregiver_id, kind::text as kind, r
 
 /// Records that the client prefers or refuses a caregiver. An exclusion applies
 /// to every later decision; visits already booked stay (see the candidates view).
+#[utoipa::path(put, path = "/clients/{id}/caregiver-preferences/{caregiver_id}", tag = "clients", operation_id = "set_caregiver_preference",
+    params(("id" = Uuid, Path, description = "The client"),
+           ("caregiver_id" = Uuid, Path, description = "The caregiver")),
+    request_body = PreferenceRequest,
+    responses((status = 200, description = "The preference as recorded", body = Preference)))]
 #[tracing::instrument(skip_all, fields(client_id = %id, caregiver_id = %caregiver_id))]
 async fn set_preference(
     State(state): State<AppState>,
@@ -214,6 +267,11 @@ async fn set_preference(
     Ok(Json(preference))
 }
 
+/// Forgets a preference or exclusion.
+#[utoipa::path(delete, path = "/clients/{id}/caregiver-preferences/{caregiver_id}", tag = "clients", operation_id = "remove_caregiver_preference",
+    params(("id" = Uuid, Path, description = "The client"),
+           ("caregiver_id" = Uuid, Path, description = "The caregiver")),
+    responses((status = 204, description = "Removed")))]
 async fn remove_preference(
     State(state): State<AppState>,
     ApiPath((id, caregiver_id)): ApiPath<(Uuid, Uuid)>,
@@ -232,6 +290,10 @@ async fn remove_preference(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The caregivers a client prefers or refused.
+#[utoipa::path(get, path = "/clients/{id}/caregiver-preferences", tag = "clients", operation_id = "list_caregiver_preferences",
+    params(("id" = Uuid, Path, description = "The client")),
+    responses((status = 200, description = "Preferences, oldest first", body = Vec<Preference>)))]
 async fn list_preferences(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,

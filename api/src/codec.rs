@@ -6,10 +6,9 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::routing::post;
-use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use homecare_activities::codec::PayloadCrypto;
@@ -17,13 +16,16 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::{Principal, Role};
 use crate::extract::ApiJson;
 use crate::{ApiError, AppState};
 
-pub fn router(origins: &[String]) -> Router<AppState> {
+pub fn router(origins: &[String]) -> OpenApiRouter<AppState> {
     let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
@@ -34,23 +36,27 @@ pub fn router(origins: &[String]) -> Router<AppState> {
             "x-namespace".parse().expect("a valid header name"),
         ])
         .allow_credentials(true);
-    Router::new()
-        .route("/codec/decode", post(decode))
-        .route("/codec/encode", post(encode))
+    OpenApiRouter::new()
+        .routes(routes!(decode))
+        .routes(routes!(encode))
         .layer(cors)
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// A Temporal payload in its JSON form: metadata values and data in base64.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct JsonPayload {
     #[serde(default)]
+    #[schema(required = false)]
     pub metadata: HashMap<String, String>,
     #[serde(default)]
+    #[schema(required = false)]
     pub data: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Payloads {
+    #[schema(max_items = 1000)]
     pub payloads: Vec<JsonPayload>,
 }
 
@@ -142,6 +148,11 @@ async fn transform(
     Ok(Json(Payloads { payloads }))
 }
 
+/// Decrypts workflow payloads for the Temporal UI (admins and coordinators).
+#[utoipa::path(post, path = "/codec/decode", tag = "codec", operation_id = "codec_decode",
+    request_body = Payloads,
+    params(("X-Namespace" = Option<String>, Header, description = "The Temporal namespace (sent by the UI; informative)")),
+    responses((status = 200, description = "The payloads in clear", body = Payloads)))]
 async fn decode(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -164,6 +175,11 @@ async fn decode(
     .await
 }
 
+/// Encrypts payloads with the current key (admins and coordinators).
+#[utoipa::path(post, path = "/codec/encode", tag = "codec", operation_id = "codec_encode",
+    request_body = Payloads,
+    params(("X-Namespace" = Option<String>, Header, description = "The Temporal namespace (sent by the UI; informative)")),
+    responses((status = 200, description = "The payloads encrypted", body = Payloads)))]
 async fn encode(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -47,16 +47,23 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An RFC 9457 problem: every error the API answers.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Problem<'a> {
+    /// A URI naming the kind of problem (`.../problems/{code}`).
     #[serde(rename = "type")]
     problem_type: String,
     title: &'a str,
+    /// The HTTP status.
     status: u16,
     detail: String,
+    /// Each invalid field and why (validation problems only).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    #[schema(value_type = Vec<FieldError>)]
     errors: &'a [FieldError],
+    /// Every scheduling rule a choice breaks (`hard_rule_violated` only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
     violations: Option<&'a serde_json::Value>,
 }
 
@@ -239,12 +246,15 @@ impl From<sqlx::Error> for ApiError {
                         code: "unknown_reference",
                         detail: format!("refers to something that does not exist ({constraint})"),
                     },
-                    Some("23514") | Some("22007") | Some("22008") | Some("22P02") => {
-                        Self::Unprocessable {
-                            code: "constraint_violated",
-                            detail: format!("a value is out of range ({constraint})"),
-                        }
-                    }
+                    // Check violations; bad or out-of-range dates, numbers and
+                    // text (a NUL byte, a value too long for its index).
+                    Some(
+                        "23514" | "22007" | "22008" | "22P02" | "22003" | "22001" | "22021"
+                        | "22P05" | "54000",
+                    ) => Self::Unprocessable {
+                        code: "constraint_violated",
+                        detail: format!("a value is out of range ({constraint})"),
+                    },
                     _ => Self::internal(error),
                 }
             }

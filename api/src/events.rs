@@ -12,18 +12,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Extension, Router};
 use futures::StreamExt;
 use homecare_activities::{EventBus, EventBusError};
 use homecare_domain::validation::FieldErrors;
 use homecare_domain::{EventEnvelope, EventKind};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -33,8 +35,8 @@ use crate::{ApiError, AppState};
 const FEED_CAPACITY: usize = 4096;
 const REPLAY_IDLE_LIMIT: Duration = Duration::from_secs(10);
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/events", get(subscribe))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(subscribe))
 }
 
 /// One frame on the socket: the stream sequence (pass it back as `since` to
@@ -154,14 +156,21 @@ async fn run_relay(
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Which events a socket receives (a caregiver's token: their own only).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Only this visit's events.
+    #[param(value_type = Option<Uuid>)]
     pub visit_id: Option<String>,
+    /// Only this caregiver's events.
+    #[param(value_type = Option<Uuid>)]
     pub caregiver_id: Option<String>,
     /// Comma-separated CloudEvents types, e.g. `homecare.visit.assigned,homecare.invoice.created`.
     #[serde(rename = "type")]
     pub event_type: Option<String>,
     /// Resume after this stream sequence (0 replays everything retained).
+    #[param(value_type = Option<u64>, minimum = 0)]
     pub since: Option<String>,
 }
 
@@ -235,6 +244,15 @@ fn parse_query(query: EventsQuery) -> Result<(EventFilter, Option<u64>), FieldEr
     ))
 }
 
+/// Live events over a WebSocket: every frame is a JSON `{"sequence", "event"}`,
+/// the event a CloudEvents envelope; replays from `since`, then follows live.
+#[utoipa::path(get, path = "/events", tag = "events", operation_id = "subscribe_events",
+    params(EventsQuery),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol; frames follow"),
+        (status = 400, description = "Not a WebSocket upgrade request",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
 async fn subscribe(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -4,14 +4,16 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use chrono::{DateTime, NaiveDate, Utc};
 use homecare_domain::contracts::{ExceptionResolution, VisitSnapshot};
-use homecare_domain::evv::{self, ExceptionCode, ResolutionCode};
+use homecare_domain::evv::{self, EvvMethod, ExceptionCode, ResolutionCode};
 use homecare_domain::validation::{self, FieldErrors};
 use homecare_workflows::VisitWorkflow;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -20,38 +22,55 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::visits::{Effect, find_visit, send_update};
 use crate::{ApiError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/visits/{id}/evv", get(evv_record))
-        .route("/visits/{id}/exceptions", get(visit_exceptions))
-        .route(
-            "/visits/{id}/exceptions/{exception_id}/resolve",
-            post(resolve),
-        )
-        .route("/billing/holds", get(holds))
-        .route(
-            "/clients/{id}/locations",
-            get(list_locations).post(add_location),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(evv_record))
+        .routes(routes!(visit_exceptions))
+        .routes(routes!(resolve))
+        .routes(routes!(holds))
+        .routes(routes!(list_locations, add_location))
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct VisitException {
     pub id: Uuid,
     pub visit_id: Uuid,
+    #[schema(value_type = ExceptionCode)]
     pub code: String,
+    #[schema(value_type = ExceptionSource)]
     pub source: String,
+    /// What was found (distances, times, units), by code.
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
     pub raised_at: DateTime<Utc>,
+    /// Set with `resolution_code`, `resolution_note` and `resolved_by` once resolved.
     pub resolved_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<ResolutionCode>)]
     pub resolution_code: Option<String>,
     pub resolution_note: Option<String>,
+    /// The subject of the token that resolved it.
     pub resolved_by: Option<String>,
+}
+
+/// Where an exception was found.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the strings the API writes
+#[schema(rename_all = "snake_case")]
+enum ExceptionSource {
+    CheckIn,
+    CheckOut,
+    /// The missed check-out timer.
+    Timer,
+    Billing,
 }
 
 const EXCEPTION_COLUMNS: &str = "id, visit_id, code::text as code, source, detail, raised_at,
     resolved_at, resolution_code, resolution_note, resolved_by";
 
+/// Every exception a visit raised, open or resolved, oldest first.
+#[utoipa::path(get, path = "/visits/{id}/exceptions", tag = "evv", operation_id = "list_visit_exceptions",
+    params(("id" = Uuid, Path, description = "The visit")),
+    responses((status = 200, description = "The visit's exceptions", body = Vec<VisitException>)))]
 async fn visit_exceptions(
     State(state): State<AppState>,
     ApiPath(visit_id): ApiPath<Uuid>,
@@ -67,17 +86,18 @@ async fn visit_exceptions(
 }
 
 /// One check-in or check-out as verified.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Verification {
     pub caregiver_id: Uuid,
     pub at: DateTime<Utc>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    #[schema(value_type = EvvMethod)]
     pub method: String,
 }
 
 /// The six federal EVV data elements of a visit.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EvvRecord {
     pub visit_id: Uuid,
     /// Type of service (HCPCS).
@@ -108,6 +128,10 @@ async fn verification(
     .await?)
 }
 
+/// A visit's EVV record: the six federal data elements.
+#[utoipa::path(get, path = "/visits/{id}/evv", tag = "evv", operation_id = "show_visit_evv",
+    params(("id" = Uuid, Path, description = "The visit")),
+    responses((status = 200, description = "The EVV record", body = EvvRecord)))]
 async fn evv_record(
     State(state): State<AppState>,
     ApiPath(visit_id): ApiPath<Uuid>,
@@ -140,7 +164,7 @@ async fn evv_record(
 }
 
 /// A completed visit waiting on its exceptions before it bills.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct HeldVisit {
     pub visit_id: Uuid,
     pub client_id: Uuid,
@@ -149,19 +173,46 @@ pub struct HeldVisit {
     pub service_code: String,
     pub scheduled_start: DateTime<Utc>,
     pub scheduled_end: DateTime<Utc>,
+    /// The open exceptions, oldest first.
+    #[schema(value_type = Vec<HeldException>)]
     pub exceptions: sqlx::types::Json<Vec<serde_json::Value>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// An open exception on the hold list (the object the query builds).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the JSON the hold query writes
+struct HeldException {
+    id: Uuid,
+    code: ExceptionCode,
+    source: ExceptionSource,
+    #[schema(value_type = Object)]
+    detail: serde_json::Value,
+    raised_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HoldFilter {
+    /// Only this client's visits.
     pub client_id: Option<Uuid>,
+    /// Only visits held by an open exception with this code.
+    #[param(value_type = Option<ExceptionCode>)]
     pub code: Option<String>,
+    /// At most this many (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    /// Skip this many (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
-/// The pre-billing hold list: completed visits with at least one open exception,
-/// oldest first, each with its open exceptions.
+/// The pre-billing hold list.
+///
+/// Completed visits with at least one open exception, oldest first, each with
+/// its open exceptions.
+#[utoipa::path(get, path = "/billing/holds", tag = "evv", operation_id = "list_billing_holds",
+    params(HoldFilter),
+    responses((status = 200, description = "A page of held visits", body = Vec<HeldVisit>)))]
 async fn holds(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<HoldFilter>,
@@ -200,17 +251,31 @@ async fn holds(
     Ok(Json(held))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
+    /// One of the codes that fit the exception's code.
+    #[schema(value_type = ResolutionCode)]
     pub resolution_code: String,
+    /// 1-1000 characters, no control characters.
+    #[schema(min_length = 1, max_length = 1000)]
     pub note: String,
     /// For `missed_check_out`: when the visit actually ended.
     pub check_out_at: Option<DateTime<Utc>>,
 }
 
+/// Resolves one of a visit's exceptions.
+///
 /// A coordinator resolves one exception; the visit's workflow bills on its own
 /// once nothing holds it.
+#[utoipa::path(post, path = "/visits/{id}/exceptions/{exception_id}/resolve", tag = "evv",
+    operation_id = "resolve_visit_exception",
+    params(("id" = Uuid, Path, description = "The visit"),
+           ("exception_id" = Uuid, Path, description = "The exception"),
+           ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
+            description = "Makes a retry re-attach to the same resolution and get its first answer")),
+    request_body = ResolveRequest,
+    responses((status = 200, description = "The visit as its workflow now sees it", body = VisitSnapshot)))]
 #[tracing::instrument(skip_all, fields(visit_id = %visit_id, exception_id = %exception_id))]
 async fn resolve(
     State(state): State<AppState>,
@@ -289,15 +354,19 @@ async fn resolve(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLocation {
+    /// 1-100 characters, no control characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub label: String,
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: f64,
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: f64,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct ClientLocation {
     pub id: Uuid,
     pub client_id: Uuid,
@@ -310,7 +379,11 @@ pub(crate) async fn ensure_client(state: &AppState, client_id: Uuid) -> Result<(
     crate::ensure_exists(state, "clients", "client", client_id).await
 }
 
-/// A further place of care: check-ins there are inside the geofence.
+/// Adds a further place of care: check-ins there are inside the geofence.
+#[utoipa::path(post, path = "/clients/{id}/locations", tag = "evv", operation_id = "add_client_location",
+    params(("id" = Uuid, Path, description = "The client")),
+    request_body = NewLocation,
+    responses((status = 201, description = "Added", body = ClientLocation)))]
 async fn add_location(
     State(state): State<AppState>,
     ApiPath(client_id): ApiPath<Uuid>,
@@ -335,6 +408,10 @@ async fn add_location(
     Ok((StatusCode::CREATED, Json(location)))
 }
 
+/// A client's further places of care, by label.
+#[utoipa::path(get, path = "/clients/{id}/locations", tag = "evv", operation_id = "list_client_locations",
+    params(("id" = Uuid, Path, description = "The client")),
+    responses((status = 200, description = "The client's locations", body = Vec<ClientLocation>)))]
 async fn list_locations(
     State(state): State<AppState>,
     ApiPath(client_id): ApiPath<Uuid>,

@@ -3,23 +3,26 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 use temporalio_client::grpc::WorkflowService;
 use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
-#[derive(Serialize)]
+/// Whether every backing service answers (each within 2 s).
+#[derive(Serialize, ToSchema)]
 struct Readiness {
     ready: bool,
     postgres: Check,
@@ -27,9 +30,11 @@ struct Readiness {
     temporal: Check,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ServiceCheck)]
 struct Check {
     ok: bool,
+    /// Why not (absent when ok).
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -57,12 +62,24 @@ impl Check {
 
 /// Liveness, with what an operator (or `homecare bench --fanout`) watches: the
 /// process's resident memory and its live WebSocket connections.
-async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "status": "ok",
-        "memory_rss_bytes": resident_memory_bytes(),
-        "websocket_connections": state.relay.connections(),
-    }))
+#[utoipa::path(get, path = "/healthz", tag = "health", operation_id = "healthz",
+    responses((status = 200, description = "The process is up", body = Liveness)))]
+async fn healthz(State(state): State<AppState>) -> Json<Liveness> {
+    Json(Liveness {
+        status: "ok",
+        memory_rss_bytes: resident_memory_bytes(),
+        websocket_connections: state.relay.connections(),
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+struct Liveness {
+    /// Always `ok`.
+    status: &'static str,
+    /// Resident memory (Linux; null elsewhere).
+    memory_rss_bytes: Option<u64>,
+    /// Live `/v1/events` sockets on this process.
+    websocket_connections: usize,
 }
 
 /// VmRSS from /proc (Linux); None elsewhere.
@@ -73,6 +90,12 @@ fn resident_memory_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Readiness: Postgres, NATS (with the stream) and Temporal all answer.
+#[utoipa::path(get, path = "/readyz", tag = "health", operation_id = "readyz",
+    responses(
+        (status = 200, description = "Ready to serve", body = Readiness),
+        (status = 503, description = "A backing service is not answering", body = Readiness),
+    ))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let limit = Duration::from_secs(2);
     let postgres = tokio::time::timeout(limit, sqlx::query("select 1").execute(&state.db));

@@ -1,25 +1,27 @@
 //! `/v1/invoice-lines`: what each completed visit billed, with every figure
 //! needed to explain it (minutes, units, rate, rule, multipliers, cap).
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::clients::Page;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::{ApiError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/invoice-lines", get(list))
-        .route("/visits/{id}/invoice-lines", get(for_visit))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(for_visit))
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct InvoiceLine {
     pub id: Uuid,
     pub visit_id: Uuid,
@@ -32,8 +34,11 @@ pub struct InvoiceLine {
     pub units: i32,
     pub unit_rate: Decimal,
     pub amount: Decimal,
+    /// The unit and rounding rule that produced `units`, e.g.
+    /// `quarter_hour/eight_minute`.
     pub rounding_rule: String,
     /// `quarter_hour`, `hour`, `visit` or `day`.
+    #[schema(value_type = InvoiceLineUnit)]
     pub unit: String,
     pub modifiers: Vec<String>,
     /// Units the verified time was worth before an authorization cap.
@@ -49,14 +54,35 @@ pub struct InvoiceLine {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The unit a line's rate counts.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the strings the API writes
+#[schema(rename_all = "snake_case")]
+enum InvoiceLineUnit {
+    QuarterHour,
+    Hour,
+    Visit,
+    Day,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InvoiceFilter {
+    /// Only this visit's line.
     pub visit_id: Option<Uuid>,
+    /// Only this client's lines.
     pub client_id: Option<Uuid>,
+    /// Only this payer's lines.
     pub payer_id: Option<Uuid>,
+    /// Service dates from this day on (inclusive).
     pub from: Option<NaiveDate>,
+    /// Service dates up to this day (inclusive).
     pub to: Option<NaiveDate>,
+    /// At most this many (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    /// Skip this many (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -95,6 +121,10 @@ async fn query_lines(
     Ok(lines)
 }
 
+/// Invoice lines, by service date.
+#[utoipa::path(get, path = "/invoice-lines", tag = "invoices", operation_id = "list_invoice_lines",
+    params(InvoiceFilter),
+    responses((status = 200, description = "A page of invoice lines", body = Vec<InvoiceLine>)))]
 async fn list(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<InvoiceFilter>,
@@ -102,6 +132,10 @@ async fn list(
     Ok(Json(query_lines(&state, &filter).await?))
 }
 
+/// What one visit billed (at most one line).
+#[utoipa::path(get, path = "/visits/{id}/invoice-lines", tag = "invoices", operation_id = "list_visit_invoice_lines",
+    params(("id" = Uuid, Path, description = "The visit")),
+    responses((status = 200, description = "The visit's invoice lines", body = Vec<InvoiceLine>)))]
 async fn for_visit(
     State(state): State<AppState>,
     ApiPath(visit_id): ApiPath<Uuid>,

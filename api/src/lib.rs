@@ -15,6 +15,7 @@ mod evv;
 mod extract;
 mod health;
 mod invoices;
+mod openapi;
 mod plans;
 pub mod tls;
 mod visits;
@@ -22,9 +23,13 @@ mod visits;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::header;
+use axum::routing::get;
 use homecare_activities::EventBus;
 use sqlx::PgPool;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
 pub use events::Relay;
@@ -101,10 +106,10 @@ pub(crate) async fn ensure_exists(
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    // The layer wraps every route below, after routing: it sees the route's
-    // pattern and checks the caller's role against `auth::allowed_roles`.
-    let v1 = Router::new()
+/// Every route with its OpenAPI operation, from the same handlers: the `/v1`
+/// routes (which get the authentication and audit layers) and the rest.
+fn routes(codec_cors_origins: &[String]) -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
+    let v1 = OpenApiRouter::new()
         .merge(clients::router())
         .merge(caregivers::router())
         .merge(visits::router())
@@ -114,8 +119,26 @@ pub fn router(state: AppState) -> Router {
         .merge(evv::router())
         .merge(claims::router())
         .merge(events::router())
-        .merge(audit::router())
-        // Outermost first: authenticate, then audit the write.
+        .merge(audit::router());
+    let rest = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(codec::router(codec_cors_origins))
+        .merge(health::router());
+    (v1, rest)
+}
+
+/// The OpenAPI document `/openapi.json` serves.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (v1, rest) = routes(&[]);
+    let (_, document) = rest.nest("/v1", v1).split_for_parts();
+    openapi::complete(document)
+}
+
+pub fn router(state: AppState) -> Router {
+    let (v1, rest) = routes(&state.config.codec_cors_origins);
+    // The layers wrap every /v1 route, after routing: they see the route's
+    // pattern (auth checks the caller's role against `auth::allowed_roles`).
+    // Outermost first: authenticate, then audit the write.
+    let v1 = v1
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             audit::record,
@@ -124,10 +147,15 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ));
-    Router::new()
-        .nest("/v1", v1)
-        .merge(codec::router(&state.config.codec_cors_origins))
-        .merge(health::router())
+    let (router, document) = rest.nest("/v1", v1).split_for_parts();
+    let document = openapi::complete(document)
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    router
+        .route(
+            "/openapi.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
+        )
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

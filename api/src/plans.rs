@@ -2,16 +2,18 @@
 //! `PlanDayWorkflow` and answers 202 at once; `homecare.plan.completed` on the
 //! event feed (or `GET /v1/plans/{id}`) gives the figures when it is applied.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use homecare_domain::contracts::{PlanRequest, plan_workflow_id};
 use homecare_domain::validation::{self, FieldErrors};
 use homecare_workflows::PlanDayWorkflow;
 use serde::{Deserialize, Serialize};
 use temporalio_client::{WorkflowIdConflictPolicy, WorkflowStartOptions};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::extract::{ApiJson, ApiPath};
@@ -23,30 +25,33 @@ const IDEMPOTENT_PLAN_NAMESPACE: Uuid = Uuid::from_u128(0x51e2_c8a0_7b4d_4f19_9e
 const DEFAULT_TIME_LIMIT_SECONDS: u32 = 10;
 const MAX_TIME_LIMIT_SECONDS: u32 = 600;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/plans", post(create))
-        .route("/plans/{id}", get(show))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(show))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPlan {
     /// The local day to plan.
     pub date: NaiveDate,
-    /// The agency's time zone: the day runs from its local midnight.
+    /// The agency's time zone (IANA, e.g. `America/Chicago`): the day runs from
+    /// its local midnight.
     pub timezone: String,
     /// How long the optimizer searches (default 10 s, at most 600).
+    #[schema(minimum = 1, maximum = 600)]
     pub time_limit_seconds: Option<u32>,
-    /// The optimizer's seed: the same seed on the same data plans the same.
+    /// The optimizer's seed (default 1): the same seed on the same data plans the same.
     pub seed: Option<u64>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Plan {
     pub id: Uuid,
     pub plan_date: NaiveDate,
     pub timezone: String,
+    #[schema(value_type = PlanStatus)]
     pub status: String,
     pub time_limit_seconds: i32,
     pub visits: Option<i32>,
@@ -61,6 +66,17 @@ pub struct Plan {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+/// Where a plan is: the optimizer is `running`, then the plan is applied
+/// (`completed`) or gave up (`failed`).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the strings the API writes
+#[schema(rename_all = "lowercase")]
+enum PlanStatus {
+    Running,
+    Completed,
+    Failed,
+}
+
 const COLUMNS: &str = "id, plan_date, timezone, status, time_limit_seconds, visits, caregivers,
     travel_minutes, lateness_minutes, max_lateness_minutes, changed, unchanged, unfilled,
     created_at, completed_at";
@@ -73,6 +89,18 @@ async fn find(state: &AppState, id: Uuid) -> Result<Plan, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("plan {id} not found")))
 }
 
+/// Starts planning a day with the optimizer.
+///
+/// Answers 202 at once; `GET /v1/plans/{id}` (or `homecare.plan.completed` on the
+/// event feed) gives the figures when the plan is applied. With an
+/// `Idempotency-Key`, a retried request answers 200 with the plan it started.
+#[utoipa::path(post, path = "/plans", tag = "plans", operation_id = "create_plan",
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
+            description = "Makes a retry land on the same plan (1-200 printable ASCII characters)")),
+    request_body = NewPlan,
+    responses(
+        (status = 202, description = "Accepted: the optimizer is running", body = Plan),
+        (status = 200, description = "A retry with the same `Idempotency-Key`: the plan it started", body = Plan)))]
 #[tracing::instrument(skip_all, fields(plan_id))]
 async fn create(
     State(state): State<AppState>,
@@ -134,6 +162,10 @@ async fn create(
     Ok((StatusCode::ACCEPTED, Json(find(&state, plan_id).await?)))
 }
 
+/// One plan, with its figures once applied.
+#[utoipa::path(get, path = "/plans/{id}", tag = "plans", operation_id = "show_plan",
+    params(("id" = Uuid, Path, description = "The plan")),
+    responses((status = 200, description = "The plan", body = Plan)))]
 async fn show(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,

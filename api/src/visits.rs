@@ -3,8 +3,7 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post, put};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use homecare_activities::scheduling::{ProfileFilter, load_profiles, load_visit};
 use homecare_activities::{ActivityFailure, check_manual};
@@ -27,6 +26,9 @@ use temporalio_client::{
 use temporalio_common::HasWorkflowDefinition;
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_common::search_attributes::SearchAttributes;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -40,33 +42,40 @@ const DEFAULT_SERVICE_CODE: &str = "T1019";
 /// v5 namespace for visit ids derived from an `Idempotency-Key`.
 const IDEMPOTENT_VISIT_NAMESPACE: Uuid = Uuid::from_u128(0x3b6f_0a52_9c1d_4e27_8f40_6a2b_1c9d_7e55);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/visits", get(list).post(create))
-        .route("/visits/{id}", get(show))
-        .route("/visits/{id}/check-in", post(check_in))
-        .route("/visits/{id}/check-out", post(check_out))
-        .route("/visits/{id}/cancel", post(cancel))
-        .route("/visits/{id}/candidates", get(candidates))
-        .route("/visits/{id}/assignment", put(assign))
-        .route("/visits/{id}/reschedule", post(reschedule))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show))
+        .routes(routes!(check_in))
+        .routes(routes!(check_out))
+        .routes(routes!(cancel))
+        .routes(routes!(candidates))
+        .routes(routes!(assign))
+        .routes(routes!(reschedule))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewVisit {
     pub client_id: Uuid,
     pub scheduled_start: DateTime<Utc>,
+    /// After `scheduled_start`, at most 24 hours later.
     pub scheduled_end: DateTime<Utc>,
+    /// Lower-case slugs (`hoyer_lift`, `dementia-care`), at most 32.
     #[serde(default)]
+    #[schema(max_items = 32, pattern = "^[a-z0-9_-]{1,64}$")]
     pub required_skills: Vec<String>,
+    /// A known HCPCS code the payer has a rate for (default `T1019`).
+    #[schema(pattern = "^[A-Z][0-9]{4}$")]
     pub service_code: Option<String>,
+    /// The payer billed (default: private pay).
     pub payer_id: Option<Uuid>,
-    /// 2 for a two-person transfer (two distinct caregivers at once).
+    /// 2 for a two-person transfer (two distinct caregivers at once); default 1.
+    #[schema(minimum = 1, maximum = 2)]
     pub caregivers_needed: Option<i16>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Visit {
     pub id: Uuid,
     pub client_id: Uuid,
@@ -80,6 +89,7 @@ pub struct Visit {
     /// Everyone booked, in slot order (the first records EVV).
     pub caregiver_ids: Vec<Uuid>,
     pub assignment_version: i32,
+    #[schema(value_type = VisitStatus)]
     pub status: String,
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -154,6 +164,17 @@ async fn check_references(
     errors.into_result().map_err(Into::into)
 }
 
+/// Schedules a visit and starts its workflow.
+///
+/// With an `Idempotency-Key`, a retried request answers 200 with the visit it
+/// created; the same key with a different visit is refused (422).
+#[utoipa::path(post, path = "/visits", tag = "visits", operation_id = "create_visit",
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
+            description = "Makes a retry land on the same visit (1-200 printable ASCII characters)")),
+    request_body = NewVisit,
+    responses(
+        (status = 201, description = "Scheduled; the workflow is running", body = Visit),
+        (status = 200, description = "A retry with the same `Idempotency-Key`: the visit it created", body = Visit)))]
 #[tracing::instrument(skip_all, fields(visit_id))]
 async fn create(
     State(state): State<AppState>,
@@ -269,14 +290,14 @@ async fn create(
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct VisitDetail {
     #[serde(flatten)]
     pub visit: Visit,
     pub workflow: WorkflowView,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WorkflowView {
     pub workflow_id: String,
     /// Temporal's execution status (`Running`, `Completed`, ...), if reachable.
@@ -285,6 +306,10 @@ pub struct WorkflowView {
     pub snapshot: Option<VisitSnapshot>,
 }
 
+/// One visit, with its workflow's current view when a worker answers in time.
+#[utoipa::path(get, path = "/visits/{id}", tag = "visits", operation_id = "show_visit",
+    params(("id" = Uuid, Path, description = "The visit")),
+    responses((status = 200, description = "The visit", body = VisitDetail)))]
 async fn show(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -312,15 +337,29 @@ async fn show(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VisitFilter {
+    /// Only visits in this state.
+    #[param(value_type = Option<VisitStatus>)]
     pub status: Option<String>,
+    /// Only this client's visits.
     pub client_id: Option<Uuid>,
+    /// Only visits this caregiver is booked on (a caregiver's token sees only
+    /// their own).
     pub caregiver_id: Option<Uuid>,
+    /// At most this many (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    /// Skip this many (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
+/// Visits, earliest scheduled start first.
+#[utoipa::path(get, path = "/visits", tag = "visits", operation_id = "list_visits",
+    params(VisitFilter),
+    responses((status = 200, description = "A page of visits", body = Vec<Visit>)))]
 async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -365,13 +404,16 @@ async fn list(
 }
 
 /// What a caregiver's device sends at check-in and check-out.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvvRequest {
     pub caregiver_id: Uuid,
-    /// When it happened on the device; defaults to now.
+    /// When it happened on the device; defaults to now. At most 5 minutes ahead
+    /// of the server's clock.
     pub at: Option<DateTime<Utc>>,
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: f64,
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: f64,
     /// `gps` (the default) or `manual`: a coordinator entering the time, which
     /// raises a `manual_time_entry` exception.
@@ -397,9 +439,11 @@ impl EvvRequest {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
+    /// Why the visit is cancelled (1-200 characters, no control characters).
+    #[schema(min_length = 1, max_length = 200)]
     pub reason: String,
 }
 
@@ -659,6 +703,13 @@ async fn may_record_evv(
     Ok(())
 }
 
+/// Records the check-in (EVV): the caregiver, the time and the place.
+#[utoipa::path(post, path = "/visits/{id}/check-in", tag = "visits", operation_id = "check_in_visit",
+    params(("id" = Uuid, Path, description = "The visit"),
+           ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
+            description = "Makes a retry re-attach to the same command and get its first answer")),
+    request_body = EvvRequest,
+    responses((status = 200, description = "The visit as its workflow now sees it", body = VisitSnapshot)))]
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
 async fn check_in(
     State(state): State<AppState>,
@@ -679,6 +730,15 @@ async fn check_in(
     .await
 }
 
+/// Records the check-out (EVV).
+///
+/// The visit completes and bills unless an exception holds it.
+#[utoipa::path(post, path = "/visits/{id}/check-out", tag = "visits", operation_id = "check_out_visit",
+    params(("id" = Uuid, Path, description = "The visit"),
+           ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
+            description = "Makes a retry re-attach to the same command and get its first answer")),
+    request_body = EvvRequest,
+    responses((status = 200, description = "The visit as its workflow now sees it", body = VisitSnapshot)))]
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
 async fn check_out(
     State(state): State<AppState>,
@@ -699,6 +759,13 @@ async fn check_out(
     .await
 }
 
+/// Cancels a visit that has not completed; its caregivers are free again.
+#[utoipa::path(post, path = "/visits/{id}/cancel", tag = "visits", operation_id = "cancel_visit",
+    params(("id" = Uuid, Path, description = "The visit"),
+           ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
+            description = "Makes a retry re-attach to the same command and get its first answer")),
+    request_body = CancelRequest,
+    responses((status = 200, description = "The cancelled visit as its workflow sees it", body = VisitSnapshot)))]
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
 async fn cancel(
     State(state): State<AppState>,
@@ -768,8 +835,13 @@ pub(crate) async fn reconsider_unfilled(state: &AppState, from: DateTime<Utc>, t
     }
 }
 
-/// Every caregiver ranked for the visit: the eligible ones best first with each
-/// score term, and every ineligible one with the rules that exclude them.
+/// Ranks every caregiver for the visit.
+///
+/// The eligible ones best first with each score term, and every ineligible one
+/// with the rules that exclude them.
+#[utoipa::path(get, path = "/visits/{id}/candidates", tag = "visits", operation_id = "list_visit_candidates",
+    params(("id" = Uuid, Path, description = "The visit")),
+    responses((status = 200, description = "The ranking", body = CandidatesView)))]
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
 async fn candidates(
     State(state): State<AppState>,
@@ -798,11 +870,14 @@ async fn candidates(
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CandidatesView {
     pub visit_id: Uuid,
+    #[schema(value_type = VisitStatus)]
     pub status: &'static str,
+    #[schema(minimum = 1, maximum = 2)]
     pub caregivers_needed: u8,
+    /// The caregivers booked now, in slot order.
     pub current: Vec<Uuid>,
     #[serde(flatten)]
     pub ranking: scheduling::Ranking,
@@ -817,18 +892,28 @@ fn activity_error(error: ActivityFailure) -> ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignmentRequest {
     /// One caregiver, or two for a two-person visit (the first records EVV).
+    #[schema(min_items = 1, max_items = 2)]
     pub caregiver_ids: Vec<Uuid>,
     /// Exceeds the weekly hours cap; recorded with the decision.
+    #[schema(min_length = 1, max_length = 200)]
     pub override_reason: Option<String>,
 }
 
+/// Assigns the visit's caregivers by hand.
+///
 /// A coordinator assigns by hand. Checked against every hard rule first (409 with
 /// each violated rule); the workflow's activity checks again in the transaction
 /// that books, so a concurrent booking cannot slip past.
+#[utoipa::path(put, path = "/visits/{id}/assignment", tag = "visits", operation_id = "assign_visit",
+    params(("id" = Uuid, Path, description = "The visit"),
+           ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
+            description = "Makes a retry re-attach to the same command and get its first answer")),
+    request_body = AssignmentRequest,
+    responses((status = 200, description = "The visit as its workflow now sees it", body = VisitSnapshot)))]
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
 async fn assign(
     State(state): State<AppState>,
@@ -895,15 +980,24 @@ async fn assign(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RescheduleRequest {
     pub scheduled_start: DateTime<Utc>,
+    /// After `scheduled_start`, at most 24 hours later.
     pub scheduled_end: DateTime<Utc>,
 }
 
-/// New times for a visit that has not started. The caregivers stay if they still
-/// meet every hard rule at the new time; otherwise the engine decides again.
+/// Moves a visit that has not started to new times.
+///
+/// The caregivers stay if they still meet every hard rule at the new time;
+/// otherwise the engine decides again.
+#[utoipa::path(post, path = "/visits/{id}/reschedule", tag = "visits", operation_id = "reschedule_visit",
+    params(("id" = Uuid, Path, description = "The visit"),
+           ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
+            description = "Makes a retry re-attach to the same command and get its first answer")),
+    request_body = RescheduleRequest,
+    responses((status = 200, description = "The visit as its workflow now sees it", body = VisitSnapshot)))]
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
 async fn reschedule(
     State(state): State<AppState>,

@@ -114,6 +114,7 @@ pub struct CancelCommand {
 
 /// The workflow's view of a visit, returned by the `status` query and by updates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VisitSnapshot {
     pub visit_id: Uuid,
     pub status: VisitStatus,
@@ -135,6 +136,7 @@ pub struct VisitSnapshot {
 
 /// An open EVV or billing exception.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OpenException {
     pub exception_id: Uuid,
     pub code: ExceptionCode,
@@ -165,6 +167,7 @@ pub struct RecordResolution {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InvoiceLineSummary {
     pub invoice_line_id: Uuid,
     pub units: i64,

@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::scheduling::Location;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExceptionCode {
     OutsideGeofence,
@@ -54,6 +55,7 @@ impl ExceptionCode {
 
 /// Why a coordinator lets a held visit bill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ResolutionCode {
     /// Confirmed with the client that the visit happened as recorded.
@@ -189,6 +191,7 @@ impl Default for EvvPolicy {
 
 /// How the time and place were captured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EvvMethod {
     /// The caregiver's device, with its GPS fix.

@@ -213,6 +213,7 @@ fn week_start(date: NaiveDate) -> NaiveDate {
 /// A hard rule a caregiver breaks for a visit. `code()` is the stable identifier
 /// the API reports ("why not Maria?").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum Violation {
     Inactive,
@@ -321,6 +322,7 @@ pub struct Overrides {
 
 /// Every soft term, visible, and their sum.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScoreTerms {
     pub continuity: f64,
     pub preferred: f64,
@@ -529,6 +531,7 @@ pub fn score(need: &VisitNeed, caregiver: &CaregiverProfile, policy: &Policy) ->
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Candidate {
     pub caregiver_id: Uuid,
     pub name: String,
@@ -536,6 +539,7 @@ pub struct Candidate {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ineligible {
     pub caregiver_id: Uuid,
     pub name: String,
@@ -545,6 +549,7 @@ pub struct Ineligible {
 /// Eligible caregivers best first (ties broken by id, so the order is stable), and
 /// every ineligible one with the rules that exclude them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ranking {
     pub eligible: Vec<Candidate>,
     pub ineligible: Vec<Ineligible>,

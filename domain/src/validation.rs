@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -134,8 +135,21 @@ pub fn languages(errors: &mut FieldErrors, field: &str, values: &[String]) {
     }
 }
 
+/// Visits are scheduled in years [`FIRST_VISIT_YEAR`, `LAST_VISIT_YEAR`]: a
+/// typo'd year is refused here rather than failing later in Temporal, whose
+/// search attributes hold four-digit years only.
+pub const FIRST_VISIT_YEAR: i32 = 2000;
+pub const LAST_VISIT_YEAR: i32 = 2099;
+
 pub fn visit_period(errors: &mut FieldErrors, start: DateTime<Utc>, end: DateTime<Utc>) {
-    if end <= start {
+    use chrono::Datelike;
+    let years = FIRST_VISIT_YEAR..=LAST_VISIT_YEAR;
+    if !years.contains(&start.year()) || !years.contains(&end.year()) {
+        errors.add(
+            "scheduled_start",
+            format!("a visit is scheduled between {FIRST_VISIT_YEAR} and {LAST_VISIT_YEAR}"),
+        );
+    } else if end <= start {
         errors.add("scheduled_end", "must be after scheduled_start");
     } else if end - start > Duration::hours(MAX_VISIT_HOURS) {
         errors.add(
@@ -194,5 +208,12 @@ mod tests {
         visit_period(&mut errors, start, start + Duration::hours(25));
         visit_period(&mut errors, start, start + Duration::hours(2));
         assert_eq!(errors.0.len(), 2);
+        use chrono::TimeZone;
+        for year in [10_000, 1999] {
+            let at = Utc.with_ymd_and_hms(year, 6, 1, 9, 0, 0).unwrap();
+            let mut errors = FieldErrors::default();
+            visit_period(&mut errors, at, at + Duration::hours(1));
+            assert_eq!(errors.0[0].field, "scheduled_start", "{year}");
+        }
     }
 }

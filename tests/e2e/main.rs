@@ -10,6 +10,7 @@ mod encryption;
 mod helpers;
 mod input;
 mod lifecycle;
+mod openapi;
 mod plans;
 mod platform;
 mod relay;

@@ -1,0 +1,94 @@
+//! The OpenAPI document describes the API that runs: schemathesis (an
+//! independent property-based tester) reads `/openapi.json` and throws generated
+//! requests, valid and invalid, at every operation with an admin token. Not one
+//! may answer 5xx, and every answer must match the document: its status, its
+//! content type, its headers and its body's schema.
+
+use std::process::Stdio;
+
+use homecare_api::auth::Role;
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::helpers::{TestApp, minutes_ago};
+
+/// The schemathesis release CI installs (`./dev test`).
+const SCHEMATHESIS: &str = "schemathesis";
+
+#[sqlx::test]
+async fn the_document_lists_every_operation_with_its_answers(db: PgPool) {
+    let app = TestApp::start(db).await;
+    let response = app
+        .http
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "no token needed");
+    let document: Value = response.json().await.unwrap();
+    assert_eq!(
+        document,
+        serde_json::to_value(homecare_api::openapi_document()).unwrap()
+    );
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = document["paths"].as_object().unwrap();
+    for path in [
+        "/v1/visits",
+        "/v1/visits/{id}/check-in",
+        "/v1/claims/837p",
+        "/v1/audit",
+        "/v1/events",
+        "/codec/decode",
+        "/readyz",
+    ] {
+        assert!(paths.contains_key(path), "{path} is documented");
+    }
+    let check_in = &paths["/v1/visits/{id}/check-in"]["post"];
+    assert_eq!(check_in["security"][0]["bearer"], serde_json::json!([]));
+    for status in ["200", "401", "403", "404", "409", "422"] {
+        assert!(
+            check_in["responses"][status].is_object(),
+            "check-in documents {status}"
+        );
+    }
+    app.shutdown().await;
+}
+
+#[sqlx::test]
+async fn schemathesis_finds_no_server_error_and_no_answer_off_the_schema(db: PgPool) {
+    let app = TestApp::start(db).await;
+    // Something to find: ids schemathesis can reach through list answers.
+    let client = app.create_client().await;
+    app.create_caregiver(&[]).await;
+    app.create_visit(&client, minutes_ago(-24 * 60), minutes_ago(-25 * 60), &[])
+        .await;
+    let token = app.token(Role::Admin, None);
+    let output = tokio::process::Command::new(SCHEMATHESIS)
+        .args([
+            "run",
+            &format!("{}/openapi.json", app.base),
+            "--header",
+            &format!("Authorization: Bearer {token}"),
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,\
+             response_headers_conformance,response_schema_conformance",
+            "--max-examples",
+            "25",
+            "--generation-deterministic",
+            "--workers",
+            "2",
+        ])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{SCHEMATHESIS} must be installed (./dev test does): {e}"));
+    let report = String::from_utf8_lossy(&output.stdout);
+    println!("{report}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "schemathesis found failures (report above)"
+    );
+    app.shutdown().await;
+}
