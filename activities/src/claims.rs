@@ -35,31 +35,44 @@ pub enum ClaimsError {
     Database(#[from] sqlx::Error),
 }
 
+/// A claim: a client's approved invoice lines with one payer in one billing
+/// period (at most 50 lines).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Claim))]
 pub struct ClaimRow {
     pub id: Uuid,
+    /// CLM01, the patient control number payers echo back.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub number: i64,
     pub payer_id: Uuid,
     pub client_id: Uuid,
     pub period_start: NaiveDate,
+    /// The period's last day (inclusive).
     pub period_end: NaiveDate,
+    /// The sum of the lines' amounts, a decimal string.
     pub total: Decimal,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 50))]
     pub line_count: i32,
     pub created_at: DateTime<Utc>,
 }
 
 /// Lines that could not be claimed, and why.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NotClaimable {
     pub client_id: Uuid,
+    /// How many lines.
     pub lines: usize,
     pub reason: String,
 }
 
+/// What forming claims did.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FormedClaims {
     /// Claims formed by this request (none if every line was claimed already).
     pub claims: Vec<ClaimRow>,
+    /// Clients whose lines were left unclaimed (no coverage with the payer).
     pub not_claimable: Vec<NotClaimable>,
 }
 

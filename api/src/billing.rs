@@ -276,6 +276,7 @@ async fn set_holiday(
     ApiJson(holiday): ApiJson<HolidayName>,
 ) -> Result<Json<Holiday>, ApiError> {
     let mut errors = FieldErrors::default();
+    validation::calendar_date(&mut errors, "day", day);
     validation::text(&mut errors, "name", &holiday.name, 100);
     errors.into_result()?;
     Ok(Json(
@@ -433,7 +434,7 @@ pub struct Rate {
     pub effective_from: NaiveDate,
     /// Last day the rate applies; none while open-ended.
     pub effective_to: Option<NaiveDate>,
-    #[schema(value_type = RateUnit)]
+    #[schema(value_type = homecare_domain::pricing::BillingUnit)]
     pub unit: String,
     #[schema(value_type = RateRounding)]
     pub rounding: String,
@@ -443,17 +444,6 @@ pub struct Rate {
     pub modifiers: Vec<String>,
     pub overtime_multiplier: Decimal,
     pub holiday_multiplier: Decimal,
-}
-
-/// What a rate charges for: a quarter hour, an hour, a visit or a day.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the accepted strings
-#[schema(rename_all = "snake_case")]
-enum RateUnit {
-    QuarterHour,
-    Hour,
-    Visit,
-    Day,
 }
 
 /// How verified minutes round to units: the CMS eight-minute rule, always
@@ -498,7 +488,7 @@ pub struct NewRate {
     /// Last day the rate applies (not before `effective_from`); none: open-ended.
     pub effective_to: Option<NaiveDate>,
     /// `quarter_hour` (default), `hour`, `visit` or `day`.
-    #[schema(value_type = Option<RateUnit>)]
+    #[schema(value_type = Option<homecare_domain::pricing::BillingUnit>)]
     pub unit: Option<String>,
     /// `eight_minute` (default), `round_down` or `round_up_threshold`.
     #[schema(value_type = Option<RateRounding>)]
@@ -567,7 +557,9 @@ async fn create_rate(
         "unit_rate",
         "must be 0 or more, below 100000000, with at most 4 decimals",
     );
+    validation::calendar_date(&mut errors, "effective_from", new.effective_from);
     if let Some(to) = new.effective_to {
+        validation::calendar_date(&mut errors, "effective_to", to);
         errors.check(
             to >= new.effective_from,
             "effective_to",
@@ -748,6 +740,8 @@ async fn create_authorization(
     ApiJson(new): ApiJson<NewAuthorization>,
 ) -> Result<(StatusCode, Json<AuthorizationView>), ApiError> {
     let mut errors = FieldErrors::default();
+    validation::calendar_date(&mut errors, "valid_from", new.valid_from);
+    validation::calendar_date(&mut errors, "valid_to", new.valid_to);
     errors.check(
         new.valid_to >= new.valid_from,
         "valid_to",
@@ -819,6 +813,7 @@ async fn update_authorization(
     ApiJson(change): ApiJson<AuthorizationChange>,
 ) -> Result<Json<AuthorizationView>, ApiError> {
     let mut errors = FieldErrors::default();
+    validation::calendar_date(&mut errors, "valid_to", change.valid_to);
     errors.check(
         (1..=100_000).contains(&change.units),
         "units",

@@ -106,16 +106,6 @@ enum Weekday {
     Sunday,
 }
 
-/// A caregiver's gender, matched against care plans that require one.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the accepted strings
-#[schema(rename_all = "lowercase")]
-enum CaregiverGender {
-    Female,
-    Male,
-    Nonbinary,
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCaregiver {
@@ -134,7 +124,7 @@ pub struct NewCaregiver {
     #[serde(default)]
     #[schema(value_type = Vec<LanguageTag>, max_items = 16)]
     pub languages: Vec<String>,
-    #[schema(value_type = Option<CaregiverGender>)]
+    #[schema(value_type = Option<crate::clients::Gender>)]
     pub gender: Option<String>,
     pub home: Option<Coordinates>,
     /// Default 600.
@@ -160,7 +150,7 @@ pub struct Caregiver {
     pub skills: Vec<String>,
     pub active: bool,
     pub languages: Vec<String>,
-    #[schema(value_type = Option<CaregiverGender>)]
+    #[schema(value_type = Option<crate::clients::Gender>)]
     pub gender: Option<String>,
     pub home_latitude: Option<f64>,
     pub home_longitude: Option<f64>,
@@ -676,7 +666,12 @@ async fn call_out(
     errors.into_result()?;
     require_caregiver(&state, id).await?;
     let call_out_id = match &key {
-        Some(key) => Uuid::new_v5(&IDEMPOTENT_CALL_OUT_NAMESPACE, key.as_bytes()),
+        // Per caregiver: another caregiver's retry with the same key must not
+        // land on (and read) this caregiver's call-out.
+        Some(key) => Uuid::new_v5(
+            &IDEMPOTENT_CALL_OUT_NAMESPACE,
+            format!("{id}/{key}").as_bytes(),
+        ),
         None => Uuid::new_v4(),
     };
     let input = CallOut {

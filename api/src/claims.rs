@@ -5,9 +5,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use homecare_activities::claims::{self, ClaimRow, ClaimsError, FormedClaims};
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -53,60 +52,13 @@ pub struct ClaimPeriod {
     pub to: NaiveDate,
 }
 
-// The schema of `homecare_activities::claims::ClaimRow` as serde writes it.
-/// A claim: a client's approved invoice lines with one payer in one billing
-/// period (at most 50 lines).
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents `ClaimRow`'s JSON
-#[schema(as = Claim)]
-struct ClaimSchema {
-    id: Uuid,
-    /// CLM01, the patient control number payers echo back.
-    #[schema(minimum = 1)]
-    number: i64,
-    payer_id: Uuid,
-    client_id: Uuid,
-    period_start: NaiveDate,
-    /// The period's last day (inclusive).
-    period_end: NaiveDate,
-    /// The sum of the lines' amounts, a decimal string.
-    total: Decimal,
-    #[schema(minimum = 1, maximum = 50)]
-    line_count: i32,
-    created_at: DateTime<Utc>,
-}
-
-// The schema of `homecare_activities::claims::NotClaimable`.
-/// Lines that could not be claimed, and why.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents `NotClaimable`'s JSON
-#[schema(as = NotClaimable)]
-struct NotClaimableSchema {
-    client_id: Uuid,
-    /// How many lines.
-    lines: usize,
-    reason: String,
-}
-
-// The schema of `homecare_activities::claims::FormedClaims`.
-/// What forming claims did.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents `FormedClaims`' JSON
-#[schema(as = FormedClaims)]
-struct FormedClaimsSchema {
-    /// Claims formed by this request (none if every line was claimed already).
-    claims: Vec<ClaimSchema>,
-    /// Clients whose lines were left unclaimed (no coverage with the payer).
-    not_claimable: Vec<NotClaimableSchema>,
-}
-
 /// Forms claims from the payer's unclaimed lines in the period. Idempotent:
 /// lines already claimed are not claimed again.
 #[utoipa::path(post, path = "/claims", tag = "claims", operation_id = "form_claims",
     request_body = ClaimPeriod,
     responses(
-        (status = 201, description = "Claims formed", body = FormedClaimsSchema),
-        (status = 200, description = "Nothing new to claim (`claims` is empty; `not_claimable` says what was left and why)", body = FormedClaimsSchema)))]
+        (status = 201, description = "Claims formed", body = FormedClaims),
+        (status = 200, description = "Nothing new to claim (`claims` is empty; `not_claimable` says what was left and why)", body = FormedClaims)))]
 async fn form(
     State(state): State<AppState>,
     ApiJson(period): ApiJson<ClaimPeriod>,
@@ -123,7 +75,7 @@ async fn form(
 /// The payer's claims whose period lies within `from`..`to`, by number.
 #[utoipa::path(get, path = "/claims", tag = "claims", operation_id = "list_claims",
     params(ClaimPeriod),
-    responses((status = 200, description = "The claims", body = Vec<ClaimSchema>)))]
+    responses((status = 200, description = "The claims", body = Vec<ClaimRow>)))]
 async fn list(
     State(state): State<AppState>,
     ApiQuery(period): ApiQuery<ClaimPeriod>,

@@ -52,7 +52,7 @@ pub struct NewClient {
 #[derive(ToSchema)]
 #[allow(dead_code)] // documents the accepted strings
 #[schema(rename_all = "lowercase")]
-enum Gender {
+pub(crate) enum Gender {
     Female,
     Male,
     Nonbinary,

@@ -38,7 +38,7 @@ pub struct InvoiceLine {
     /// `quarter_hour/eight_minute`.
     pub rounding_rule: String,
     /// `quarter_hour`, `hour`, `visit` or `day`.
-    #[schema(value_type = InvoiceLineUnit)]
+    #[schema(value_type = homecare_domain::pricing::BillingUnit)]
     pub unit: String,
     pub modifiers: Vec<String>,
     /// Units the verified time was worth before an authorization cap.
@@ -52,17 +52,6 @@ pub struct InvoiceLine {
     /// The claim the line went out on, once claimed.
     pub claim_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
-}
-
-/// The unit a line's rate counts.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the strings the API writes
-#[schema(rename_all = "snake_case")]
-enum InvoiceLineUnit {
-    QuarterHour,
-    Hour,
-    Visit,
-    Day,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -111,6 +111,7 @@ async fn create(
     let time_limit = new.time_limit_seconds.unwrap_or(DEFAULT_TIME_LIMIT_SECONDS);
     let mut errors = FieldErrors::default();
     validation::timezone(&mut errors, "timezone", &new.timezone);
+    validation::calendar_date(&mut errors, "date", new.date);
     errors.check(
         (1..=MAX_TIME_LIMIT_SECONDS).contains(&time_limit),
         "time_limit_seconds",
@@ -136,8 +137,20 @@ async fn create(
     .await?
     .rows_affected();
     if inserted == 0 {
+        // Same Idempotency-Key again: the plan it started, provided it is the
+        // same request; a key reused for another plan is refused (as for visits).
         tx.rollback().await?;
-        return Ok((StatusCode::OK, Json(find(&state, plan_id).await?)));
+        let existing = find(&state, plan_id).await?;
+        if existing.plan_date != new.date
+            || existing.timezone != new.timezone
+            || existing.time_limit_seconds != time_limit as i32
+        {
+            return Err(ApiError::field(
+                "Idempotency-Key",
+                "already used for a different plan; use a new key for a new request",
+            ));
+        }
+        return Ok((StatusCode::OK, Json(existing)));
     }
     let request = PlanRequest {
         plan_id,

@@ -135,19 +135,30 @@ pub fn languages(errors: &mut FieldErrors, field: &str, values: &[String]) {
     }
 }
 
-/// Visits are scheduled in years [`FIRST_VISIT_YEAR`, `LAST_VISIT_YEAR`]: a
-/// typo'd year is refused here rather than failing later in Temporal, whose
-/// search attributes hold four-digit years only.
-pub const FIRST_VISIT_YEAR: i32 = 2000;
-pub const LAST_VISIT_YEAR: i32 = 2099;
+/// Visits, rates, authorizations, holidays and claims fall in years
+/// [`FIRST_YEAR`, `LAST_YEAR`]: a typo'd year is refused here rather than
+/// failing later (Temporal's search attributes hold four-digit years only;
+/// date arithmetic near PostgreSQL's limits fails).
+pub const FIRST_YEAR: i32 = 2000;
+pub const LAST_YEAR: i32 = 2099;
+
+/// A calendar date the platform schedules or bills on.
+pub fn calendar_date(errors: &mut FieldErrors, field: &str, date: chrono::NaiveDate) {
+    use chrono::Datelike;
+    errors.check(
+        (FIRST_YEAR..=LAST_YEAR).contains(&date.year()),
+        field,
+        format!("must be between {FIRST_YEAR} and {LAST_YEAR}"),
+    );
+}
 
 pub fn visit_period(errors: &mut FieldErrors, start: DateTime<Utc>, end: DateTime<Utc>) {
     use chrono::Datelike;
-    let years = FIRST_VISIT_YEAR..=LAST_VISIT_YEAR;
+    let years = FIRST_YEAR..=LAST_YEAR;
     if !years.contains(&start.year()) || !years.contains(&end.year()) {
         errors.add(
             "scheduled_start",
-            format!("a visit is scheduled between {FIRST_VISIT_YEAR} and {LAST_VISIT_YEAR}"),
+            format!("a visit is scheduled between {FIRST_YEAR} and {LAST_YEAR}"),
         );
     } else if end <= start {
         errors.add("scheduled_end", "must be after scheduled_start");

@@ -251,3 +251,72 @@ async fn caregiver_fields_are_validated_and_every_valid_slug_is_stored(db: PgPoo
     assert_eq!(count, 1, "nothing written for the invalid one");
     app.shutdown().await;
 }
+
+#[sqlx::test]
+async fn an_idempotency_key_never_crosses_to_another_request_or_caregiver(db: PgPool) {
+    let app = TestApp::start(db).await;
+    let key = format!("retry-{}", uuid::Uuid::new_v4());
+
+    // Two caregivers' phones happen to send the same key: two call-outs, each
+    // answered with its own caregiver's.
+    let period = json!({"start": minutes_ago(-600), "end": minutes_ago(-660), "reason": "sick"});
+    let mut call_outs = Vec::new();
+    for _ in 0..2 {
+        let caregiver = app.create_caregiver(&[]).await;
+        let (status, outcome) = app
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/caregivers/{caregiver}/call-outs"),
+                Some(period.clone()),
+                Some(&key),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{outcome}");
+        assert_eq!(outcome["caregiver_id"], caregiver.as_str());
+        call_outs.push(outcome["call_out_id"].clone());
+    }
+    assert_ne!(call_outs[0], call_outs[1]);
+
+    // A plan's key reused for another day is refused, as a visit's is.
+    let plan = |date: &str| json!({"date": date, "timezone": "America/Chicago"});
+    let (status, first) = app
+        .request(
+            reqwest::Method::POST,
+            "/v1/plans",
+            Some(plan("2026-12-01")),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    let (status, problem) = app
+        .request(
+            reqwest::Method::POST,
+            "/v1/plans",
+            Some(plan("2026-12-02")),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(fields(&problem), ["Idempotency-Key"]);
+    assert_eq!(rows(&app, "plans").await, 1);
+    app.shutdown().await;
+}
+
+#[sqlx::test]
+async fn a_year_outside_the_platforms_calendar_is_refused(db: PgPool) {
+    let app = TestApp::start(db).await;
+    let client = app.create_client().await;
+    let (status, problem) = app
+        .post("/v1/visits", json!({"client_id": client, "scheduled_start": "1999-12-31T09:00:00Z", "scheduled_end": "1999-12-31T10:00:00Z"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(fields(&problem), ["scheduled_start"]);
+    let (status, problem) = app
+        .put("/v1/holidays/1066-10-14", json!({"name": "Hastings"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(fields(&problem), ["day"]);
+    assert_eq!(rows(&app, "visits").await, 0);
+    assert_eq!(rows(&app, "holidays").await, 0);
+    app.shutdown().await;
+}
