@@ -2,7 +2,10 @@
 //! independent property-based tester) reads `/openapi.json` and throws generated
 //! requests, valid and invalid, at every operation with an admin token. Not one
 //! may answer 5xx, and every answer must match the document: its status, its
-//! content type, its headers and its body's schema.
+//! content type, its headers and its body's schema. Schemathesis also checks
+//! that no operation answers without a valid token (`ignored_auth`), that
+//! undocumented methods get 405, and that what it created can be read back
+//! and what it deleted cannot.
 
 use std::process::Stdio;
 
@@ -72,7 +75,8 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_schema(db: PgP
             &format!("Authorization: Bearer {token}"),
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,\
-             response_headers_conformance,response_schema_conformance",
+             response_headers_conformance,response_schema_conformance,ignored_auth,\
+             unsupported_method,use_after_free,ensure_resource_availability",
             "--max-examples",
             "25",
             "--generation-deterministic",
