@@ -645,8 +645,7 @@ impl CallOutResponse {
 /// a retried request lands on the same call-out and gets the same answer.
 #[utoipa::path(post, path = "/caregivers/{id}/call-outs", tag = "caregivers", operation_id = "create_call_out",
     params(("id" = Uuid, Path, description = "The caregiver"),
-           ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
-            description = "Makes a retry land on the same call-out and get its answer (1-200 printable ASCII characters)")),
+           crate::visits::IdempotencyKey),
     request_body = CallOutPeriod,
     responses(
         (status = 200, description = "Every affected visit decided (`decided`), or a retry of a finished call-out", body = CallOutResponse),

@@ -272,8 +272,7 @@ pub struct ResolveRequest {
     operation_id = "resolve_visit_exception",
     params(("id" = Uuid, Path, description = "The visit"),
            ("exception_id" = Uuid, Path, description = "The exception"),
-           ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
-            description = "Makes a retry re-attach to the same resolution and get its first answer")),
+           crate::visits::IdempotencyKey),
     request_body = ResolveRequest,
     responses((status = 200, description = "The visit as its workflow now sees it", body = VisitSnapshot)))]
 #[tracing::instrument(skip_all, fields(visit_id = %visit_id, exception_id = %exception_id))]

@@ -95,8 +95,7 @@ async fn find(state: &AppState, id: Uuid) -> Result<Plan, ApiError> {
 /// event feed) gives the figures when the plan is applied. With an
 /// `Idempotency-Key`, a retried request answers 200 with the plan it started.
 #[utoipa::path(post, path = "/plans", tag = "plans", operation_id = "create_plan",
-    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
-            description = "Makes a retry land on the same plan (1-200 printable ASCII characters)")),
+    params(crate::visits::IdempotencyKey),
     request_body = NewPlan,
     responses(
         (status = 202, description = "Accepted: the optimizer is running", body = Plan),

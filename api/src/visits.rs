@@ -110,6 +110,18 @@ pub(crate) async fn find_visit(state: &AppState, id: Uuid) -> Result<Visit, ApiE
         .ok_or_else(|| ApiError::NotFound(format!("visit {id} not found")))
 }
 
+/// The optional `Idempotency-Key` header, as the OpenAPI document states it
+/// (`idempotency_key` reads it).
+#[derive(utoipa::IntoParams)]
+#[into_params(names("Idempotency-Key"), parameter_in = Header)]
+#[allow(dead_code)] // documents the header
+pub(crate) struct IdempotencyKey(
+    /// Makes a retry land on the first request's outcome instead of acting
+    /// twice: 1–200 printable ASCII characters, e.g. a UUID per logical request.
+    #[param(pattern = "^[!-~]{1,200}$")]
+    Option<String>,
+);
+
 /// An `Idempotency-Key` makes a retried request land on the same visit or update.
 pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
@@ -169,8 +181,7 @@ async fn check_references(
 /// With an `Idempotency-Key`, a retried request answers 200 with the visit it
 /// created; the same key with a different visit is refused (422).
 #[utoipa::path(post, path = "/visits", tag = "visits", operation_id = "create_visit",
-    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
-            description = "Makes a retry land on the same visit (1-200 printable ASCII characters)")),
+    params(crate::visits::IdempotencyKey),
     request_body = NewVisit,
     responses(
         (status = 201, description = "Scheduled; the workflow is running", body = Visit),
@@ -706,8 +717,7 @@ async fn may_record_evv(
 /// Records the check-in (EVV): the caregiver, the time and the place.
 #[utoipa::path(post, path = "/visits/{id}/check-in", tag = "visits", operation_id = "check_in_visit",
     params(("id" = Uuid, Path, description = "The visit"),
-           ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
-            description = "Makes a retry re-attach to the same command and get its first answer")),
+           crate::visits::IdempotencyKey),
     request_body = EvvRequest,
     responses((status = 200, description = "The visit as its workflow now sees it", body = VisitSnapshot)))]
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
@@ -735,8 +745,7 @@ async fn check_in(
 /// The visit completes and bills unless an exception holds it.
 #[utoipa::path(post, path = "/visits/{id}/check-out", tag = "visits", operation_id = "check_out_visit",
     params(("id" = Uuid, Path, description = "The visit"),
-           ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
-            description = "Makes a retry re-attach to the same command and get its first answer")),
+           crate::visits::IdempotencyKey),
     request_body = EvvRequest,
     responses((status = 200, description = "The visit as its workflow now sees it", body = VisitSnapshot)))]
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
@@ -762,8 +771,7 @@ async fn check_out(
 /// Cancels a visit that has not completed; its caregivers are free again.
 #[utoipa::path(post, path = "/visits/{id}/cancel", tag = "visits", operation_id = "cancel_visit",
     params(("id" = Uuid, Path, description = "The visit"),
-           ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
-            description = "Makes a retry re-attach to the same command and get its first answer")),
+           crate::visits::IdempotencyKey),
     request_body = CancelRequest,
     responses((status = 200, description = "The cancelled visit as its workflow sees it", body = VisitSnapshot)))]
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
@@ -910,8 +918,7 @@ pub struct AssignmentRequest {
 /// that books, so a concurrent booking cannot slip past.
 #[utoipa::path(put, path = "/visits/{id}/assignment", tag = "visits", operation_id = "assign_visit",
     params(("id" = Uuid, Path, description = "The visit"),
-           ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
-            description = "Makes a retry re-attach to the same command and get its first answer")),
+           crate::visits::IdempotencyKey),
     request_body = AssignmentRequest,
     responses((status = 200, description = "The visit as its workflow now sees it", body = VisitSnapshot)))]
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
@@ -994,8 +1001,7 @@ pub struct RescheduleRequest {
 /// otherwise the engine decides again.
 #[utoipa::path(post, path = "/visits/{id}/reschedule", tag = "visits", operation_id = "reschedule_visit",
     params(("id" = Uuid, Path, description = "The visit"),
-           ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,200}$",
-            description = "Makes a retry re-attach to the same command and get its first answer")),
+           crate::visits::IdempotencyKey),
     request_body = RescheduleRequest,
     responses((status = 200, description = "The visit as its workflow now sees it", body = VisitSnapshot)))]
 #[tracing::instrument(skip_all, fields(visit_id = %id))]
