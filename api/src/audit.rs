@@ -177,7 +177,7 @@ pub struct AuditRow {
     pub hash: Option<String>,
 }
 
-/// Which rows, and which page of them.
+/// Which rows (the page: `Page`).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditFilter {
@@ -186,27 +186,18 @@ pub struct AuditFilter {
     pub entity_id: Option<String>,
     /// The token `sub` that acted.
     pub actor: Option<String>,
-    /// At most this many (1–1000, default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<i64>,
-    /// Skip this many (default 0).
-    #[param(minimum = 0)]
-    pub offset: Option<i64>,
 }
 
 /// The trail, oldest first, filterable by entity and actor (admins only).
 #[utoipa::path(get, path = "/audit", tag = "audit", operation_id = "list_audit_rows",
-    params(AuditFilter),
+    params(AuditFilter, Page),
     responses((status = 200, description = "Audit rows, oldest first", body = Vec<AuditRow>)))]
 async fn list(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<AuditFilter>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Vec<AuditRow>>, ApiError> {
-    let (limit, offset) = Page {
-        limit: filter.limit,
-        offset: filter.offset,
-    }
-    .bounds()?;
+    let (limit, offset) = page.bounds()?;
     let rows = sqlx::query_as::<_, AuditRow>(
         "select seq, at, actor, role, action, entity_type, entity_id, request_id, status, digest, position, hash
            from audit_log

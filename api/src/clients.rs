@@ -71,8 +71,8 @@ pub struct Client {
     pub created_at: DateTime<Utc>,
 }
 
-/// A page of a list, in creation order.
-#[derive(Debug, Deserialize, IntoParams)]
+/// A page of a list: every list takes it (alone or beside its filter).
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Page {
     /// At most this many (1–1000, default 100).

@@ -198,12 +198,6 @@ pub struct HoldFilter {
     /// Only visits held by an open exception with this code.
     #[param(value_type = Option<ExceptionCode>)]
     pub code: Option<String>,
-    /// At most this many (1–1000, default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<i64>,
-    /// Skip this many (default 0).
-    #[param(minimum = 0)]
-    pub offset: Option<i64>,
 }
 
 /// The pre-billing hold list.
@@ -211,17 +205,14 @@ pub struct HoldFilter {
 /// Completed visits with at least one open exception, oldest first, each with
 /// its open exceptions.
 #[utoipa::path(get, path = "/billing/holds", tag = "evv", operation_id = "list_billing_holds",
-    params(HoldFilter),
+    params(HoldFilter, Page),
     responses((status = 200, description = "A page of held visits", body = Vec<HeldVisit>)))]
 async fn holds(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<HoldFilter>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Vec<HeldVisit>>, ApiError> {
-    let (limit, offset) = Page {
-        limit: filter.limit,
-        offset: filter.offset,
-    }
-    .bounds()?;
+    let (limit, offset) = page.bounds()?;
     if let Some(code) = &filter.code {
         ExceptionCode::parse(code)
             .ok_or_else(|| ApiError::field("code", format!("unknown exception code {code:?}")))?;

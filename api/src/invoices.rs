@@ -67,23 +67,14 @@ pub struct InvoiceFilter {
     pub from: Option<NaiveDate>,
     /// Service dates up to this day (inclusive).
     pub to: Option<NaiveDate>,
-    /// At most this many (1–1000, default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<i64>,
-    /// Skip this many (default 0).
-    #[param(minimum = 0)]
-    pub offset: Option<i64>,
 }
 
 async fn query_lines(
     state: &AppState,
     filter: &InvoiceFilter,
+    page: &Page,
 ) -> Result<Vec<InvoiceLine>, ApiError> {
-    let (limit, offset) = Page {
-        limit: filter.limit,
-        offset: filter.offset,
-    }
-    .bounds()?;
+    let (limit, offset) = page.bounds()?;
     let lines = sqlx::query_as::<_, InvoiceLine>(
         "select id, visit_id, payer_id, service_code, client_id, caregiver_id, service_date,
                 billed_minutes, units, unit_rate, amount, rounding_rule, unit::text as unit, modifiers,
@@ -112,13 +103,14 @@ async fn query_lines(
 
 /// Invoice lines, by service date.
 #[utoipa::path(get, path = "/invoice-lines", tag = "invoices", operation_id = "list_invoice_lines",
-    params(InvoiceFilter),
+    params(InvoiceFilter, Page),
     responses((status = 200, description = "A page of invoice lines", body = Vec<InvoiceLine>)))]
 async fn list(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<InvoiceFilter>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Vec<InvoiceLine>>, ApiError> {
-    Ok(Json(query_lines(&state, &filter).await?))
+    Ok(Json(query_lines(&state, &filter, &page).await?))
 }
 
 /// What one visit billed (at most one line).
@@ -136,8 +128,6 @@ async fn for_visit(
         payer_id: None,
         from: None,
         to: None,
-        limit: None,
-        offset: None,
     };
-    Ok(Json(query_lines(&state, &filter).await?))
+    Ok(Json(query_lines(&state, &filter, &Page::default()).await?))
 }

@@ -359,22 +359,17 @@ pub struct VisitFilter {
     /// Only visits this caregiver is booked on (a caregiver's token sees only
     /// their own).
     pub caregiver_id: Option<Uuid>,
-    /// At most this many (1–1000, default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<i64>,
-    /// Skip this many (default 0).
-    #[param(minimum = 0)]
-    pub offset: Option<i64>,
 }
 
 /// Visits, earliest scheduled start first.
 #[utoipa::path(get, path = "/visits", tag = "visits", operation_id = "list_visits",
-    params(VisitFilter),
+    params(VisitFilter, Page),
     responses((status = 200, description = "A page of visits", body = Vec<Visit>)))]
 async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiQuery(mut filter): ApiQuery<VisitFilter>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Vec<Visit>>, ApiError> {
     // A caregiver lists their own visits, whatever the filter asks.
     if let Some(own) = principal.own_caregiver() {
@@ -383,11 +378,7 @@ async fn list(
         }
         filter.caregiver_id = Some(own);
     }
-    let (limit, offset) = Page {
-        limit: filter.limit,
-        offset: filter.offset,
-    }
-    .bounds()?;
+    let (limit, offset) = page.bounds()?;
     let status = match &filter.status {
         Some(s) => Some(
             s.parse::<VisitStatus>()

@@ -47,6 +47,16 @@ async fn the_document_lists_every_operation_with_its_answers(db: PgPool) {
     ] {
         assert!(paths.contains_key(path), "{path} is documented");
     }
+    // Operation ids name operations for client generators: never twice.
+    let mut ids: Vec<&str> = paths
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .map(|operation| operation["operationId"].as_str().unwrap())
+        .collect();
+    let operations = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), operations, "operation ids are unique");
     let check_in = &paths["/v1/visits/{id}/check-in"]["post"];
     assert_eq!(check_in["security"][0]["bearer"], serde_json::json!([]));
     for status in ["200", "401", "403", "404", "409", "422"] {
