@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::cpu::{PhaseCpu, Snapshot};
 use homecare_activities::temporal::TemporalSettings;
 use homecare_workflows::FloorWorkflow;
 use temporalio_client::{
@@ -114,6 +115,15 @@ pub struct BenchReport {
     pub latency: BTreeMap<String, Percentiles>,
     pub floor: Option<FloorReport>,
     pub fanout: Option<FanoutReport>,
+    /// CPU by program, per lifecycle, for the project's lifecycles and the
+    /// floor's (read from `/proc`: the bench on the platform's machine).
+    pub cpu: Option<CpuReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CpuReport {
+    pub project: PhaseCpu,
+    pub floor: Option<PhaseCpu>,
 }
 
 /// (visit id, CloudEvents type)
@@ -322,6 +332,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     let first_slot = Utc::now() - chrono::Duration::hours(2 * options.lifecycles as i64 + 2);
 
     let started_at = Utc::now();
+    let cpu_before = Snapshot::take();
     let wall = Instant::now();
     // Closed loop: at most `concurrency` in flight. Open loop: one every
     // 1/rate seconds, however many are in flight.
@@ -355,6 +366,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     }
     eprintln!();
     let wall_seconds = wall.elapsed().as_secs_f64();
+    let cpu_project = Snapshot::take();
     listener.abort();
     let fanout = match fanout {
         Some(f) => Some(f.close(&driver.http, &driver.api).await),
@@ -371,6 +383,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         latency.insert("state_change_to_ws_frame".to_owned(), p);
     }
     let lifecycles_per_second = options.lifecycles as f64 / wall_seconds;
+    let mut floor_cpu = None;
     let floor = match &options.floor {
         // The floor is a closed-loop run: compare it with closed-loop runs only.
         Some(_) if options.arrival_rate.is_some() => {
@@ -378,8 +391,12 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
             None
         }
         Some(temporal) => {
+            let before = Snapshot::take();
             let (floor_wall, lifecycle) =
                 floor(temporal, options.lifecycles, options.concurrency).await?;
+            floor_cpu = before
+                .zip(Snapshot::take())
+                .map(|(before, after)| after.since(&before, options.lifecycles));
             let floor_throughput = options.lifecycles as f64 / floor_wall;
             let ours = &latency["lifecycle_create_to_invoice_frame"];
             Some(FloorReport {
@@ -392,6 +409,13 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         }
         None => None,
     };
+    let cpu = match (cpu_before, cpu_project) {
+        (Some(before), Some(after)) => Some(CpuReport {
+            project: after.since(&before, options.lifecycles),
+            floor: floor_cpu,
+        }),
+        _ => None,
+    };
     let report = BenchReport {
         started_at,
         lifecycles: options.lifecycles,
@@ -402,6 +426,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         latency,
         floor,
         fanout,
+        cpu,
     };
     if let Some(dir) = &options.out_dir {
         std::fs::create_dir_all(dir)?;
@@ -592,8 +617,41 @@ impl Fanout {
     }
 }
 
+/// One floor lifecycle, as the bench drives it: start, then at once the
+/// check-in update (which waits in the workflow for the first activity, as a
+/// visit's check-in waits for its assignment), the check-out update, the result.
+pub async fn floor_lifecycle(
+    client: &temporalio_client::Client,
+    task_queue: &str,
+    id: &str,
+) -> anyhow::Result<()> {
+    let options = WorkflowStartOptions::new(task_queue.to_owned(), id.to_owned()).build();
+    client
+        .start_workflow(FloorWorkflow::run, (), options)
+        .await?;
+    let handle = client.get_workflow_handle::<FloorWorkflow>(id.to_owned());
+    handle
+        .execute_update(
+            FloorWorkflow::check_in,
+            (),
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await?;
+    handle
+        .execute_update(
+            FloorWorkflow::check_out,
+            (),
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await?;
+    handle
+        .get_result(WorkflowGetResultOptions::default())
+        .await?;
+    Ok(())
+}
+
 /// The same number of lifecycles of the bare `FloorWorkflow`, at the same
-/// concurrency: start, check-in update, check-out update, result.
+/// concurrency.
 async fn floor(
     temporal: &TemporalSettings,
     lifecycles: usize,
@@ -611,28 +669,7 @@ async fn floor(
         running.push(tokio::spawn(async move {
             let id = format!("floor-{}", uuid::Uuid::new_v4());
             let started = Instant::now();
-            let options = WorkflowStartOptions::new(task_queue, id.clone()).build();
-            client
-                .start_workflow(FloorWorkflow::run, (), options)
-                .await?;
-            let handle = client.get_workflow_handle::<FloorWorkflow>(id);
-            handle
-                .execute_update(
-                    FloorWorkflow::check_in,
-                    (),
-                    WorkflowExecuteUpdateOptions::default(),
-                )
-                .await?;
-            handle
-                .execute_update(
-                    FloorWorkflow::check_out,
-                    (),
-                    WorkflowExecuteUpdateOptions::default(),
-                )
-                .await?;
-            handle
-                .get_result(WorkflowGetResultOptions::default())
-                .await?;
+            floor_lifecycle(&client, &task_queue, &id).await?;
             samples.add("floor", started.elapsed());
             drop(permit);
             anyhow::Ok(())
@@ -695,6 +732,54 @@ pub fn print(report: &BenchReport) {
             floor.lifecycles_per_second, floor.throughput_ratio, floor.p50_latency_ratio
         );
     }
+    if let Some(cpu) = &report.cpu {
+        print_cpu(cpu);
+    }
+}
+
+/// CPU per lifecycle by program, the project's beside the floor's.
+fn print_cpu(cpu: &CpuReport) {
+    let floor = cpu.floor.as_ref();
+    let mut programs: Vec<&String> = cpu.project.ms_per_lifecycle.keys().collect();
+    if let Some(f) = floor {
+        programs.extend(f.ms_per_lifecycle.keys());
+    }
+    programs.sort();
+    programs.dedup();
+    let cell = |phase: Option<&PhaseCpu>, name: &str| {
+        phase
+            .and_then(|p| p.ms_per_lifecycle.get(name))
+            .map_or("-".to_owned(), |ms| format!("{ms:.1}"))
+    };
+    println!(
+        "{:<32} {:>9} {:>9}",
+        "cpu ms per lifecycle", "project", "floor"
+    );
+    for name in programs {
+        println!(
+            "{name:<32} {:>9} {:>9}",
+            cell(Some(&cpu.project), name),
+            cell(floor, name)
+        );
+    }
+    println!(
+        "{:<32} {:>9.1} {:>9}",
+        "total",
+        cpu.project.total_ms_per_lifecycle,
+        floor.map_or("-".to_owned(), |f| format!(
+            "{:.1}",
+            f.total_ms_per_lifecycle
+        ))
+    );
+    println!(
+        "{:<32} {:>9.2} {:>9}",
+        "machine busy (1.0 = all cores)",
+        cpu.project.machine_busy_fraction,
+        floor.map_or("-".to_owned(), |f| format!(
+            "{:.2}",
+            f.machine_busy_fraction
+        ))
+    );
 }
 
 #[cfg(test)]

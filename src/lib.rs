@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod bench_call_out;
+pub mod cpu;
 pub mod demo;
 pub mod history;
 pub mod platform;

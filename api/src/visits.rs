@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use homecare_activities::scheduling::{ProfileFilter, load_profiles, load_visit};
 use homecare_activities::{ActivityFailure, check_manual};
 use homecare_domain::contracts::{
-    CancelCommand, EvvCommand, ManualAssignment, RescheduleCommand, VisitSnapshot,
-    VisitWorkflowInput, visit_workflow_id,
+    CancelCommand, EvvCommand, ManualAssignment, RescheduleCommand, VISIT_WORKFLOW_VERSION,
+    VisitSnapshot, VisitWorkflowInput, visit_workflow_id,
 };
 use homecare_domain::evv::EvvMethod;
 use homecare_domain::scheduling;
@@ -274,6 +274,7 @@ async fn create(
         late_check_in_after_minutes: state.config.late_check_in_after_minutes,
         unfilled_retry_minutes: state.config.unfilled_retry_minutes,
         missed_check_out_after_minutes,
+        version: VISIT_WORKFLOW_VERSION,
     };
     let search_attributes = SearchAttributes::new([
         VISIT_STATUS.value_set(VisitStatus::Scheduled.as_str().to_owned()),

@@ -88,7 +88,18 @@ pub struct VisitWorkflowInput {
     /// closed with a `missed_check_out` exception.
     #[serde(default = "default_missed_check_out_after_minutes")]
     pub missed_check_out_after_minutes: i64,
+    /// Which history the workflow writes, fixed when the visit starts so that
+    /// a running visit replays the path it began on (missing = 0, visits
+    /// started before versions existed). See [`VISIT_WORKFLOW_VERSION`].
+    #[serde(default)]
+    pub version: u32,
 }
+
+/// The history new visit workflows write. Version 1: the starter sets the
+/// search attributes (the workflow no longer upserts them again first) and
+/// billing holds apply without a `billing-holds` patch marker; that is two
+/// history events and three visibility writes fewer per visit than version 0.
+pub const VISIT_WORKFLOW_VERSION: u32 = 1;
 
 fn default_missed_check_out_after_minutes() -> i64 {
     120

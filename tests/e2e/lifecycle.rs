@@ -5,8 +5,10 @@ use homecare_workflows::visit::{CAREGIVER_ID, CLIENT_ID, VISIT_STATUS};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
-use temporalio_client::WorkflowDescribeOptions;
-use temporalio_client::WorkflowExecutionStatus;
+use temporalio_client::{
+    WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowFetchHistoryOptions,
+};
+use temporalio_common::protos::temporal::api::enums::v1::EventType;
 
 use crate::helpers::{AssignedVisit, TestApp, minutes_ago, types};
 
@@ -98,6 +100,16 @@ async fn a_visit_goes_from_creation_to_one_exact_invoice_line(db: PgPool) {
         Some(caregiver.as_str())
     );
     assert_eq!(attributes.get(&VISIT_STATUS).as_deref(), Some("invoiced"));
+    // The API starts the workflow with its search attributes, so the workflow
+    // upserts only its four state changes, and no patch marker is written.
+    let history = handle
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await
+        .unwrap();
+    let count = |kind: EventType| history.iter().filter(|e| e.event_type() == kind).count();
+    assert_eq!(count(EventType::UpsertWorkflowSearchAttributes), 4);
+    assert_eq!(count(EventType::MarkerRecorded), 0);
     let (_, detail) = app.get(&format!("/v1/visits/{visit}")).await;
     assert_eq!(detail["status"], "invoiced");
     assert_eq!(detail["workflow"]["execution_status"], "Completed");

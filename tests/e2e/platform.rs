@@ -2,11 +2,12 @@
 //! `demo`, and `history record`.
 
 use homecare::platform::Platform;
-use homecare_workflows::VisitWorkflow;
+use homecare_workflows::{FloorWorkflow, VisitWorkflow};
 use reqwest::StatusCode;
 use sqlx::PgPool;
 use sqlx::migrate::MigrateDatabase;
-use temporalio_client::WorkflowHistory;
+use temporalio_client::{WorkflowFetchHistoryOptions, WorkflowHistory};
+use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 use uuid::Uuid;
 
@@ -114,6 +115,58 @@ async fn a_freshly_recorded_history_replays_against_the_workflow_code(db: PgPool
     app.shutdown().await;
 }
 
+/// The floor must make a visit's round trips. A visit's check-in cannot run
+/// beside its assignment (the caregiver learns of it from the assignment), so
+/// the floor's check-in, which the bench sends right after the start, waits for
+/// the first activity to complete instead of running beside it.
+#[sqlx::test]
+async fn the_floor_check_in_runs_after_its_first_activity_as_a_visit_does(db: PgPool) {
+    let app = TestApp::start(db).await;
+    let id = format!("floor-{}", Uuid::new_v4());
+    homecare::bench::floor_lifecycle(&app.temporal, &app.settings.temporal().task_queue, &id)
+        .await
+        .expect("a floor lifecycle completes");
+    let events = app
+        .temporal
+        .get_workflow_handle::<FloorWorkflow>(id)
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await
+        .unwrap();
+    let kinds: Vec<EventType> = events.iter().map(|e| e.event_type()).collect();
+    let position = |kind: EventType, nth: usize| {
+        kinds
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| **k == kind)
+            .nth(nth)
+            .map(|(i, _)| i)
+            .unwrap_or_else(|| panic!("no {kind:?} number {nth} in {kinds:?}"))
+    };
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == EventType::ActivityTaskScheduled)
+            .count(),
+        4,
+        "first activity, check-in, check-out, last activity"
+    );
+    assert!(
+        position(EventType::ActivityTaskCompleted, 0)
+            < position(EventType::ActivityTaskScheduled, 1),
+        "the check-in's activity started before the first one completed: {kinds:?}"
+    );
+    assert!(
+        kinds
+            .iter()
+            .filter(|k| **k == EventType::WorkflowTaskCompleted)
+            .count()
+            >= 6,
+        "a visit's six workflow tasks at least: {kinds:?}"
+    );
+    app.shutdown().await;
+}
+
 #[sqlx::test]
 async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPool) {
     let app = TestApp::start(db).await;
@@ -167,6 +220,22 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
     let floor = report.floor.as_ref().expect("the floor ran");
     assert_eq!(floor.lifecycle.count, 6);
     assert!(floor.throughput_ratio > 0.0 && floor.p50_latency_ratio > 0.0);
+    // CPU by program, read from /proc: this test process is the bench (and here
+    // also the API and the worker); the Temporal server worked in both phases.
+    let cpu = report
+        .cpu
+        .as_ref()
+        .expect("CPU is read from /proc on Linux");
+    let floor_cpu = cpu.floor.as_ref().expect("the floor's CPU");
+    for phase in [&cpu.project, floor_cpu] {
+        assert!(phase.ms_per_lifecycle["bench"] > 0.0, "{phase:?}");
+        assert!(phase.ms_per_lifecycle["temporal"] > 0.0, "{phase:?}");
+        assert!(phase.total_ms_per_lifecycle >= phase.ms_per_lifecycle["bench"]);
+        assert!(
+            (0.0..=1.0).contains(&phase.machine_busy_fraction),
+            "{phase:?}"
+        );
+    }
     let lines: i64 = sqlx::query_scalar("select count(*) from invoice_lines")
         .fetch_one(&app.db)
         .await

@@ -25,8 +25,11 @@ impl FloorActivities {
 type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 #[workflow]
-#[derive(Default)]
 pub struct FloorWorkflow {
+    /// An activity is running: a check-in or check-out waits, as a visit's
+    /// does. Set from the start, so a check-in that arrives with the start (the
+    /// bench sends it at once) waits for the first activity, as a visit's
+    /// check-in waits for its assignment, instead of running beside it.
     busy: bool,
     checked_out: bool,
 }
@@ -46,9 +49,16 @@ impl FloorWorkflow {
 
 #[workflow_methods]
 impl FloorWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, _input: ()) -> Self {
+        Self {
+            busy: true,
+            checked_out: false,
+        }
+    }
+
     #[run]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<()> {
-        ctx.state_mut(|s| s.busy = true);
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
         let assigned = ctx
             .execute_activity(
                 FloorActivities::noop,

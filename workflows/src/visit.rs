@@ -481,13 +481,18 @@ impl VisitWorkflow {
 
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<VisitSnapshot> {
-        let (visit_id, client_id, start) =
-            ctx.state(|s| (s.input.visit_id, s.input.client_id, s.input.scheduled_start));
-        ctx.upsert_search_attributes([
-            CLIENT_ID.value_set(client_id.to_string()),
-            SCHEDULED_START.value_set(search_timestamp(start)),
-        ]);
-        Self::publish_search_attributes(ctx);
+        let (visit_id, client_id, start, version) = ctx.state(|s| {
+            let i = &s.input;
+            (i.visit_id, i.client_id, i.scheduled_start, i.version)
+        });
+        // Version 1 on: the API started the workflow with these attributes.
+        if version == 0 {
+            ctx.upsert_search_attributes([
+                CLIENT_ID.value_set(client_id.to_string()),
+                SCHEDULED_START.value_set(search_timestamp(start)),
+            ]);
+            Self::publish_search_attributes(ctx);
+        }
         let entered = Self::now(ctx);
         ctx.state_mut(|s| s.entered_at = Some(entered));
 
@@ -495,8 +500,9 @@ impl VisitWorkflow {
         while Self::await_check_in(ctx).await? {
             Self::assign(ctx).await?;
         }
-        // Histories recorded before billing holds existed replay the old path.
-        let holds = ctx.patched(BILLING_HOLDS_PATCH);
+        // Histories recorded before billing holds existed replay the old path;
+        // from version 1 on, the version says so without a patch marker.
+        let holds = version >= 1 || ctx.patched(BILLING_HOLDS_PATCH);
         if holds {
             Self::await_check_out(ctx).await?;
         }
