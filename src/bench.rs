@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::cpu::{PhaseCpu, Snapshot};
+use crate::cpu::{PhaseCpu, Snapshot, Usage};
 use homecare_activities::temporal::TemporalSettings;
 use homecare_workflows::FloorWorkflow;
 use temporalio_client::{
@@ -47,6 +47,9 @@ pub struct BenchOptions {
     /// Extra WebSocket clients listening throughout, each subscribed to one
     /// caregiver's events (the bench's caregivers in turn): a share each.
     pub fanout: usize,
+    /// Alternate project and floor this many times (at least 1), so that
+    /// both meet the same background; each round runs a share of the lifecycles.
+    pub rounds: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -110,6 +113,9 @@ pub struct BenchReport {
     pub lifecycles: usize,
     pub concurrency: usize,
     pub arrival_rate: Option<f64>,
+    /// Project and floor alternate this many times, each round a share of the
+    /// lifecycles; wall times and samples are summed over the rounds.
+    pub rounds: usize,
     pub wall_seconds: f64,
     pub lifecycles_per_second: f64,
     pub latency: BTreeMap<String, Percentiles>,
@@ -330,43 +336,50 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         None
     };
     let first_slot = Utc::now() - chrono::Duration::hours(2 * options.lifecycles as i64 + 2);
-
-    let started_at = Utc::now();
-    let cpu_before = Snapshot::take();
-    let wall = Instant::now();
-    // Closed loop: at most `concurrency` in flight. Open loop: one every
-    // 1/rate seconds, however many are in flight.
-    let gate = Arc::new(Semaphore::new(match options.arrival_rate {
-        Some(_) => Semaphore::MAX_PERMITS,
-        None => options.concurrency,
-    }));
-    let mut running = Vec::with_capacity(options.lifecycles);
-    let begun = tokio::time::Instant::now();
-    for i in 0..options.lifecycles {
-        if let Some(rate) = options.arrival_rate {
-            tokio::time::sleep_until(begun + Duration::from_secs_f64(i as f64 / rate)).await;
+    // The floor is a closed-loop run: compare it with closed-loop runs only.
+    let floor_on = match &options.floor {
+        Some(_) if options.arrival_rate.is_some() => {
+            eprintln!("open loop (--rate): the floor compares closed-loop runs only; skipped");
+            None
         }
-        let permit = gate.clone().acquire_owned().await?;
-        let driver = driver.clone();
-        let client_id = client_id.clone();
-        let start = first_slot + chrono::Duration::hours(2 * i as i64);
-        running.push(tokio::spawn(async move {
-            let result = driver.lifecycle(&client_id, start).await;
-            drop(permit);
-            result
-        }));
-    }
+        Some(temporal) => Some((
+            homecare_activities::temporal::connect(temporal, "homecare-bench").await?,
+            temporal.task_queue.clone(),
+        )),
+        None => None,
+    };
+
+    // Rounds: project, then floor, then project again... so that both meet
+    // the same background (a server that slows down or speeds up over a run).
+    let rounds = options.rounds.clamp(1, options.lifecycles);
+    let started_at = Utc::now();
+    let (mut wall_seconds, mut floor_wall) = (0.0, 0.0);
+    let (mut cpu_project, mut cpu_floor) = (Usage::default(), Usage::default());
+    let floor_samples = Samples::default();
     let mut done = 0;
-    for lifecycle in running {
-        lifecycle.await??;
-        done += 1;
-        if done % 10 == 0 || done == options.lifecycles {
-            eprint!("\r{done}/{} lifecycles invoiced", options.lifecycles);
+    for round in 0..rounds {
+        let count = options.lifecycles / rounds + usize::from(round < options.lifecycles % rounds);
+        let before = Snapshot::take();
+        let wall = Instant::now();
+        let slots =
+            (done..done + count).map(|i| first_slot + chrono::Duration::hours(2 * i as i64));
+        drive(&driver, &client_id, slots, &options, &mut done).await?;
+        wall_seconds += wall.elapsed().as_secs_f64();
+        cpu_project.add(before.as_ref(), Snapshot::take().as_ref());
+        if let Some((client, task_queue)) = &floor_on {
+            let before = Snapshot::take();
+            floor_wall += floor(
+                client,
+                task_queue,
+                count,
+                options.concurrency,
+                &floor_samples,
+            )
+            .await?;
+            cpu_floor.add(before.as_ref(), Snapshot::take().as_ref());
         }
     }
     eprintln!();
-    let wall_seconds = wall.elapsed().as_secs_f64();
-    let cpu_project = Snapshot::take();
     listener.abort();
     let fanout = match fanout {
         Some(f) => Some(f.close(&driver.http, &driver.api).await),
@@ -383,21 +396,11 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         latency.insert("state_change_to_ws_frame".to_owned(), p);
     }
     let lifecycles_per_second = options.lifecycles as f64 / wall_seconds;
-    let mut floor_cpu = None;
-    let floor = match &options.floor {
-        // The floor is a closed-loop run: compare it with closed-loop runs only.
-        Some(_) if options.arrival_rate.is_some() => {
-            eprintln!("open loop (--rate): the floor compares closed-loop runs only; skipped");
-            None
-        }
-        Some(temporal) => {
-            let before = Snapshot::take();
-            let (floor_wall, lifecycle) =
-                floor(temporal, options.lifecycles, options.concurrency).await?;
-            floor_cpu = before
-                .zip(Snapshot::take())
-                .map(|(before, after)| after.since(&before, options.lifecycles));
+    let floor = match floor_on {
+        Some(_) => {
             let floor_throughput = options.lifecycles as f64 / floor_wall;
+            let lifecycle = Percentiles::of(&floor_samples.0.lock().unwrap()["floor"])
+                .context("no floor samples")?;
             let ours = &latency["lifecycle_create_to_invoice_frame"];
             Some(FloorReport {
                 wall_seconds: floor_wall,
@@ -409,13 +412,14 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         }
         None => None,
     };
-    let cpu = match (cpu_before, cpu_project) {
-        (Some(before), Some(after)) => Some(CpuReport {
-            project: after.since(&before, options.lifecycles),
-            floor: floor_cpu,
-        }),
-        _ => None,
-    };
+    let cpu = cpu_project
+        .per_lifecycle(options.lifecycles)
+        .map(|project| CpuReport {
+            project,
+            floor: floor
+                .as_ref()
+                .and_then(|_| cpu_floor.per_lifecycle(options.lifecycles)),
+        });
     let report = BenchReport {
         started_at,
         lifecycles: options.lifecycles,
@@ -424,6 +428,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         wall_seconds,
         lifecycles_per_second,
         latency,
+        rounds,
         floor,
         fanout,
         cpu,
@@ -650,44 +655,82 @@ pub async fn floor_lifecycle(
     Ok(())
 }
 
-/// The same number of lifecycles of the bare `FloorWorkflow`, at the same
-/// concurrency.
+/// `count` floor lifecycles at `concurrency`, their latencies added to
+/// `samples`; returns the wall time in seconds.
 async fn floor(
-    temporal: &TemporalSettings,
-    lifecycles: usize,
+    client: &temporalio_client::Client,
+    task_queue: &str,
+    count: usize,
     concurrency: usize,
-) -> anyhow::Result<(f64, Percentiles)> {
-    let client = homecare_activities::temporal::connect(temporal, "homecare-bench").await?;
-    let samples = Arc::new(Samples::default());
+    samples: &Samples,
+) -> anyhow::Result<f64> {
     let gate = Arc::new(Semaphore::new(concurrency));
     let wall = Instant::now();
-    let mut running = Vec::with_capacity(lifecycles);
-    for _ in 0..lifecycles {
+    let mut running = Vec::with_capacity(count);
+    for _ in 0..count {
         let permit = gate.clone().acquire_owned().await?;
-        let (client, samples) = (client.clone(), samples.clone());
-        let task_queue = temporal.task_queue.clone();
+        let (client, task_queue) = (client.clone(), task_queue.to_owned());
         running.push(tokio::spawn(async move {
             let id = format!("floor-{}", uuid::Uuid::new_v4());
             let started = Instant::now();
             floor_lifecycle(&client, &task_queue, &id).await?;
-            samples.add("floor", started.elapsed());
             drop(permit);
-            anyhow::Ok(())
+            anyhow::Ok(started.elapsed())
+        }));
+    }
+    for lifecycle in running {
+        samples.add("floor", lifecycle.await??);
+    }
+    Ok(wall.elapsed().as_secs_f64())
+}
+
+/// One round of the project's lifecycles, one per slot: closed loop (at most
+/// `concurrency` in flight) or open loop (one every 1/rate seconds, however
+/// many are in flight). `done` counts invoiced lifecycles over all rounds.
+async fn drive(
+    driver: &Arc<Driver>,
+    client_id: &str,
+    slots: impl Iterator<Item = DateTime<Utc>>,
+    options: &BenchOptions,
+    done: &mut usize,
+) -> anyhow::Result<()> {
+    let gate = Arc::new(Semaphore::new(match options.arrival_rate {
+        Some(_) => Semaphore::MAX_PERMITS,
+        None => options.concurrency,
+    }));
+    let mut running = Vec::new();
+    let begun = tokio::time::Instant::now();
+    for (i, start) in slots.enumerate() {
+        if let Some(rate) = options.arrival_rate {
+            tokio::time::sleep_until(begun + Duration::from_secs_f64(i as f64 / rate)).await;
+        }
+        let permit = gate.clone().acquire_owned().await?;
+        let (driver, client_id) = (driver.clone(), client_id.to_owned());
+        running.push(tokio::spawn(async move {
+            let result = driver.lifecycle(&client_id, start).await;
+            drop(permit);
+            result
         }));
     }
     for lifecycle in running {
         lifecycle.await??;
+        *done += 1;
+        if *done % 10 == 0 || *done == options.lifecycles {
+            eprint!("\r{done}/{} lifecycles invoiced", options.lifecycles);
+        }
     }
-    let wall_seconds = wall.elapsed().as_secs_f64();
-    let lifecycle =
-        Percentiles::of(&samples.0.lock().unwrap()["floor"]).context("no floor samples")?;
-    Ok((wall_seconds, lifecycle))
+    Ok(())
 }
 
 pub fn print(report: &BenchReport) {
     println!(
-        "{} lifecycles at concurrency {} in {:.2} s: {:.2} lifecycles/s",
-        report.lifecycles, report.concurrency, report.wall_seconds, report.lifecycles_per_second
+        "{} lifecycles at concurrency {} in {:.2} s ({} round{}): {:.2} lifecycles/s",
+        report.lifecycles,
+        report.concurrency,
+        report.wall_seconds,
+        report.rounds,
+        if report.rounds == 1 { "" } else { "s" },
+        report.lifecycles_per_second
     );
     println!(
         "{:<32} {:>6} {:>9} {:>9} {:>9} {:>9}",

@@ -7,7 +7,7 @@
 //! phase. Processes that start and end inside a phase are not counted; the
 //! services keep theirs for the whole run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -15,11 +15,11 @@ use serde::Serialize;
 /// 100 per second for user space on every architecture it exports `/proc` for.
 const TICKS_PER_SECOND: f64 = 100.0;
 
-/// CPU seconds by program name at one moment, and the whole machine's busy and
-/// total CPU seconds (all cores).
+/// Every process's program and CPU seconds at one moment, by pid, and the whole
+/// machine's busy and total CPU seconds (all cores).
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    by_program: BTreeMap<String, f64>,
+    processes: HashMap<u32, (String, f64)>,
     machine_busy: f64,
     machine_total: f64,
 }
@@ -34,10 +34,14 @@ pub struct PhaseCpu {
 }
 
 /// The program a process runs, as the bench reports it: the bench's own process
-/// is `bench`, whatever its name; other names are the kernel's (`comm`).
+/// is `bench`, whatever its name; the kernel's worker threads, whose names
+/// change with the work they pick up, are all `kworker`; other names are the
+/// kernel's (`comm`).
 fn program(pid: u32, comm: &str) -> String {
     if pid == std::process::id() {
         "bench".to_owned()
+    } else if comm.starts_with("kworker/") {
+        "kworker".to_owned()
     } else {
         comm.to_owned()
     }
@@ -74,7 +78,7 @@ impl Snapshot {
     pub fn take() -> Option<Self> {
         let stat = std::fs::read_to_string("/proc/stat").ok()?;
         let (machine_busy, machine_total) = parse_machine(stat.lines().next()?)?;
-        let mut by_program = BTreeMap::new();
+        let mut processes = HashMap::new();
         for entry in std::fs::read_dir("/proc").ok()?.flatten() {
             let Some(pid) = entry
                 .file_name()
@@ -88,29 +92,57 @@ impl Snapshot {
                 continue;
             };
             if let Some((comm, seconds)) = parse_stat(&line) {
-                *by_program.entry(program(pid, &comm)).or_insert(0.0) += seconds;
+                processes.insert(pid, (program(pid, &comm), seconds));
             }
         }
         Some(Self {
-            by_program,
+            processes,
             machine_busy,
             machine_total,
         })
     }
+}
 
-    /// What was spent from `earlier` to `self`, per lifecycle. Programs that
-    /// used less than 0.5 ms per lifecycle are summed as `other`.
-    pub fn since(&self, earlier: &Snapshot, lifecycles: usize) -> PhaseCpu {
+/// CPU spent over one or more phases (summed), by program and for the machine.
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    by_program: BTreeMap<String, f64>,
+    machine_busy: f64,
+    machine_total: f64,
+    phases: usize,
+}
+
+impl Usage {
+    /// Adds what was spent from `earlier` to `later`; nothing if either is
+    /// missing (no `/proc`).
+    pub fn add(&mut self, earlier: Option<&Snapshot>, later: Option<&Snapshot>) {
+        let (Some(earlier), Some(later)) = (earlier, later) else {
+            return;
+        };
+        // By pid: a process started in the phase counts in full; one that
+        // ended in it is not counted (the services live through the run).
+        for (pid, (name, seconds)) in &later.processes {
+            let before = earlier.processes.get(pid).map_or(0.0, |(_, s)| *s);
+            if *seconds > before {
+                *self.by_program.entry(name.clone()).or_insert(0.0) += seconds - before;
+            }
+        }
+        self.machine_busy += later.machine_busy - earlier.machine_busy;
+        self.machine_total += later.machine_total - earlier.machine_total;
+        self.phases += 1;
+    }
+
+    /// Per lifecycle; programs that used less than 0.5 ms per lifecycle are
+    /// summed as `other`. `None` if no phase was measured.
+    pub fn per_lifecycle(&self, lifecycles: usize) -> Option<PhaseCpu> {
+        if self.phases == 0 {
+            return None;
+        }
         let per = |seconds: f64| seconds * 1000.0 / lifecycles.max(1) as f64;
         let mut ms_per_lifecycle = BTreeMap::new();
         let mut other = 0.0;
         for (name, seconds) in &self.by_program {
-            let spent = seconds - earlier.by_program.get(name).copied().unwrap_or(0.0);
-            // Programs that ended in the meantime give a negative difference.
-            if spent <= 0.0 {
-                continue;
-            }
-            let ms = per(spent);
+            let ms = per(*seconds);
             if ms < 0.5 {
                 other += ms;
             } else {
@@ -120,16 +152,15 @@ impl Snapshot {
         if other > 0.0 {
             ms_per_lifecycle.insert("other".to_owned(), round(other));
         }
-        let total = self.machine_total - earlier.machine_total;
-        PhaseCpu {
+        Some(PhaseCpu {
             total_ms_per_lifecycle: round(ms_per_lifecycle.values().sum()),
             ms_per_lifecycle,
-            machine_busy_fraction: if total > 0.0 {
-                round((self.machine_busy - earlier.machine_busy) / total)
+            machine_busy_fraction: if self.machine_total > 0.0 {
+                round(self.machine_busy / self.machine_total)
             } else {
                 0.0
             },
-        }
+        })
     }
 }
 
@@ -140,6 +171,14 @@ fn round(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_workers_are_one_program_whatever_they_are_doing() {
+        assert_eq!(program(1, "kworker/1:4-mm_percpu_wq"), "kworker");
+        assert_eq!(program(1, "kworker/u8:3-writeback"), "kworker");
+        assert_eq!(program(1, "postgres"), "postgres");
+        assert_eq!(program(std::process::id(), "homecare"), "bench");
+    }
 
     #[test]
     fn reads_a_stat_line_whose_name_holds_spaces_and_parentheses() {
@@ -157,28 +196,44 @@ mod tests {
     }
 
     #[test]
-    fn a_phase_is_per_lifecycle_with_small_programs_summed() {
+    fn phases_add_up_per_lifecycle_with_small_programs_summed() {
+        // Two postgres processes and a kernel worker, busy as postgres is.
         let at = |postgres: f64, nats: f64, busy: f64, total: f64| Snapshot {
-            by_program: [
-                ("postgres".to_owned(), postgres),
-                ("nats-server".to_owned(), nats),
+            processes: [
+                (10, ("postgres".to_owned(), postgres / 2.0)),
+                (11, ("postgres".to_owned(), postgres / 2.0)),
+                (20, ("nats-server".to_owned(), nats)),
+                (30, ("kworker".to_owned(), 500.0 + postgres)),
             ]
             .into_iter()
             .collect(),
             machine_busy: busy,
             machine_total: total,
         };
-        let phase = at(12.0, 1.001, 18.0, 20.0).since(&at(10.0, 1.0, 10.0, 10.0), 100);
-        assert_eq!(phase.ms_per_lifecycle["postgres"], 20.0);
+        let mut usage = Usage::default();
+        assert_eq!(usage.per_lifecycle(100), None);
+        // Two phases: 2 s then 1 s of postgres over 100 lifecycles.
+        usage.add(
+            Some(&at(10.0, 1.0, 10.0, 10.0)),
+            Some(&at(12.0, 1.001, 18.0, 20.0)),
+        );
+        usage.add(
+            Some(&at(20.0, 1.001, 30.0, 40.0)),
+            Some(&at(21.0, 1.001, 31.0, 50.0)),
+        );
+        usage.add(None, Some(&at(99.0, 9.0, 99.0, 99.0)));
+        let phase = usage.per_lifecycle(100).unwrap();
+        assert_eq!(phase.ms_per_lifecycle["postgres"], 30.0);
+        assert_eq!(phase.ms_per_lifecycle["kworker"], 30.0);
         assert_eq!(phase.ms_per_lifecycle["other"], 0.01);
-        assert_eq!(phase.total_ms_per_lifecycle, 20.01);
-        assert_eq!(phase.machine_busy_fraction, 0.8);
+        assert_eq!(phase.total_ms_per_lifecycle, 60.01);
+        assert_eq!(phase.machine_busy_fraction, 0.45);
     }
 
     #[test]
     fn this_machine_reports_the_bench_itself() {
         let now = Snapshot::take().expect("/proc is readable on Linux");
-        assert!(now.by_program.contains_key("bench"));
+        assert_eq!(now.processes[&std::process::id()].0, "bench");
         assert!(now.machine_total > 0.0);
     }
 }

@@ -72,6 +72,10 @@ enum Command {
         /// reports their delivery latency and the API's memory.
         #[arg(long, default_value_t = 0)]
         fanout: usize,
+        /// Alternate the project and the floor this many times, each round a
+        /// share of the lifecycles, so both meet the same background.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        rounds: u16,
         #[command(flatten)]
         settings: Settings,
     },
@@ -316,6 +320,7 @@ async fn main() -> anyhow::Result<()> {
             no_floor,
             fanout,
             rate,
+            rounds,
             settings,
         } => {
             if let Some(r) = rate {
@@ -334,6 +339,7 @@ async fn main() -> anyhow::Result<()> {
                 floor,
                 fanout,
                 arrival_rate: rate,
+                rounds: rounds.into(),
             };
             let report = homecare::bench::run(options).await?;
             homecare::bench::print(&report);

@@ -153,10 +153,20 @@ impl VisitActivitiesImpl {
         for (event_id, subject_tail, envelope) in &pending {
             let (sequence, duplicate) = self.bus.publish(subject_tail, envelope).await?;
             tracing::info!(%visit_id, event = %envelope.event_type, sequence, duplicate, "event published");
-            sqlx::query("update visit_events set published_at = now() where event_id = $1 and published_at is null")
-                .bind(event_id)
-                .execute(&self.db)
-                .await?;
+            // The mark only spares the sweeper a publish that JetStream would
+            // drop as a duplicate, so its commit does not wait for the disk: a
+            // mark lost in a database crash means one de-duplicated publish
+            // more, while waiting would put a flush on every activity's path.
+            // One round trip: the setting is local to the statement's own
+            // transaction and read when it commits.
+            sqlx::query(
+                "with no_flush as (select set_config('synchronous_commit', 'off', true))
+                 update visit_events set published_at = now() from no_flush
+                  where event_id = $1 and published_at is null",
+            )
+            .bind(event_id)
+            .execute(&self.db)
+            .await?;
         }
         Ok(pending.len())
     }

@@ -180,12 +180,14 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
         floor: Some(app.settings.temporal()),
         fanout: 12,
         arrival_rate: None,
+        // Project, floor, project, floor: three lifecycles of each per round.
+        rounds: 2,
     };
     let report = homecare::bench::run(options)
         .await
         .expect("the bench completes");
 
-    assert_eq!(report.lifecycles, 6);
+    assert_eq!((report.lifecycles, report.rounds), (6, 2));
     assert!(report.lifecycles_per_second > 0.0);
     for metric in [
         "api.create_visit",
@@ -269,6 +271,7 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
         floor: None,
         fanout: 0,
         arrival_rate: Some(4.0),
+        rounds: 1,
     };
     let report = homecare::bench::run(open_loop)
         .await
