@@ -715,7 +715,7 @@ async fn drive(
     for lifecycle in running {
         lifecycle.await??;
         *done += 1;
-        if *done % 10 == 0 || *done == options.lifecycles {
+        if done.is_multiple_of(10) || *done == options.lifecycles {
             eprint!("\r{done}/{} lifecycles invoiced", options.lifecycles);
         }
     }
