@@ -357,17 +357,19 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     let (mut cpu_project, mut cpu_floor) = (Usage::default(), Usage::default());
     let floor_samples = Samples::default();
     let mut done = 0;
+    // One snapshot ends a phase and starts the next.
+    let mut mark = Snapshot::take();
     for round in 0..rounds {
         let count = options.lifecycles / rounds + usize::from(round < options.lifecycles % rounds);
-        let before = Snapshot::take();
         let wall = Instant::now();
         let slots =
             (done..done + count).map(|i| first_slot + chrono::Duration::hours(2 * i as i64));
         drive(&driver, &client_id, slots, &options, &mut done).await?;
         wall_seconds += wall.elapsed().as_secs_f64();
-        cpu_project.add(before.as_ref(), Snapshot::take().as_ref());
+        let now = Snapshot::take();
+        cpu_project.add(mark.as_ref(), now.as_ref());
+        mark = now;
         if let Some((client, task_queue)) = &floor_on {
-            let before = Snapshot::take();
             floor_wall += floor(
                 client,
                 task_queue,
@@ -376,7 +378,9 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
                 &floor_samples,
             )
             .await?;
-            cpu_floor.add(before.as_ref(), Snapshot::take().as_ref());
+            let now = Snapshot::take();
+            cpu_floor.add(mark.as_ref(), now.as_ref());
+            mark = now;
         }
     }
     eprintln!();
@@ -416,9 +420,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         .per_lifecycle(options.lifecycles)
         .map(|project| CpuReport {
             project,
-            floor: floor
-                .as_ref()
-                .and_then(|_| cpu_floor.per_lifecycle(options.lifecycles)),
+            floor: cpu_floor.per_lifecycle(options.lifecycles),
         });
     let report = BenchReport {
         started_at,

@@ -97,8 +97,9 @@ pub struct VisitWorkflowInput {
 
 /// The history new visit workflows write. Version 1: the starter sets the
 /// search attributes (the workflow no longer upserts them again first) and
-/// billing holds apply without a `billing-holds` patch marker; that is two
-/// history events and three visibility writes fewer per visit than version 0.
+/// billing holds apply without a `billing-holds` patch marker; that is four
+/// history events fewer per visit than version 0, three of them search
+/// attribute upserts (each also a visibility write).
 pub const VISIT_WORKFLOW_VERSION: u32 = 1;
 
 fn default_missed_check_out_after_minutes() -> i64 {
