@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use homecare_domain::{Event, EventFrame};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -24,7 +25,7 @@ struct Demo {
 
 impl Demo {
     async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        crate::post_json(&self.http, &self.api, path, &body).await
+        Ok(homecare_client::post_json(&self.http, &self.api, path, &body).await?)
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
@@ -39,7 +40,11 @@ impl Demo {
     }
 
     /// Prints events as they arrive until `visit` emits `event_type`.
-    async fn wait_for(&mut self, visit: &str, event_type: &str) -> anyhow::Result<Value> {
+    async fn wait_for(
+        &mut self,
+        visit: &str,
+        event_type: &str,
+    ) -> anyhow::Result<(EventFrame, Event)> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let frame = tokio::time::timeout_at(deadline, self.events.next())
@@ -51,26 +56,22 @@ impl Demo {
                 })?
                 .context("the event stream closed")??;
             let Message::Text(text) = frame else { continue };
-            let frame: Value = serde_json::from_str(&text)?;
-            let event = &frame["event"];
-            let data = &event["data"];
-            let extra = match data.get("amount") {
-                Some(amount) => format!(
-                    " amount=${} units={}",
-                    amount.as_str().unwrap_or_default(),
-                    data["units"]
-                ),
-                None => String::new(),
+            let (frame, event) = homecare_client::read_frame(&text)?;
+            let extra = match &event {
+                Event::InvoiceCreated(invoice) => {
+                    format!(" amount=${} units={}", invoice.amount, invoice.units)
+                }
+                _ => String::new(),
             };
             println!(
                 "  event #{:<4} {:<30} visit={} caregiver={}{extra}",
-                frame["sequence"],
-                event["type"].as_str().unwrap_or_default(),
-                short(event["subject"].as_str()),
-                short(data["caregiver_id"].as_str()),
+                frame.sequence,
+                frame.event.event_type,
+                short(Some(&frame.event.subject)),
+                short(frame.event.caregiver_id()),
             );
-            if event["subject"] == visit && event["type"] == event_type {
-                return Ok(frame);
+            if frame.event.subject == visit && frame.event.event_type == event_type {
+                return Ok((frame, event));
             }
         }
     }
@@ -90,15 +91,14 @@ fn id(value: &Value) -> anyhow::Result<String> {
 
 pub async fn run(api_url: &str, token: &str) -> anyhow::Result<()> {
     let api = api_url.trim_end_matches('/').to_owned();
-    let ws_url = format!("{}/v1/events", api.replacen("http", "ws", 1));
-    let (events, _) =
-        tokio_tungstenite::connect_async(crate::credentials::websocket(&ws_url, token)?)
-            .await
-            .with_context(|| {
-                format!("cannot open {ws_url}; start the platform first (README, first command)")
-            })?;
+    let ws_url = homecare_client::events_url(&api, "");
+    let (events, _) = tokio_tungstenite::connect_async(homecare_client::websocket(&ws_url, token)?)
+        .await
+        .with_context(|| {
+            format!("cannot open {ws_url}; start the platform first (README, first command)")
+        })?;
     let mut demo = Demo {
-        http: crate::credentials::http(token)?,
+        http: homecare_client::http(token)?,
         api,
         events,
     };
@@ -188,11 +188,14 @@ pub async fn run(api_url: &str, token: &str) -> anyhow::Result<()> {
             .post("/v1/visits", json!({"client_id": client_id, "scheduled_start": start, "scheduled_end": end, "required_skills": skills}))
             .await?;
         let visit_id = id(&visit)?;
-        let assigned = demo.wait_for(&visit_id, "homecare.visit.assigned").await?;
-        let caregiver_id = assigned["event"]["data"]["caregiver_id"]
-            .as_str()
-            .context("assigned without caregiver")?
-            .to_owned();
+        let caregiver_id = match demo.wait_for(&visit_id, "homecare.visit.assigned").await? {
+            (_, Event::VisitAssigned(assigned)) => assigned
+                .assignment
+                .visit
+                .caregiver_id
+                .context("assigned without caregiver")?,
+            (frame, _) => anyhow::bail!("unexpected frame {}", frame.event.event_type),
+        };
         let evv = |at: DateTime<Utc>| json!({"caregiver_id": caregiver_id, "at": at, "latitude": latitude, "longitude": longitude});
         match check_out {
             Some(check_out) => {

@@ -3,8 +3,8 @@
 //! Payloads are encrypted in Temporal; the recording decrypts them with the
 //! platform's keys, so the replay test needs no key and the files can be read.
 
-use homecare_activities::codec::EncryptionCodec;
 use homecare_domain::contracts::visit_workflow_id;
+use homecare_store::codec::EncryptionCodec;
 use homecare_workflows::VisitWorkflow;
 use temporalio_client::{WorkflowFetchHistoryOptions, WorkflowHistory};
 use temporalio_common::data_converters::SerializationContextData;
@@ -17,7 +17,7 @@ use crate::settings::Settings;
 /// The JSON history of a visit's workflow, payloads decrypted, as the replayer reads it.
 pub async fn record(settings: &Settings, visit_id: Uuid) -> anyhow::Result<Vec<u8>> {
     let client =
-        homecare_activities::temporal::connect(&settings.temporal(), "homecare-history").await?;
+        homecare_store::temporal::connect(&settings.temporal(), "homecare-history").await?;
     let handle = client.get_workflow_handle::<VisitWorkflow>(visit_workflow_id(visit_id));
     let events = handle
         .fetch_history(WorkflowFetchHistoryOptions::default())

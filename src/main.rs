@@ -129,6 +129,9 @@ enum Command {
     },
     /// Print the API's OpenAPI document (what the API serves at /openapi.json).
     Openapi,
+    /// Print the AsyncAPI document of every event and the WebSocket (what the
+    /// API serves at /asyncapi.json).
+    Asyncapi,
     /// Mint a development bearer token (HS256, from HOMECARE_JWT_HS256_SECRET).
     Token {
         /// admin, coordinator, billing or caregiver.
@@ -274,20 +277,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing(&cli.log_format);
     match cli.command {
-        Command::Up(settings) => {
-            let platform = Platform::start(&settings).await?;
-            let api = format!("http://{}", platform.api.addr);
-            println!("homecare is up");
-            println!("  API          {api}/v1   (health: {api}/readyz)");
-            println!("  WebSocket    ws://{}/v1/events", platform.api.addr);
-            println!(
-                "  Temporal UI  {}/namespaces/{}/workflows",
-                settings.temporal_ui_url, settings.temporal_namespace
-            );
-            println!("Ctrl-C (or SIGTERM) stops it.");
-            shutdown_signal().await;
-            platform.stop().await
-        }
+        Command::Up(settings) => up(&settings).await,
         Command::Worker(settings) => {
             let worker = platform::start_worker(&settings).await?;
             println!(
@@ -312,39 +302,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo { api_url } => {
             homecare::demo::run(&api_url, &homecare::credentials::token()?).await
         }
-        Command::Bench {
-            api_url,
-            lifecycles,
-            concurrency,
-            out,
-            no_floor,
-            fanout,
-            rate,
-            rounds,
-            settings,
-        } => {
-            if let Some(r) = rate {
-                anyhow::ensure!(
-                    r.is_finite() && r > 0.0 && r <= 1000.0,
-                    "--rate must be in (0, 1000]"
-                );
-            }
-            let floor = (!no_floor).then(|| settings.temporal());
-            let options = homecare::bench::BenchOptions {
-                api_url,
-                token: homecare::credentials::token()?,
-                lifecycles,
-                concurrency,
-                out_dir: Some(out),
-                floor,
-                fanout,
-                arrival_rate: rate,
-                rounds: rounds.into(),
-            };
-            let report = homecare::bench::run(options).await?;
-            homecare::bench::print(&report);
-            Ok(())
-        }
+        command @ Command::Bench { .. } => bench(command).await,
         Command::BenchCallOut {
             api_url,
             visits,
@@ -352,7 +310,7 @@ async fn main() -> anyhow::Result<()> {
             runs,
             out,
         } => {
-            let options = homecare::bench_call_out::CallOutBenchOptions {
+            let options = homecare_bench::call_out::CallOutBenchOptions {
                 api_url,
                 token: homecare::credentials::token()?,
                 visits,
@@ -360,8 +318,8 @@ async fn main() -> anyhow::Result<()> {
                 runs,
                 out_dir: Some(out),
             };
-            let report = homecare::bench_call_out::run(options).await?;
-            homecare::bench_call_out::print(&report);
+            let report = homecare_bench::call_out::run(options).await?;
+            homecare_bench::call_out::print(&report);
             Ok(())
         }
         Command::Watch {
@@ -385,58 +343,23 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", homecare_api::openapi_document().to_pretty_json()?);
             Ok(())
         }
+        Command::Asyncapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&homecare_api::asyncapi::document())?
+            );
+            Ok(())
+        }
         Command::Token {
             role,
             sub,
             caregiver_id,
             ttl_minutes,
             jwt,
-        } => {
-            let role = homecare_api::auth::Role::parse(&role).with_context(|| {
-                format!("--role {role:?}: use admin, coordinator, billing or caregiver")
-            })?;
-            anyhow::ensure!(
-                role != homecare_api::auth::Role::Caregiver || caregiver_id.is_some(),
-                "a caregiver token needs --caregiver-id"
-            );
-            anyhow::ensure!(
-                (1..=60 * 24 * 30).contains(&ttl_minutes),
-                "--ttl-minutes must be 1 to 43200"
-            );
-            let token = jwt.auth()?.mint(
-                &sub,
-                role,
-                caregiver_id,
-                chrono::Duration::minutes(ttl_minutes),
-            )?;
-            println!("{token}");
-            Ok(())
-        }
+        } => token(&role, &sub, caregiver_id, ttl_minutes, &jwt),
         Command::Audit {
             command: AuditCommand::Verify { seal, settings },
-        } => {
-            let db = homecare::platform::migrate(&settings).await?;
-            if seal {
-                while homecare_activities::audit::seal(&db, 1000).await? == 1000 {}
-            }
-            let report = homecare_activities::audit::verify(&db).await?;
-            println!(
-                "audit_log: {} sealed rows, {} waiting to be sealed, head {}",
-                report.sealed, report.unsealed, report.head_hash
-            );
-            match report.first_break {
-                None => {
-                    println!("chain intact");
-                    Ok(())
-                }
-                Some(broken) => anyhow::bail!(
-                    "chain broken at position {} (seq {}): {}",
-                    broken.position,
-                    broken.seq,
-                    broken.reason
-                ),
-            }
-        }
+        } => audit_verify(seal, &settings).await,
         Command::Plan { command } => plan(command),
         Command::Billing {
             command:
@@ -447,27 +370,7 @@ async fn main() -> anyhow::Result<()> {
                     out,
                     settings,
                 },
-        } => {
-            let db = homecare::platform::migrate(&settings).await?;
-            let formed = homecare_activities::claims::form_claims(&db, payer, from, to).await?;
-            eprintln!("{} claim(s) formed", formed.claims.len());
-            for skipped in &formed.not_claimable {
-                eprintln!(
-                    "not claimable: client {} ({} line(s)): {}",
-                    skipped.client_id, skipped.lines, skipped.reason
-                );
-            }
-            let file = homecare_activities::claims::export_837p(&db, payer, from, to).await?;
-            match out {
-                Some(path) => {
-                    std::fs::write(&path, &file)
-                        .with_context(|| format!("cannot write {}", path.display()))?;
-                    eprintln!("837P written to {}", path.display());
-                }
-                None => print!("{file}"),
-            }
-            Ok(())
-        }
+        } => export_837p(payer, from, to, out, &settings).await,
         Command::History {
             command:
                 HistoryCommand::Record {
@@ -483,6 +386,143 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn up(settings: &Settings) -> anyhow::Result<()> {
+    let platform = Platform::start(settings).await?;
+    let api = format!("http://{}", platform.api.addr);
+    println!("homecare is up");
+    println!("  API          {api}/v1   (health: {api}/readyz)");
+    println!("  WebSocket    ws://{}/v1/events", platform.api.addr);
+    println!("  Documents    {api}/openapi.json, {api}/asyncapi.json");
+    println!(
+        "  Temporal UI  {}/namespaces/{}/workflows",
+        settings.temporal_ui_url, settings.temporal_namespace
+    );
+    if settings.bench_floor {
+        println!("  The worker also runs the bench's floor workflow (--bench-floor).");
+    }
+    println!("Ctrl-C (or SIGTERM) stops it.");
+    shutdown_signal().await;
+    platform.stop().await
+}
+
+async fn bench(command: Command) -> anyhow::Result<()> {
+    let Command::Bench {
+        api_url,
+        lifecycles,
+        concurrency,
+        out,
+        no_floor,
+        fanout,
+        rate,
+        rounds,
+        settings,
+    } = command
+    else {
+        unreachable!("called with the bench command")
+    };
+    if let Some(r) = rate {
+        anyhow::ensure!(
+            r.is_finite() && r > 0.0 && r <= 1000.0,
+            "--rate must be in (0, 1000]"
+        );
+    }
+    let floor = (!no_floor).then(|| settings.temporal());
+    let options = homecare_bench::BenchOptions {
+        api_url,
+        token: homecare::credentials::token()?,
+        lifecycles,
+        concurrency,
+        out_dir: Some(out),
+        floor,
+        fanout,
+        arrival_rate: rate,
+        rounds: rounds.into(),
+    };
+    let report = homecare_bench::run(options).await?;
+    homecare_bench::print(&report);
+    Ok(())
+}
+
+fn token(
+    role: &str,
+    sub: &str,
+    caregiver_id: Option<Uuid>,
+    ttl_minutes: i64,
+    jwt: &homecare::settings::JwtSettings,
+) -> anyhow::Result<()> {
+    let role = homecare_api::auth::Role::parse(role).with_context(|| {
+        format!("--role {role:?}: use admin, coordinator, billing or caregiver")
+    })?;
+    anyhow::ensure!(
+        role != homecare_api::auth::Role::Caregiver || caregiver_id.is_some(),
+        "a caregiver token needs --caregiver-id"
+    );
+    anyhow::ensure!(
+        (1..=60 * 24 * 30).contains(&ttl_minutes),
+        "--ttl-minutes must be 1 to 43200"
+    );
+    let token = jwt.auth()?.mint(
+        sub,
+        role,
+        caregiver_id,
+        chrono::Duration::minutes(ttl_minutes),
+    )?;
+    println!("{token}");
+    Ok(())
+}
+
+async fn audit_verify(seal: bool, settings: &Settings) -> anyhow::Result<()> {
+    let db = homecare::platform::migrate(settings).await?;
+    if seal {
+        while homecare_store::audit::seal(&db, 1000).await? == 1000 {}
+    }
+    let report = homecare_store::audit::verify(&db).await?;
+    println!(
+        "audit_log: {} sealed rows, {} waiting to be sealed, head {}",
+        report.sealed, report.unsealed, report.head_hash
+    );
+    match report.first_break {
+        None => {
+            println!("chain intact");
+            Ok(())
+        }
+        Some(broken) => anyhow::bail!(
+            "chain broken at position {} (seq {}): {}",
+            broken.position,
+            broken.seq,
+            broken.reason
+        ),
+    }
+}
+
+async fn export_837p(
+    payer: Uuid,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    out: Option<PathBuf>,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let db = homecare::platform::migrate(settings).await?;
+    let formed = homecare_store::claims::form_claims(&db, payer, from, to).await?;
+    eprintln!("{} claim(s) formed", formed.claims.len());
+    for skipped in &formed.not_claimable {
+        eprintln!(
+            "not claimable: client {} ({} line(s)): {}",
+            skipped.client_id, skipped.lines, skipped.reason
+        );
+    }
+    let file = homecare_store::claims::export_837p(&db, payer, from, to).await?;
+    match out {
+        Some(path) => {
+            std::fs::write(&path, &file)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("837P written to {}", path.display());
+        }
+        None => print!("{file}"),
+    }
+    Ok(())
 }
 
 fn seconds(value: f64, flag: &str) -> anyhow::Result<std::time::Duration> {

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use homecare_activities::EventBus;
 use homecare_api::AppState;
+use homecare_store::EventBus;
 use homecare_worker::WorkerThread;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -66,8 +66,7 @@ pub async fn start_api(
 ) -> anyhow::Result<RunningApi> {
     settings.require_payload_keys()?;
     let bus = EventBus::connect(settings.bus()).await?;
-    let temporal =
-        homecare_activities::temporal::connect(&settings.temporal(), "homecare-api").await?;
+    let temporal = homecare_store::temporal::connect(&settings.temporal(), "homecare-api").await?;
     let state = AppState::new(db, bus, temporal, settings.api()?).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await

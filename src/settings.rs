@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use homecare_activities::EventBusConfig;
-use homecare_activities::codec::PayloadCrypto;
-use homecare_activities::temporal::TemporalSettings;
 use homecare_api::ApiConfig;
 use homecare_api::auth::AuthConfig;
+use homecare_store::EventBusConfig;
+use homecare_store::codec::PayloadCrypto;
+use homecare_store::temporal::TemporalSettings;
 use sqlx::postgres::PgConnectOptions;
 
 #[derive(Args, Clone, Debug)]
@@ -46,11 +46,12 @@ pub struct Settings {
     pub temporal_ui_url: String,
     #[arg(long, env = "HOMECARE_API_ADDR", default_value = "127.0.0.1:8080")]
     pub api_addr: SocketAddr,
-    /// Minutes after a visit's start without check-in before the late alert.
-    #[arg(long, env = "HOMECARE_LATE_CHECK_IN_MINUTES", default_value_t = 15)]
-    pub late_check_in_minutes: i64,
     #[arg(long, env = "HOMECARE_UNFILLED_RETRY_MINUTES", default_value_t = 15)]
     pub unfilled_retry_minutes: i64,
+    /// Also run the benchmark's floor workflow on this worker, for
+    /// `homecare bench` (`./dev up` sets it; production workers leave it off).
+    #[arg(long, env = "HOMECARE_BENCH_FLOOR")]
+    pub bench_floor: bool,
     /// Seconds a check-in/out or cancel waits for its workflow before a 503.
     #[arg(long, env = "HOMECARE_UPDATE_TIMEOUT_SECS", default_value_t = 10)]
     pub update_timeout_secs: u64,
@@ -220,7 +221,7 @@ impl Settings {
         }
     }
 
-    fn temporal_tls(&self) -> Option<homecare_activities::temporal::TemporalTls> {
+    fn temporal_tls(&self) -> Option<homecare_store::temporal::TemporalTls> {
         let client_cert = self
             .temporal_tls_client_cert
             .clone()
@@ -229,7 +230,7 @@ impl Settings {
             || self.temporal_tls_ca.is_some()
             || self.temporal_tls_domain.is_some()
             || client_cert.is_some();
-        wanted.then(|| homecare_activities::temporal::TemporalTls {
+        wanted.then(|| homecare_store::temporal::TemporalTls {
             ca: self.temporal_tls_ca.clone(),
             domain: self.temporal_tls_domain.clone(),
             client_cert,
@@ -262,7 +263,6 @@ impl Settings {
         Ok(ApiConfig {
             task_queue: self.task_queue.clone(),
             namespace: self.temporal_namespace.clone(),
-            late_check_in_after_minutes: self.late_check_in_minutes,
             unfilled_retry_minutes: self.unfilled_retry_minutes,
             update_timeout: Duration::from_secs(self.update_timeout_secs),
             policy: self.policy(),
@@ -291,6 +291,16 @@ impl Settings {
             max_db_connections: self.db_max_connections,
             bus: self.bus(),
             policy: self.policy(),
+            extra: self.worker_extra(),
         })
+    }
+
+    /// The bench's floor, on the worker that `--bench-floor` asks for it.
+    pub fn worker_extra(&self) -> Option<homecare_worker::ExtraRegistrations> {
+        self.bench_floor
+            .then(|| homecare_worker::ExtraRegistrations {
+                name: "the bench's floor workflow",
+                register: homecare_bench::floor::registration(),
+            })
     }
 }

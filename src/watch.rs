@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::StreamExt;
-use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 pub struct WatchOptions {
@@ -32,11 +31,30 @@ fn url(options: &WatchOptions, since: Option<u64>) -> String {
     if let Some(since) = since {
         query.push(format!("since={since}"));
     }
-    let base = options
-        .api_url
-        .trim_end_matches('/')
-        .replacen("http", "ws", 1);
-    format!("{base}/v1/events?{}", query.join("&"))
+    homecare_client::events_url(&options.api_url, &query.join("&"))
+}
+
+/// One line per frame: sequence, time, type, visit and data. A frame whose
+/// data does not have its type's documented shape is printed and flagged.
+fn line(text: &str) -> anyhow::Result<(u64, String)> {
+    let (frame, checked) = match homecare_client::read_frame(text) {
+        Ok((frame, _)) => (frame, String::new()),
+        Err(e) => (serde_json::from_str(text)?, format!("  [{e}]")),
+    };
+    let event = &frame.event;
+    Ok((
+        frame.sequence,
+        format!(
+            "#{} {} {} visit={} {}{checked}",
+            frame.sequence,
+            event
+                .time
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            event.event_type,
+            event.subject,
+            event.data
+        ),
+    ))
 }
 
 pub async fn run(options: WatchOptions) -> anyhow::Result<()> {
@@ -44,24 +62,16 @@ pub async fn run(options: WatchOptions) -> anyhow::Result<()> {
     loop {
         let url = url(&options, since);
         let (mut socket, _) =
-            tokio_tungstenite::connect_async(crate::credentials::websocket(&url, &options.token)?)
+            tokio_tungstenite::connect_async(homecare_client::websocket(&url, &options.token)?)
                 .await
                 .with_context(|| format!("cannot open {url}; is the platform up?"))?;
         eprintln!("watching {url}");
         while let Some(message) = socket.next().await {
             match message {
                 Ok(Message::Text(text)) => {
-                    let frame: Value = serde_json::from_str(&text)?;
-                    since = frame["sequence"].as_u64().or(since);
-                    let event = &frame["event"];
-                    println!(
-                        "#{} {} {} visit={} {}",
-                        frame["sequence"],
-                        event["time"].as_str().unwrap_or_default(),
-                        event["type"].as_str().unwrap_or_default(),
-                        event["subject"].as_str().unwrap_or_default(),
-                        event["data"]
-                    );
+                    let (sequence, line) = line(&text)?;
+                    since = Some(sequence);
+                    println!("{line}");
                 }
                 Ok(Message::Close(frame)) => {
                     eprintln!("server closed the stream: {frame:?}");

@@ -1,43 +1,40 @@
-//! Temporal activities: the only code that writes PostgreSQL and publishes to NATS
-//! on behalf of a workflow.
+//! Temporal activities: the only code that changes PostgreSQL and publishes to
+//! NATS on behalf of a workflow, organised by workflow step (`visit`,
+//! `assignment`, `plan`).
 //!
-//! Each state change is one transaction that also writes the event into
-//! `visit_events` (the outbox); after the commit, every unpublished event of the
-//! visit is published with its deterministic id as `Nats-Msg-Id` and marked
-//! published. A retry after a crash at any instant therefore finds the change
-//! already made, writes nothing twice, and publishes what is still missing. If
-//! NATS cannot be reached after the commit, the activity still succeeds and the
-//! outbox sweeper (`publish_stale`, run by every worker) publishes the event.
+//! Every step has one shape: load (through `homecare_store`, under the visit's
+//! row lock), decide (in `homecare_domain`), apply (one transaction that also
+//! records the events in the outbox; `Store::commit_and_publish` then sends
+//! them). Each is idempotent: a retry after a crash at any instant finds what
+//! the first attempt committed, writes nothing twice, and publishes what is
+//! still missing.
+//!
+//! One name per activity: the contract `visit.bill` is declared as
+//! `VisitActivities::bill` (`homecare_workflows`), implemented here by
+//! `VisitActivitiesImpl::bill`, which runs `visit::billing::bill`.
 
-pub mod audit;
-mod billing;
-pub mod claims;
-pub mod codec;
-mod engine;
-pub mod events;
-mod planning;
-pub mod scheduling;
-mod store;
-pub mod temporal;
+mod assignment;
+mod plan;
+mod visit;
 
 use std::sync::Arc;
 
+use homecare_domain::contracts::activity_names::{
+    caregiver, plan as plan_names, visit as visit_names,
+};
 use homecare_domain::contracts::{
     AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, InvoiceLineSummary,
     LateCheckInAlert, PlanOutcome, PlanProposal, PlanRequest, RecordCancel, RecordEvv,
-    RecordManualAssignment, RecordReschedule, RecordResolution, VisitRef, activity_names,
+    RecordManualAssignment, RecordReschedule, RecordResolution, VisitRef,
 };
 use homecare_domain::scheduling::Policy;
-use sqlx::PgPool;
+use homecare_store::{EventBusError, Store, StoreError};
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use uuid::Uuid;
 
-pub use billing::load_policy;
-pub use engine::{ManualProblem, check_manual};
-pub use events::{EventBus, EventBusConfig, EventBusError};
-pub use store::EvvKind;
+pub use homecare_domain::evv::EvvKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActivityFailure {
@@ -52,6 +49,17 @@ pub enum ActivityFailure {
     Publish(#[from] EventBusError),
     #[error("assignment clashed with concurrent bookings {0} times")]
     Contention(u32),
+}
+
+impl From<StoreError> for ActivityFailure {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::VisitNotFound(id) => Self::VisitNotFound(id),
+            StoreError::Inconsistent(detail) => Self::Rejected(detail),
+            StoreError::Database(e) => Self::Database(e),
+            StoreError::Publish(e) => Self::Publish(e),
+        }
+    }
 }
 
 impl ActivityFailure {
@@ -78,202 +86,203 @@ impl ActivityFailure {
     }
 }
 
-/// The activity implementations, holding the same handles the API uses.
-pub struct VisitActivitiesImpl {
-    db: PgPool,
-    bus: EventBus,
-    policy: Policy,
+/// What every step works with: the store and the scheduling policy (travel
+/// speed, score weights) its decisions use.
+#[derive(Clone)]
+pub struct Steps {
+    pub store: Store,
+    pub policy: Policy,
 }
 
-impl VisitActivitiesImpl {
-    pub fn new(db: PgPool, bus: EventBus) -> Self {
+impl Steps {
+    pub fn new(store: Store) -> Self {
         Self {
-            db,
-            bus,
+            store,
             policy: Policy::default(),
         }
     }
 
-    /// The scheduling policy (travel speed, score weights) decisions use.
     pub fn with_policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
         self
     }
 
-    pub fn db(&self) -> &PgPool {
-        &self.db
-    }
-
-    pub fn bus(&self) -> &EventBus {
-        &self.bus
+    /// The three groups of activities a worker registers, sharing these handles.
+    pub fn activities(
+        self,
+    ) -> (
+        VisitActivitiesImpl,
+        CaregiverActivitiesImpl,
+        PlanActivitiesImpl,
+    ) {
+        (
+            VisitActivitiesImpl(self.clone()),
+            CaregiverActivitiesImpl(self.clone()),
+            PlanActivitiesImpl(self),
+        )
     }
 }
 
+fn done<T>(result: Result<T, ActivityFailure>) -> Result<T, ActivityError> {
+    result.map_err(ActivityFailure::into_activity_error)
+}
+
+/// A visit's own steps (`visit.*`).
+pub struct VisitActivitiesImpl(pub Steps);
+
 #[activities]
 impl VisitActivitiesImpl {
-    #[activity(name = activity_names::ASSIGN_CAREGIVER)]
+    #[activity(name = visit_names::ASSIGN_CAREGIVER)]
     pub async fn assign_caregiver(
         self: Arc<Self>,
         _ctx: ActivityContext,
         visit: VisitRef,
     ) -> Result<AssignmentOutcome, ActivityError> {
-        self.assign(visit.visit_id)
-            .await
-            .map_err(ActivityFailure::into_activity_error)
+        done(assignment::engine::assign_caregiver(&self.0, visit.visit_id).await)
     }
 
-    #[activity(name = activity_names::RECORD_CHECK_IN)]
+    #[activity(name = visit_names::RECORD_CHECK_IN)]
     pub async fn record_check_in(
         self: Arc<Self>,
         _ctx: ActivityContext,
         evv: RecordEvv,
     ) -> Result<(), ActivityError> {
-        self.record_evv(EvvKind::CheckIn, &evv)
-            .await
-            .map_err(ActivityFailure::into_activity_error)
+        done(visit::evv::record(&self.0, EvvKind::CheckIn, &evv).await)
     }
 
-    #[activity(name = activity_names::RECORD_CHECK_OUT)]
+    #[activity(name = visit_names::RECORD_CHECK_OUT)]
     pub async fn record_check_out(
         self: Arc<Self>,
         _ctx: ActivityContext,
         evv: RecordEvv,
     ) -> Result<(), ActivityError> {
-        self.record_evv(EvvKind::CheckOut, &evv)
-            .await
-            .map_err(ActivityFailure::into_activity_error)
+        done(visit::evv::record(&self.0, EvvKind::CheckOut, &evv).await)
     }
 
-    #[activity(name = activity_names::CANCEL_VISIT)]
-    pub async fn cancel_visit(
+    #[activity(name = visit_names::CANCEL)]
+    pub async fn cancel(
         self: Arc<Self>,
         _ctx: ActivityContext,
         cancel: RecordCancel,
     ) -> Result<(), ActivityError> {
-        self.cancel(&cancel)
-            .await
-            .map_err(ActivityFailure::into_activity_error)
+        done(visit::cancel::cancel(&self.0, &cancel).await)
     }
 
-    #[activity(name = activity_names::CREATE_INVOICE_LINE)]
+    #[activity(name = visit_names::CREATE_INVOICE_LINE)]
     pub async fn create_invoice_line(
         self: Arc<Self>,
         _ctx: ActivityContext,
         visit: VisitRef,
     ) -> Result<InvoiceLineSummary, ActivityError> {
-        self.invoice(visit.visit_id)
-            .await
-            .map_err(ActivityFailure::into_activity_error)
+        done(visit::billing::create_invoice_line(&self.0, visit.visit_id).await)
     }
 
-    #[activity(name = activity_names::BILL_VISIT)]
-    pub async fn bill_completed_visit(
+    #[activity(name = visit_names::BILL)]
+    pub async fn bill(
         self: Arc<Self>,
         _ctx: ActivityContext,
         visit: VisitRef,
     ) -> Result<BillingOutcome, ActivityError> {
-        self.bill(visit.visit_id)
-            .await
-            .map_err(ActivityFailure::into_activity_error)
+        done(visit::billing::bill(&self.0, visit.visit_id).await)
     }
 
-    #[activity(name = activity_names::RESOLVE_EXCEPTION)]
-    pub async fn record_exception_resolution(
+    #[activity(name = visit_names::RESOLVE_EXCEPTION)]
+    pub async fn resolve_exception(
         self: Arc<Self>,
         _ctx: ActivityContext,
         request: RecordResolution,
     ) -> Result<(), ActivityError> {
-        self.resolve_exception(&request)
-            .await
-            .map_err(ActivityFailure::into_activity_error)
+        done(visit::exceptions::resolve_exception(&self.0, &request).await)
     }
 
-    #[activity(name = activity_names::CLOSE_MISSED_CHECK_OUT)]
-    pub async fn close_visit_without_check_out(
+    #[activity(name = visit_names::CLOSE_MISSED_CHECK_OUT)]
+    pub async fn close_missed_check_out(
         self: Arc<Self>,
         _ctx: ActivityContext,
         visit: VisitRef,
     ) -> Result<bool, ActivityError> {
-        self.close_missed_check_out(visit.visit_id)
-            .await
-            .map_err(ActivityFailure::into_activity_error)
+        done(visit::exceptions::close_missed_check_out(&self.0, visit.visit_id).await)
     }
 
-    #[activity(name = activity_names::RAISE_LATE_CHECK_IN_ALERT)]
+    #[activity(name = visit_names::RAISE_LATE_CHECK_IN_ALERT)]
     pub async fn raise_late_check_in_alert(
         self: Arc<Self>,
         _ctx: ActivityContext,
         alert: LateCheckInAlert,
     ) -> Result<bool, ActivityError> {
-        self.late_check_in_alert(&alert)
-            .await
-            .map_err(ActivityFailure::into_activity_error)
+        done(visit::alerts::raise_late_check_in_alert(&self.0, &alert).await)
     }
 
-    #[activity(name = activity_names::ASSIGN_MANUALLY)]
-    pub async fn assign_visit_manually(
+    #[activity(name = visit_names::ASSIGN_MANUALLY)]
+    pub async fn assign_manually(
         self: Arc<Self>,
         _ctx: ActivityContext,
         request: RecordManualAssignment,
     ) -> Result<AssignmentOutcome, ActivityError> {
-        self.assign_manually(&request)
-            .await
-            .map_err(ActivityFailure::into_activity_error)
+        done(assignment::manual::assign_manually(&self.0, &request).await)
     }
 
-    #[activity(name = activity_names::RESCHEDULE_VISIT)]
-    pub async fn reschedule_visit(
+    #[activity(name = visit_names::RESCHEDULE)]
+    pub async fn reschedule(
         self: Arc<Self>,
         _ctx: ActivityContext,
         request: RecordReschedule,
     ) -> Result<AssignmentOutcome, ActivityError> {
-        self.reschedule(&request)
-            .await
-            .map_err(ActivityFailure::into_activity_error)
+        done(assignment::reschedule::reschedule(&self.0, &request).await)
     }
+}
 
-    #[activity(name = activity_names::SOLVE_PLAN)]
-    pub async fn solve_day_plan(
-        self: Arc<Self>,
-        ctx: ActivityContext,
-        request: PlanRequest,
-    ) -> Result<PlanProposal, ActivityError> {
-        self.solve_plan(Some(&ctx), &request)
-            .await
-            .map_err(ActivityFailure::into_activity_error)
-    }
+/// A caregiver's steps (`caregiver.*`).
+pub struct CaregiverActivitiesImpl(pub Steps);
 
-    #[activity(name = activity_names::APPLY_PLAN)]
-    pub async fn apply_day_plan(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        proposal: PlanProposal,
-    ) -> Result<PlanOutcome, ActivityError> {
-        self.apply_plan(&proposal)
-            .await
-            .map_err(ActivityFailure::into_activity_error)
-    }
-
-    #[activity(name = activity_names::APPLY_CALL_OUT)]
-    pub async fn apply_caregiver_call_out(
+#[activities]
+impl CaregiverActivitiesImpl {
+    #[activity(name = caregiver::APPLY_CALL_OUT)]
+    pub async fn apply_call_out(
         self: Arc<Self>,
         _ctx: ActivityContext,
         call_out: CallOut,
     ) -> Result<CallOutOutcome, ActivityError> {
-        self.apply_call_out(&call_out)
-            .await
-            .map_err(ActivityFailure::into_activity_error)
+        done(assignment::call_out::apply_call_out(&self.0, &call_out).await)
     }
 }
 
-/// The floor's activities: they do nothing, so `homecare bench` can measure
-/// what Temporal alone costs for a visit's round trips.
-pub struct FloorActivitiesImpl;
+/// A day plan's steps (`plan.*`).
+pub struct PlanActivitiesImpl(pub Steps);
 
 #[activities]
-impl FloorActivitiesImpl {
-    #[activity(name = "floor.noop")]
-    pub async fn noop(_ctx: ActivityContext, _step: String) -> Result<(), ActivityError> {
-        Ok(())
+impl PlanActivitiesImpl {
+    #[activity(name = plan_names::SOLVE)]
+    pub async fn solve(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        request: PlanRequest,
+    ) -> Result<PlanProposal, ActivityError> {
+        done(plan::solve::solve(&self.0, Some(&ctx), &request).await)
     }
+
+    #[activity(name = plan_names::APPLY)]
+    pub async fn apply(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        proposal: PlanProposal,
+    ) -> Result<PlanOutcome, ActivityError> {
+        done(plan::apply::apply(&self.0, &proposal).await)
+    }
+}
+
+/// The steps as plain functions, for the activity tests: the same code the
+/// activities run, without a Temporal worker.
+pub mod run {
+    pub use crate::assignment::call_out::apply_call_out;
+    pub use crate::assignment::engine::assign_caregiver;
+    pub use crate::assignment::manual::assign_manually;
+    pub use crate::assignment::reschedule::reschedule;
+    pub use crate::plan::apply::apply as apply_plan;
+    pub use crate::plan::solve::solve as solve_plan;
+    pub use crate::visit::alerts::raise_late_check_in_alert;
+    pub use crate::visit::billing::{bill, create_invoice_line};
+    pub use crate::visit::cancel::cancel;
+    pub use crate::visit::evv::record as record_evv;
+    pub use crate::visit::exceptions::{close_missed_check_out, resolve_exception};
 }

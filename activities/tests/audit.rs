@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Fixture, at};
-use homecare_activities::audit;
+use homecare_store::audit;
 use sqlx::PgPool;
 
 async fn audited_visit(fx: &Fixture) {

@@ -8,10 +8,11 @@ mod common;
 mod pyx12;
 
 use chrono::NaiveDate;
-use common::{Fixture, at, evv};
-use homecare_activities::{ActivityFailure, EvvKind, claims};
+use common::{Fixture, Run, at, evv};
+use homecare_activities::{ActivityFailure, EvvKind};
 use homecare_domain::contracts::{ExceptionResolution, RecordEvv, RecordResolution};
 use homecare_domain::evv::{ExceptionCode, ResolutionCode};
+use homecare_store::claims;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use sqlx::PgPool;
@@ -52,7 +53,7 @@ async fn a_check_in_outside_the_geofence_holds_billing_until_resolved_then_bills
     let maria = fx.caregiver("Maria", &[]).await;
     let visit = fx.visit(at(9, 0), at(11, 0), &[]).await;
     let act = &fx.activities;
-    act.assign(visit).await.unwrap();
+    act.assign_caregiver(visit).await.unwrap();
     act.record_evv(EvvKind::CheckIn, &away(visit, maria, at(9, 0)))
         .await
         .unwrap();
@@ -130,7 +131,7 @@ async fn check_in_and_out_exceptions_follow_the_agency_policy(db: PgPool) {
     let maria = fx.caregiver("Maria", &[]).await;
     let visit = fx.visit(at(9, 0), at(11, 0), &[]).await;
     let act = &fx.activities;
-    act.assign(visit).await.unwrap();
+    act.assign_caregiver(visit).await.unwrap();
     // 20 min late (tolerance 15), out 30 min early: two exceptions, nothing refused.
     act.record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 20)))
         .await
@@ -163,7 +164,7 @@ async fn check_in_and_out_exceptions_follow_the_agency_policy(db: PgPool) {
     .execute(fx.db())
     .await
     .unwrap();
-    act.assign(second).await.unwrap();
+    act.assign_caregiver(second).await.unwrap();
     act.record_evv(EvvKind::CheckIn, &away(second, maria, at(12, 20)))
         .await
         .unwrap();
@@ -340,7 +341,7 @@ async fn a_missed_check_out_closes_the_visit_and_its_resolution_supplies_the_end
     let maria = fx.caregiver("Maria", &[]).await;
     let visit = fx.visit(at(9, 0), at(11, 0), &[]).await;
     let act = &fx.activities;
-    act.assign(visit).await.unwrap();
+    act.assign_caregiver(visit).await.unwrap();
     act.record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 0)))
         .await
         .unwrap();

@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::Duration;
-use common::{Fixture, at};
+use common::{Fixture, Run, at};
 use futures::future::join_all;
 use homecare_activities::ActivityFailure;
 use homecare_domain::contracts::{CallOut, ManualAssignment, RecordManualAssignment};
@@ -148,7 +148,11 @@ async fn a_call_out_nobody_can_cover_leaves_the_visit_unfilled_with_an_alert(db:
     f.caregiver("James Chen", &[]).await;
     let visit = f.visit(at(15, 0), at(16, 0), &["hoyer_lift"]).await;
     assert_eq!(
-        f.activities.assign(visit).await.unwrap().caregiver_id,
+        f.activities
+            .assign_caregiver(visit)
+            .await
+            .unwrap()
+            .caregiver_id,
         Some(maria)
     );
 
@@ -168,7 +172,7 @@ async fn a_call_out_nobody_can_cover_leaves_the_visit_unfilled_with_an_alert(db:
         "{events:?}"
     );
     // Maria is unavailable now: the engine does not give the visit back to her.
-    let retried = f.activities.assign(visit).await.unwrap();
+    let retried = f.activities.assign_caregiver(visit).await.unwrap();
     assert_eq!(retried.caregiver_id, None);
     f.cleanup().await;
 }
@@ -249,7 +253,7 @@ async fn a_two_person_visit_gets_two_caregivers_and_a_call_out_replaces_only_one
     }
     let visit = f.visit_for(f.client_id, at(15, 0), at(16, 0), 2).await;
 
-    let outcome = f.activities.assign(visit).await.unwrap();
+    let outcome = f.activities.assign_caregiver(visit).await.unwrap();
     assert_eq!(outcome.caregiver_ids.len(), 2);
     assert_ne!(outcome.caregiver_ids[0], outcome.caregiver_ids[1]);
     assert_eq!(f.staff(visit).await, outcome.caregiver_ids);
@@ -280,7 +284,7 @@ async fn fifty_concurrent_assignments_of_overlapping_visits_never_double_book(db
         visits.push(f.visit(at(15, i % 50), at(16, 0), &[]).await);
     }
 
-    let outcomes = join_all(visits.iter().map(|v| f.activities.assign(*v))).await;
+    let outcomes = join_all(visits.iter().map(|v| f.activities.assign_caregiver(*v))).await;
 
     let mut booked: Vec<Uuid> = outcomes
         .into_iter()

@@ -3,11 +3,10 @@
 
 mod common;
 
-use common::{Fixture, at, evv};
-use homecare_activities::{
-    ActivityFailure, EventBus, EventBusConfig, EvvKind, VisitActivitiesImpl,
-};
+use common::{Fixture, Run, at, evv};
+use homecare_activities::{ActivityFailure, EvvKind, Steps};
 use homecare_domain::contracts::{LateCheckInAlert, RecordCancel};
+use homecare_store::{EventBus, EventBusConfig, Store};
 use rust_decimal_macros::dec;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -21,7 +20,7 @@ async fn assignment_books_a_caregiver_with_every_required_skill(db: PgPool) {
         .await;
     let visit = f.visit(at(15, 0), at(16, 0), &["hoyer_lift"]).await;
 
-    let outcome = f.activities.assign(visit).await.unwrap();
+    let outcome = f.activities.assign_caregiver(visit).await.unwrap();
 
     assert_eq!(outcome.caregiver_id, Some(maria));
     assert_eq!(f.status(visit).await, "assigned");
@@ -35,8 +34,8 @@ async fn a_retried_assignment_books_once_and_publishes_once(db: PgPool) {
     let maria = f.caregiver("Maria Lopez", &[]).await;
     let visit = f.visit(at(15, 0), at(16, 0), &[]).await;
 
-    let first = f.activities.assign(visit).await.unwrap();
-    let retried = f.activities.assign(visit).await.unwrap();
+    let first = f.activities.assign_caregiver(visit).await.unwrap();
+    let retried = f.activities.assign_caregiver(visit).await.unwrap();
 
     assert_eq!(first.caregiver_id, Some(maria));
     assert_eq!(retried.caregiver_id, Some(maria));
@@ -58,8 +57,8 @@ async fn a_visit_nobody_can_staff_becomes_unfilled_with_an_event(db: PgPool) {
     f.caregiver("James Chen", &["personal_care"]).await;
     let visit = f.visit(at(15, 0), at(16, 0), &["dementia_care"]).await;
 
-    let outcome = f.activities.assign(visit).await.unwrap();
-    let again = f.activities.assign(visit).await.unwrap();
+    let outcome = f.activities.assign_caregiver(visit).await.unwrap();
+    let again = f.activities.assign_caregiver(visit).await.unwrap();
 
     assert_eq!(outcome.caregiver_id, None);
     assert_eq!(again.caregiver_id, None);
@@ -116,7 +115,7 @@ async fn check_in_and_check_out_retried_record_one_evv_record_each(db: PgPool) {
     let f = Fixture::new(db).await;
     let maria = f.caregiver("Maria Lopez", &[]).await;
     let visit = f.visit(at(9, 0), at(11, 0), &[]).await;
-    f.activities.assign(visit).await.unwrap();
+    f.activities.assign_caregiver(visit).await.unwrap();
 
     for _ in 0..2 {
         f.activities
@@ -157,7 +156,7 @@ async fn evv_from_a_caregiver_not_assigned_is_refused_for_good(db: PgPool) {
     let f = Fixture::new(db).await;
     f.caregiver("Maria Lopez", &[]).await;
     let visit = f.visit(at(9, 0), at(11, 0), &[]).await;
-    f.activities.assign(visit).await.unwrap();
+    f.activities.assign_caregiver(visit).await.unwrap();
 
     let error = f
         .activities
@@ -186,8 +185,8 @@ async fn invoicing_twice_creates_one_line_with_the_exact_amount(db: PgPool) {
     let visit = f.visit(at(15, 0), at(17, 0), &[]).await;
     f.work(visit, maria, at(15, 0), at(16, 52)).await;
 
-    let first = f.activities.invoice(visit).await.unwrap();
-    let second = f.activities.invoice(visit).await.unwrap();
+    let first = f.activities.create_invoice_line(visit).await.unwrap();
+    let second = f.activities.create_invoice_line(visit).await.unwrap();
 
     // 112 verified minutes -> (112 + 7) / 15 = 7 units x 7.50 (private pay T1019) = 52.50
     assert_eq!(first.units, 7);
@@ -221,7 +220,7 @@ async fn a_publish_lost_after_commit_is_repaired_by_the_retry_without_a_duplicat
     let f = Fixture::new(db).await;
     let maria = f.caregiver("Maria Lopez", &[]).await;
     let visit = f.visit(at(9, 0), at(11, 0), &[]).await;
-    f.activities.assign(visit).await.unwrap();
+    f.activities.assign_caregiver(visit).await.unwrap();
     f.activities
         .record_evv(EvvKind::CheckIn, &evv(visit, maria, at(9, 0)))
         .await
@@ -278,7 +277,7 @@ async fn cancelling_twice_frees_the_caregiver_once(db: PgPool) {
     let f = Fixture::new(db).await;
     let maria = f.caregiver("Maria Lopez", &[]).await;
     let first = f.visit(at(9, 0), at(11, 0), &[]).await;
-    f.activities.assign(first).await.unwrap();
+    f.activities.assign_caregiver(first).await.unwrap();
     let cancel = RecordCancel {
         visit_id: first,
         reason: "client in hospital".to_owned(),
@@ -288,7 +287,11 @@ async fn cancelling_twice_frees_the_caregiver_once(db: PgPool) {
 
     let second = f.visit(at(9, 0), at(11, 0), &[]).await;
     assert_eq!(
-        f.activities.assign(second).await.unwrap().caregiver_id,
+        f.activities
+            .assign_caregiver(second)
+            .await
+            .unwrap()
+            .caregiver_id,
         Some(maria)
     );
     assert_eq!(f.count("select count(*) from visit_events where visit_id = $1 and event_type = 'homecare.visit.cancelled'", first).await, 1);
@@ -301,8 +304,8 @@ async fn the_late_alert_is_raised_only_while_the_check_in_is_missing(db: PgPool)
     let maria = f.caregiver("Maria Lopez", &[]).await;
     let late = f.visit(at(9, 0), at(11, 0), &[]).await;
     let punctual = f.visit(at(12, 0), at(13, 0), &[]).await;
-    f.activities.assign(late).await.unwrap();
-    f.activities.assign(punctual).await.unwrap();
+    f.activities.assign_caregiver(late).await.unwrap();
+    f.activities.assign_caregiver(punctual).await.unwrap();
     f.activities
         .record_evv(EvvKind::CheckIn, &evv(punctual, maria, at(12, 1)))
         .await
@@ -314,19 +317,19 @@ async fn the_late_alert_is_raised_only_while_the_check_in_is_missing(db: PgPool)
     };
     assert!(
         f.activities
-            .late_check_in_alert(&alert(late))
+            .raise_late_check_in_alert(&alert(late))
             .await
             .unwrap()
     );
     assert!(
         f.activities
-            .late_check_in_alert(&alert(late))
+            .raise_late_check_in_alert(&alert(late))
             .await
             .unwrap()
     );
     assert!(
         !f.activities
-            .late_check_in_alert(&alert(punctual))
+            .raise_late_check_in_alert(&alert(punctual))
             .await
             .unwrap()
     );
@@ -348,7 +351,7 @@ async fn an_activity_succeeds_without_nats_and_the_sweeper_publishes_its_event(d
     let visit = f.visit(at(9, 0), at(11, 0), &[]).await;
     // A worker whose NATS subjects no stream captures: every publish fails, as
     // it would with JetStream unreachable, after the transaction has committed.
-    let cut_off = VisitActivitiesImpl::new(
+    let cut_off = Steps::new(Store::new(
         db,
         EventBus::connect(EventBusConfig {
             subject_prefix: format!("nowhere_{}", Uuid::new_v4().simple()),
@@ -356,9 +359,9 @@ async fn an_activity_succeeds_without_nats_and_the_sweeper_publishes_its_event(d
         })
         .await
         .unwrap(),
-    );
+    ));
     let outcome = cut_off
-        .assign(visit)
+        .assign_caregiver(visit)
         .await
         .expect("the change commits; the publish waits");
     assert!(outcome.caregiver_id.is_some());

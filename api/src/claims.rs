@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
-use homecare_activities::claims::{self, ClaimRow, ClaimsError, FormedClaims};
+use homecare_store::claims::{self, ClaimRow, ClaimsError, FormedClaims};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

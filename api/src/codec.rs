@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use homecare_activities::codec::PayloadCrypto;
+use homecare_store::codec::PayloadCrypto;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use temporalio_common::protos::temporal::api::common::v1::Payload;

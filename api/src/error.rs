@@ -222,6 +222,17 @@ impl From<FieldErrors> for ApiError {
     }
 }
 
+impl From<homecare_store::StoreError> for ApiError {
+    fn from(error: homecare_store::StoreError) -> Self {
+        use homecare_store::StoreError;
+        match error {
+            StoreError::VisitNotFound(id) => Self::NotFound(format!("visit {id} not found")),
+            StoreError::Database(e) => e.into(),
+            other => Self::internal(other),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         match &error {

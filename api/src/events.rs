@@ -18,10 +18,10 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures::StreamExt;
-use homecare_activities::{EventBus, EventBusError};
 use homecare_domain::validation::FieldErrors;
-use homecare_domain::{EventEnvelope, EventKind};
-use serde::{Deserialize, Serialize};
+use homecare_domain::{EventEnvelope, EventFrame, EventKind};
+use homecare_store::{EventBus, EventBusError};
+use serde::Deserialize;
 use tokio::sync::broadcast;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -39,18 +39,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(subscribe))
 }
 
-/// One frame on the socket: the stream sequence (pass it back as `since` to
-/// resume) and the CloudEvents envelope.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RelayedEvent {
-    pub sequence: u64,
-    pub event: EventEnvelope,
-}
-
 /// This process's shared live feed of the stream.
 #[derive(Clone)]
 pub struct Relay {
-    feed: broadcast::Sender<Arc<RelayedEvent>>,
+    feed: broadcast::Sender<Arc<EventFrame>>,
 }
 
 fn after(sequence: u64) -> DeliverPolicy {
@@ -78,10 +70,10 @@ async fn ordered_messages(
 
 /// The message's stream sequence, and its event if it is an event envelope. The
 /// sequence counts as covered either way, so a stray message never stalls anyone.
-fn decode(message: &async_nats::jetstream::Message) -> Option<(u64, Option<RelayedEvent>)> {
+fn decode(message: &async_nats::jetstream::Message) -> Option<(u64, Option<EventFrame>)> {
     let sequence = message.info().ok()?.stream_sequence;
     let event = match serde_json::from_slice::<EventEnvelope>(&message.payload) {
-        Ok(event) => Some(RelayedEvent { sequence, event }),
+        Ok(event) => Some(EventFrame { sequence, event }),
         Err(e) => {
             tracing::warn!(sequence, error = %e, "skipping a message that is not an event envelope");
             None
@@ -113,7 +105,7 @@ impl Relay {
         self.feed.receiver_count()
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<RelayedEvent>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventFrame>> {
         self.feed.subscribe()
     }
 }
@@ -122,7 +114,7 @@ impl Relay {
 /// consumer after the last sequence seen if it ever ends.
 async fn run_relay(
     bus: EventBus,
-    feed: broadcast::Sender<Arc<RelayedEvent>>,
+    feed: broadcast::Sender<Arc<EventFrame>>,
     mut messages: Messages,
     mut last_sequence: u64,
 ) {
@@ -305,7 +297,7 @@ async fn subscribe(
     }))
 }
 
-async fn send(socket: &mut WebSocket, event: &RelayedEvent) -> Result<(), String> {
+async fn send(socket: &mut WebSocket, event: &EventFrame) -> Result<(), String> {
     let text = serde_json::to_string(event).map_err(|e| e.to_string())?;
     socket
         .send(Message::Text(text.into()))
@@ -369,6 +361,27 @@ async fn replay_or_close(
     }
 }
 
+/// Answers a client's Close frame with one of our own (RFC 6455, 5.5.1: the
+/// endpoint that receives a Close sends one back), so the client's `close()`
+/// completes at once instead of waiting for its own timeout.
+async fn answer_close(mut socket: WebSocket, frame: Option<CloseFrame>) -> Result<(), String> {
+    let code = frame.as_ref().map_or(1000, |f| f.code);
+    let reply = CloseFrame {
+        // 1005 (no status) and 1006 must never be sent; echo any other code.
+        code: if matches!(code, 1005 | 1006) {
+            1000
+        } else {
+            code
+        },
+        reason: "".into(),
+    };
+    // The socket may already have queued its reply (tungstenite answers a
+    // Close itself on the next write); either way this flushes it.
+    let _ = socket.send(Message::Close(Some(reply))).await;
+    let _ = futures::SinkExt::close(&mut socket).await;
+    Ok(())
+}
+
 async fn relay_to_socket(
     mut socket: WebSocket,
     state: AppState,
@@ -403,7 +416,8 @@ async fn relay_to_socket(
                 }
             },
             incoming = socket.recv() => match incoming {
-                None | Some(Ok(Message::Close(_))) | Some(Err(_)) => return Ok(()),
+                Some(Ok(Message::Close(frame))) => return answer_close(socket, frame).await,
+                None | Some(Err(_)) => return Ok(()),
                 Some(Ok(_)) => {}
             },
         }

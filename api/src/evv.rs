@@ -19,7 +19,8 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::clients::Page;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::visits::{Effect, find_visit, send_update};
+use crate::visits::find_visit;
+use crate::workflow_client::{Effect, send_update};
 use crate::{ApiError, AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -263,7 +264,7 @@ pub struct ResolveRequest {
     operation_id = "resolve_visit_exception",
     params(("id" = Uuid, Path, description = "The visit"),
            ("exception_id" = Uuid, Path, description = "The exception"),
-           crate::visits::IdempotencyKey),
+           crate::idempotency::IdempotencyKey),
     request_body = ResolveRequest,
     responses((status = 200, description = "The visit as its workflow now sees it", body = VisitSnapshot)))]
 #[tracing::instrument(skip_all, fields(visit_id = %visit_id, exception_id = %exception_id))]

@@ -2,6 +2,7 @@
 //! JetStream stream, and health endpoints. Stateless: everything a second replica
 //! needs lives in Postgres, Temporal or JetStream.
 
+pub mod asyncapi;
 mod audit;
 pub mod auth;
 mod billing;
@@ -14,18 +15,20 @@ mod events;
 mod evv;
 mod extract;
 mod health;
+mod idempotency;
 mod invoices;
 mod openapi;
 mod plans;
 pub mod tls;
 mod visits;
+mod workflow_client;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::http::header;
 use axum::routing::get;
-use homecare_activities::EventBus;
+use homecare_store::EventBus;
 use sqlx::PgPool;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -38,8 +41,6 @@ pub use events::Relay;
 pub struct ApiConfig {
     pub task_queue: String,
     pub namespace: String,
-    /// Minutes after the scheduled start before a missing check-in raises an alert.
-    pub late_check_in_after_minutes: i64,
     /// While a visit is unfilled, how often assignment is retried.
     pub unfilled_retry_minutes: i64,
     /// How long a check-in/out or cancel waits for the workflow before answering
@@ -51,7 +52,7 @@ pub struct ApiConfig {
     /// How bearer tokens are verified.
     pub auth: auth::AuthConfig,
     /// Workflow payload encryption, for the codec endpoint.
-    pub crypto: Option<std::sync::Arc<homecare_activities::codec::PayloadCrypto>>,
+    pub crypto: Option<std::sync::Arc<homecare_store::codec::PayloadCrypto>>,
     /// Origins (the Temporal UI) allowed to call the codec endpoint.
     pub codec_cors_origins: Vec<String>,
 }
@@ -72,7 +73,7 @@ impl AppState {
         bus: EventBus,
         temporal: temporalio_client::Client,
         config: ApiConfig,
-    ) -> Result<Self, homecare_activities::EventBusError> {
+    ) -> Result<Self, homecare_store::EventBusError> {
         bus.ensure_stream().await?;
         let relay = Relay::start(bus.clone()).await?;
         Ok(Self {
@@ -151,10 +152,20 @@ pub fn router(state: AppState) -> Router {
     let document = openapi::complete(document)
         .to_pretty_json()
         .expect("the OpenAPI document serialises");
+    let events_document = asyncapi::document().to_string();
     router
         .route(
             "/openapi.json",
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
+        )
+        .route(
+            "/asyncapi.json",
+            get(move || async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    events_document,
+                )
+            }),
         )
         .layer(TraceLayer::new_for_http())
         .with_state(state)

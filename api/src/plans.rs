@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::extract::{ApiJson, ApiPath};
-use crate::visits::idempotency_key;
+use crate::idempotency::idempotency_key;
 use crate::{ApiError, AppState};
 
 /// v5 namespace for plan ids derived from an `Idempotency-Key`.
@@ -95,7 +95,7 @@ async fn find(state: &AppState, id: Uuid) -> Result<Plan, ApiError> {
 /// event feed) gives the figures when the plan is applied. With an
 /// `Idempotency-Key`, a retried request answers 200 with the plan it started.
 #[utoipa::path(post, path = "/plans", tag = "plans", operation_id = "create_plan",
-    params(crate::visits::IdempotencyKey),
+    params(crate::idempotency::IdempotencyKey),
     request_body = NewPlan,
     responses(
         (status = 202, description = "Accepted: the optimizer is running", body = Plan),

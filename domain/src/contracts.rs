@@ -31,38 +31,52 @@ pub fn call_out_workflow_id(call_out_id: Uuid) -> String {
     format!("call-out-{call_out_id}")
 }
 
-/// Activity type names, shared by the declarations and the implementations.
+/// Activity type names, shared by the declarations (`homecare_workflows`) and
+/// the implementations (`homecare_activities`): `<group>.<name>` is declared as
+/// `<Group>Activities::<name>` and implemented by the function of that name.
+/// The strings are in every recorded workflow history: never change one.
 pub mod activity_names {
-    pub const ASSIGN_CAREGIVER: &str = "visit.assign_caregiver";
-    pub const RECORD_CHECK_IN: &str = "visit.record_check_in";
-    pub const RECORD_CHECK_OUT: &str = "visit.record_check_out";
-    pub const CANCEL_VISIT: &str = "visit.cancel";
-    pub const CREATE_INVOICE_LINE: &str = "visit.create_invoice_line";
-    pub const RAISE_LATE_CHECK_IN_ALERT: &str = "visit.raise_late_check_in_alert";
-    pub const ASSIGN_MANUALLY: &str = "visit.assign_manually";
-    pub const APPLY_CALL_OUT: &str = "caregiver.apply_call_out";
-    pub const RESCHEDULE_VISIT: &str = "visit.reschedule";
-    pub const SOLVE_PLAN: &str = "plan.solve";
-    pub const APPLY_PLAN: &str = "plan.apply";
-    pub const BILL_VISIT: &str = "visit.bill";
-    pub const RESOLVE_EXCEPTION: &str = "visit.resolve_exception";
-    pub const CLOSE_MISSED_CHECK_OUT: &str = "visit.close_missed_check_out";
+    /// A visit's own steps (`VisitActivities`).
+    pub mod visit {
+        pub const ASSIGN_CAREGIVER: &str = "visit.assign_caregiver";
+        pub const RECORD_CHECK_IN: &str = "visit.record_check_in";
+        pub const RECORD_CHECK_OUT: &str = "visit.record_check_out";
+        pub const CANCEL: &str = "visit.cancel";
+        pub const CREATE_INVOICE_LINE: &str = "visit.create_invoice_line";
+        pub const RAISE_LATE_CHECK_IN_ALERT: &str = "visit.raise_late_check_in_alert";
+        pub const ASSIGN_MANUALLY: &str = "visit.assign_manually";
+        pub const RESCHEDULE: &str = "visit.reschedule";
+        pub const BILL: &str = "visit.bill";
+        pub const RESOLVE_EXCEPTION: &str = "visit.resolve_exception";
+        pub const CLOSE_MISSED_CHECK_OUT: &str = "visit.close_missed_check_out";
+    }
+
+    /// A caregiver's steps (`CaregiverActivities`).
+    pub mod caregiver {
+        pub const APPLY_CALL_OUT: &str = "caregiver.apply_call_out";
+    }
+
+    /// A day plan's steps (`PlanActivities`).
+    pub mod plan {
+        pub const SOLVE: &str = "plan.solve";
+        pub const APPLY: &str = "plan.apply";
+    }
 
     pub const ALL: [&str; 14] = [
-        ASSIGN_CAREGIVER,
-        RECORD_CHECK_IN,
-        RECORD_CHECK_OUT,
-        CANCEL_VISIT,
-        CREATE_INVOICE_LINE,
-        RAISE_LATE_CHECK_IN_ALERT,
-        ASSIGN_MANUALLY,
-        APPLY_CALL_OUT,
-        RESCHEDULE_VISIT,
-        SOLVE_PLAN,
-        APPLY_PLAN,
-        BILL_VISIT,
-        RESOLVE_EXCEPTION,
-        CLOSE_MISSED_CHECK_OUT,
+        visit::ASSIGN_CAREGIVER,
+        visit::RECORD_CHECK_IN,
+        visit::RECORD_CHECK_OUT,
+        visit::CANCEL,
+        visit::CREATE_INVOICE_LINE,
+        visit::RAISE_LATE_CHECK_IN_ALERT,
+        visit::ASSIGN_MANUALLY,
+        visit::RESCHEDULE,
+        visit::BILL,
+        visit::RESOLVE_EXCEPTION,
+        visit::CLOSE_MISSED_CHECK_OUT,
+        caregiver::APPLY_CALL_OUT,
+        plan::SOLVE,
+        plan::APPLY,
     ];
 }
 

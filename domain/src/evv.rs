@@ -169,6 +169,63 @@ pub fn resolution_allowed(
     }
 }
 
+/// Which end of a visit an EVV record verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvvKind {
+    CheckIn,
+    CheckOut,
+}
+
+impl EvvKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CheckIn => "check_in",
+            Self::CheckOut => "check_out",
+        }
+    }
+
+    /// The state a visit must be in to record it, and the state it moves to.
+    pub fn transition(self) -> (crate::VisitStatus, crate::VisitStatus) {
+        use crate::VisitStatus::{Assigned, CheckedIn, Completed};
+        match self {
+            Self::CheckIn => (Assigned, CheckedIn),
+            Self::CheckOut => (CheckedIn, Completed),
+        }
+    }
+
+    /// Exceptions found in this record are raised with this source.
+    pub fn source(self) -> ExceptionSource {
+        match self {
+            Self::CheckIn => ExceptionSource::CheckIn,
+            Self::CheckOut => ExceptionSource::CheckOut,
+        }
+    }
+}
+
+/// Where an exception was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ExceptionSource {
+    CheckIn,
+    CheckOut,
+    /// The missed check-out timer.
+    Timer,
+    Billing,
+}
+
+impl ExceptionSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CheckIn => "check_in",
+            Self::CheckOut => "check_out",
+            Self::Timer => "timer",
+            Self::Billing => "billing",
+        }
+    }
+}
+
 /// The agency's EVV policy (`agency_settings`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EvvPolicy {

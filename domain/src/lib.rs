@@ -2,6 +2,7 @@
 //! envelope, pricing, and input validation. No I/O and no async, so the workflow
 //! crate can use all of it without risking determinism.
 
+pub mod codes;
 pub mod contracts;
 pub mod events;
 pub mod evv;
@@ -11,5 +12,5 @@ pub mod validation;
 pub mod visit;
 pub mod x12;
 
-pub use events::{EventEnvelope, EventKind};
+pub use events::{Event, EventData, EventEnvelope, EventFrame, EventKind};
 pub use visit::{Rejection, RejectionCode, VisitStatus};

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 /// A point on Earth, in degrees.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Location {
     pub latitude: f64,
     pub longitude: f64,
@@ -584,6 +585,99 @@ pub fn rank(need: &VisitNeed, caregivers: &[CaregiverProfile], policy: &Policy) 
     Ranking {
         eligible,
         ineligible,
+    }
+}
+
+/// Why a caregiver cannot take a visit by hand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManualProblem {
+    pub caregiver_id: Uuid,
+    pub violations: Vec<Violation>,
+}
+
+/// A coordinator's choice that is not a staff for this visit at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManualRefusal {
+    #[error("the visit needs {needed} distinct caregiver(s); {given} given")]
+    Count { needed: usize, given: usize },
+    #[error("no such caregiver: {}", .0.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", "))]
+    Unknown(Vec<Uuid>),
+}
+
+/// Checks a coordinator's choice against the shape of the visit (how many
+/// caregivers, distinct, existing: `profiles` holds those found) and every hard
+/// rule. `Ok(vec![])`: allowed; otherwise each caregiver's violations.
+pub fn check_manual(
+    need: &VisitNeed,
+    caregiver_ids: &[Uuid],
+    profiles: &[CaregiverProfile],
+    overrides: Overrides,
+    policy: &Policy,
+) -> Result<Vec<ManualProblem>, ManualRefusal> {
+    let needed = usize::from(need.caregivers_needed);
+    let mut distinct = caregiver_ids.to_vec();
+    distinct.sort();
+    distinct.dedup();
+    if caregiver_ids.len() != needed || distinct.len() != needed {
+        return Err(ManualRefusal::Count {
+            needed,
+            given: distinct.len(),
+        });
+    }
+    let unknown: Vec<Uuid> = distinct
+        .iter()
+        .copied()
+        .filter(|id| !profiles.iter().any(|p| p.id == *id))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ManualRefusal::Unknown(unknown));
+    }
+    Ok(profiles
+        .iter()
+        .filter(|p| distinct.contains(&p.id))
+        .map(|p| ManualProblem {
+            caregiver_id: p.id,
+            violations: violations(need, p, policy, overrides),
+        })
+        .filter(|p| !p.violations.is_empty())
+        .collect())
+}
+
+/// Says which rules each caregiver breaks, for a refusal message.
+pub fn describe_problems(problems: &[ManualProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| {
+            let codes: Vec<&str> = p.violations.iter().map(Violation::code).collect();
+            format!("caregiver {} breaks {}", p.caregiver_id, codes.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Who made a staffing decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DecidedBy {
+    /// The scheduling engine, for a new or unfilled visit or a reschedule.
+    Engine,
+    /// A coordinator's manual assignment.
+    Coordinator,
+    /// The engine, re-deciding after a caregiver called out.
+    CallOut,
+    /// A day plan.
+    Planner,
+}
+
+impl DecidedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Engine => "engine",
+            Self::Coordinator => "coordinator",
+            Self::CallOut => "call_out",
+            Self::Planner => "planner",
+        }
     }
 }
 

@@ -9,6 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::codes::{ClaimFilingIndicator, UsState};
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
     pub line1: String,
@@ -137,20 +139,6 @@ const MAX_AMOUNT_DIGITS: usize = 18;
 const MAX_UNIT_DIGITS: usize = 15;
 /// ST02 / SE02: one transaction set per file.
 const TRANSACTION_SET_CONTROL_NUMBER: &str = "0001";
-
-/// SBR09 claim filing indicator codes the 837P guide lists.
-const CLAIM_FILING_INDICATORS: [&str; 23] = [
-    "11", "12", "13", "14", "15", "16", "17", "AM", "BL", "CH", "CI", "DS", "FI", "HM", "LM", "MA",
-    "MB", "MC", "OF", "TV", "VA", "WC", "ZZ",
-];
-
-/// USPS codes of the states, DC, the territories and the military "states".
-const US_STATE_CODES: [&str; 62] = [
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
-    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
-    "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
-    "WV", "WI", "WY", "AS", "GU", "MP", "PR", "VI", "FM", "MH", "PW", "AA", "AE", "AP",
-];
 
 /// Why an [`Interchange837`] cannot be rendered into a valid 837P file.
 ///
@@ -307,7 +295,7 @@ pub fn render_837p(interchange: &Interchange837) -> Result<String, X12Error> {
         "payer.claim_filing_indicator",
         &payer.claim_filing_indicator,
     )?;
-    if !CLAIM_FILING_INDICATORS.contains(&filing_indicator) {
+    if ClaimFilingIndicator::parse(filing_indicator).is_none() {
         return Err(X12Error::InvalidCode {
             field: "payer.claim_filing_indicator".into(),
             value: filing_indicator.into(),
@@ -666,7 +654,7 @@ fn address<'a>(
     let city = text(&format!("{path}.city"), &address.city, 2, 30)?;
     let state_field = format!("{path}.state");
     let state = required(&state_field, &address.state)?;
-    if !US_STATE_CODES.contains(&state) {
+    if UsState::parse(state).is_none() {
         return Err(X12Error::InvalidState {
             field: state_field,
             value: state.into(),

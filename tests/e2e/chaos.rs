@@ -264,7 +264,7 @@ async fn assert_each_invoiced_once(app: &TestApp, lifecycles: usize) {
         4 * lifecycles,
         "assigned, checked_in, completed, invoice"
     );
-    let bus = homecare_activities::EventBus::connect(app.settings.bus())
+    let bus = homecare_store::EventBus::connect(app.settings.bus())
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -449,6 +449,7 @@ fn resuming_listener(
                 match tokio::time::timeout(Duration::from_secs(15), socket.next()).await {
                     Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))) => {
                         let frame: Value = serde_json::from_str(&text).unwrap();
+                        crate::events_schema::check_frame(&frame);
                         last = frame["sequence"].as_u64().unwrap();
                         seen.push((last, frame["event"]["id"].as_str().unwrap().to_owned()));
                         if seen.len() >= expected {

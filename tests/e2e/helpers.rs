@@ -42,7 +42,7 @@ pub fn isolated_settings(tag: &str) -> Settings {
     settings.jwt.jwt_hs256_secret = Some(format!("e2e-secret-{tag}-{}", Uuid::new_v4()));
     settings.jwt.jwt_rs256_public_key = None;
     settings.payload_keys = Some(std::sync::Arc::new(
-        homecare_activities::codec::PayloadCrypto::parse(&payload_keys_env(tag), None).unwrap(),
+        homecare_store::codec::PayloadCrypto::parse(&payload_keys_env(tag), None).unwrap(),
     ));
     settings
 }
@@ -91,7 +91,7 @@ impl TestApp {
             tag: tag.clone(),
             base: String::new(),
             db: db.clone(),
-            temporal: homecare_activities::temporal::connect(&settings.temporal(), "e2e")
+            temporal: homecare_store::temporal::connect(&settings.temporal(), "e2e")
                 .await
                 .expect("Temporal must be running on TEMPORAL_ADDRESS (./dev test starts it)"),
             settings,
@@ -126,6 +126,7 @@ impl TestApp {
             max_db_connections: 5,
             bus: self.settings.bus(),
             policy: self.settings.policy(),
+            extra: self.settings.worker_extra(),
         };
         self.worker = Some(WorkerThread::spawn(settings).await.expect("worker starts"));
     }
@@ -142,7 +143,7 @@ impl TestApp {
             api.stop().await.unwrap();
         }
         self.terminate_running_workflows().await;
-        let bus = homecare_activities::EventBus::connect(self.settings.bus())
+        let bus = homecare_store::EventBus::connect(self.settings.bus())
             .await
             .unwrap();
         let _ = bus.jetstream().delete_stream(&self.settings.stream).await;
@@ -426,7 +427,9 @@ impl EventSocket {
                 .expect("the socket stays open")
                 .expect("a readable frame");
             if let Message::Text(text) = message {
-                return serde_json::from_str(&text).unwrap();
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                crate::events_schema::check_frame(&frame);
+                return frame;
             }
         }
     }

@@ -403,7 +403,13 @@ async fn a_worker_stopped_mid_visit_finishes_it_after_restart_with_nothing_lost_
 
 #[sqlx::test]
 async fn a_missing_check_in_raises_the_late_alert(db: PgPool) {
-    let app = TestApp::start_with(db, |s| s.late_check_in_minutes = 0).await;
+    let app = TestApp::start(db).await;
+    // The agency's policy drives the alert's timer as it drives the EVV
+    // exception: no separate setting.
+    sqlx::query("update agency_settings set late_check_in_minutes = 0")
+        .execute(&app.db)
+        .await
+        .unwrap();
     let mut events = app.events("?type=homecare.alert.late_check_in").await;
     let client = app.create_client().await;
     app.create_caregiver(&[]).await;

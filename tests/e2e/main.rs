@@ -2,11 +2,13 @@
 //! NATS. Each test has its own database, task queue, subject prefix and stream,
 //! so they run in parallel. `./dev test` starts every service they need.
 
+mod asyncapi;
 mod audit;
 mod auth;
 mod billing;
 mod chaos;
 mod encryption;
+mod events_schema;
 mod helpers;
 mod input;
 mod lifecycle;

@@ -77,6 +77,10 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_schema(db: PgP
     app.create_visit(&client, minutes_ago(-24 * 60), minutes_ago(-25 * 60), &[])
         .await;
     let token = app.token(Role::Admin, None);
+    // schemathesis keeps its example database in `.schemathesis/` of its
+    // working directory: a scratch folder, never the repository.
+    let scratch = std::env::temp_dir().join(format!("homecare-schemathesis-{}", app.tag));
+    std::fs::create_dir_all(&scratch).unwrap();
     let output = tokio::process::Command::new(SCHEMATHESIS)
         .args([
             "run",
@@ -94,6 +98,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_schema(db: PgP
             "2",
         ])
         .env("NO_COLOR", "1")
+        .current_dir(&scratch)
         .stdin(Stdio::null())
         .output()
         .await
@@ -104,5 +109,15 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_schema(db: PgP
         output.status.success(),
         "schemathesis found failures (report above)"
     );
+    assert!(
+        scratch.join(".schemathesis").is_dir(),
+        "schemathesis wrote its cache where it was told"
+    );
+    let repository = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        !repository.join(".schemathesis").exists(),
+        "the test run leaves the repository as it found it"
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
     app.shutdown().await;
 }

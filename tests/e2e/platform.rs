@@ -2,7 +2,8 @@
 //! `demo`, and `history record`.
 
 use homecare::platform::Platform;
-use homecare_workflows::{FloorWorkflow, VisitWorkflow};
+use homecare_bench::floor::FloorWorkflow;
+use homecare_workflows::VisitWorkflow;
 use reqwest::StatusCode;
 use sqlx::PgPool;
 use sqlx::migrate::MigrateDatabase;
@@ -56,7 +57,7 @@ async fn up_creates_and_migrates_a_new_database_then_serves() {
         .expect("a restart finds everything in place");
     again.stop().await.unwrap();
 
-    let bus = homecare_activities::EventBus::connect(settings.bus())
+    let bus = homecare_store::EventBus::connect(settings.bus())
         .await
         .unwrap();
     let _ = bus.jetstream().delete_stream(&settings.stream).await;
@@ -121,9 +122,9 @@ async fn a_freshly_recorded_history_replays_against_the_workflow_code(db: PgPool
 /// the first activity to complete instead of running beside it.
 #[sqlx::test]
 async fn the_floor_check_in_runs_after_its_first_activity_as_a_visit_does(db: PgPool) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::start_with(db, |s| s.bench_floor = true).await;
     let id = format!("floor-{}", Uuid::new_v4());
-    homecare::bench::floor_lifecycle(&app.temporal, &app.settings.temporal().task_queue, &id)
+    homecare_bench::floor_lifecycle(&app.temporal, &app.settings.temporal().task_queue, &id)
         .await
         .expect("a floor lifecycle completes");
     let events = app
@@ -169,9 +170,9 @@ async fn the_floor_check_in_runs_after_its_first_activity_as_a_visit_does(db: Pg
 
 #[sqlx::test]
 async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPool) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::start_with(db, |s| s.bench_floor = true).await;
     let out = std::env::temp_dir().join(format!("homecare-bench-{}", Uuid::new_v4()));
-    let options = homecare::bench::BenchOptions {
+    let options = homecare_bench::BenchOptions {
         api_url: app.base.clone(),
         token: app.token(homecare_api::auth::Role::Admin, None),
         lifecycles: 6,
@@ -183,7 +184,7 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
         // Project, floor, project, floor: three lifecycles of each per round.
         rounds: 2,
     };
-    let report = homecare::bench::run(options)
+    let report = homecare_bench::run(options)
         .await
         .expect("the bench completes");
 
@@ -262,7 +263,7 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
     );
 
     // Open loop: arrivals at a fixed rate, whatever is in flight.
-    let open_loop = homecare::bench::BenchOptions {
+    let open_loop = homecare_bench::BenchOptions {
         api_url: app.base.clone(),
         token: app.token(homecare_api::auth::Role::Admin, None),
         lifecycles: 4,
@@ -273,12 +274,12 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
         arrival_rate: Some(4.0),
         rounds: 1,
     };
-    let report = homecare::bench::run(open_loop)
+    let report = homecare_bench::run(open_loop)
         .await
         .expect("the open-loop bench completes");
     assert_eq!(report.latency["lifecycle_create_to_invoice_frame"].count, 4);
     assert_eq!(report.arrival_rate, Some(4.0));
-    let svg = homecare::bench::latency_plot(&report);
+    let svg = homecare_bench::latency_plot(&report);
     assert!(svg.starts_with("<svg") && svg.contains("lifecycle_create_to_invoice_frame"));
     std::fs::remove_dir_all(out).unwrap();
     app.shutdown().await;
@@ -288,7 +289,7 @@ async fn the_bench_drives_lifecycles_to_invoices_and_reports_latencies(db: PgPoo
 async fn the_call_out_bench_re_decides_every_visit_and_reports_latencies(db: PgPool) {
     let app = TestApp::start(db).await;
     // More than 30 visits: the call-out workflow signals them all at once.
-    let options = homecare::bench_call_out::CallOutBenchOptions {
+    let options = homecare_bench::call_out::CallOutBenchOptions {
         api_url: app.base.clone(),
         token: app.token(homecare_api::auth::Role::Admin, None),
         visits: 32,
@@ -296,7 +297,7 @@ async fn the_call_out_bench_re_decides_every_visit_and_reports_latencies(db: PgP
         runs: 1,
         out_dir: None,
     };
-    let report = homecare::bench_call_out::run(options)
+    let report = homecare_bench::call_out::run(options)
         .await
         .expect("the call-out bench completes");
 

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use homecare_activities::{EventBus, EventBusConfig};
 use homecare_api::auth::Role;
+use homecare_store::{EventBus, EventBusConfig};
 use reqwest::StatusCode;
 use sqlx::PgPool;
 use uuid::Uuid;

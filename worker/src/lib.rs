@@ -6,11 +6,13 @@
 //! outbox sweeper beside it. `homecare up`, `homecare worker` and the
 //! end-to-end tests all start workers this way.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use homecare_activities::temporal::{self, TemporalSettings};
-use homecare_activities::{EventBus, EventBusConfig, FloorActivitiesImpl, VisitActivitiesImpl};
-use homecare_workflows::{CallOutWorkflow, FloorWorkflow, PlanDayWorkflow, VisitWorkflow};
+use homecare_activities::Steps;
+use homecare_store::temporal::{self, TemporalSettings};
+use homecare_store::{EventBus, EventBusConfig, Store};
+use homecare_workflows::{CallOutWorkflow, PlanDayWorkflow, VisitWorkflow};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio::sync::oneshot;
@@ -22,6 +24,25 @@ pub struct WorkerSettings {
     pub max_db_connections: u32,
     pub bus: EventBusConfig,
     pub policy: homecare_domain::scheduling::Policy,
+    /// Workflows and activities beyond the platform's own, for tools that
+    /// need a worker of their own kind (the benchmark's floor). None in
+    /// production.
+    pub extra: Option<ExtraRegistrations>,
+}
+
+/// Registers more workflows and activities on a worker's options.
+#[derive(Clone)]
+pub struct ExtraRegistrations {
+    pub name: &'static str,
+    pub register: Arc<dyn Fn(&mut WorkerOptions) -> Result<(), String> + Send + Sync>,
+}
+
+impl std::fmt::Debug for ExtraRegistrations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtraRegistrations")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +50,7 @@ pub enum WorkerError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
-    EventBus(#[from] homecare_activities::EventBusError),
+    EventBus(#[from] homecare_store::EventBusError),
     #[error(transparent)]
     Temporal(#[from] temporal::TemporalConnectError),
     #[error("worker: {0}")]
@@ -38,11 +59,9 @@ pub enum WorkerError {
     Thread(String),
 }
 
-/// Every workflow and activity this worker serves, on the settings' task queue.
-pub fn worker_options(
-    task_queue: &str,
-    activities: VisitActivitiesImpl,
-) -> Result<WorkerOptions, WorkerError> {
+/// Every workflow and activity the platform runs, on the settings' task queue.
+pub fn worker_options(task_queue: &str, steps: Steps) -> Result<WorkerOptions, WorkerError> {
+    let (visit, caregiver, plan) = steps.activities();
     Ok(WorkerOptions::new(task_queue)
         .register_workflow::<VisitWorkflow>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
@@ -50,10 +69,9 @@ pub fn worker_options(
         .map_err(|e| WorkerError::Worker(e.to_string()))?
         .register_workflow::<PlanDayWorkflow>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
-        .register_workflow::<FloorWorkflow>()
-        .map_err(|e| WorkerError::Worker(e.to_string()))?
-        .register_activities(activities)
-        .register_activities(FloorActivitiesImpl)
+        .register_activities(visit)
+        .register_activities(caregiver)
+        .register_activities(plan)
         .graceful_shutdown_period(Duration::from_secs(10))
         .build())
 }
@@ -69,15 +87,20 @@ async fn build(settings: &WorkerSettings) -> Result<Worker, WorkerError> {
     let client = temporal::connect(&settings.temporal, "homecare-worker").await?;
     let runtime = Runtime::from_current_tokio(Default::default())
         .map_err(|e| WorkerError::Worker(e.to_string()))?;
-    tokio::task::spawn_local(sweep_outbox(VisitActivitiesImpl::new(
-        db.clone(),
-        bus.clone(),
-    )));
-    tokio::task::spawn_local(seal_audit_log(db.clone()));
-    let options = worker_options(
+    let store = Store::new(db.clone(), bus);
+    tokio::task::spawn_local(sweep_outbox(store.clone()));
+    tokio::task::spawn_local(seal_audit_log(db));
+    let mut options = worker_options(
         &settings.temporal.task_queue,
-        VisitActivitiesImpl::new(db, bus).with_policy(settings.policy.clone()),
+        Steps::new(store).with_policy(settings.policy.clone()),
     )?;
+    if let Some(extra) = &settings.extra {
+        (extra.register)(&mut options).map_err(WorkerError::Worker)?;
+        tracing::info!(
+            extra = extra.name,
+            "worker registers more than the platform"
+        );
+    }
     Worker::new(&runtime, client, options).map_err(|e| WorkerError::Worker(e.to_string()))
 }
 
@@ -88,11 +111,11 @@ const SWEEP_EVERY: Duration = Duration::from_secs(5);
 const STALE_AFTER: Duration = Duration::from_secs(10);
 
 /// The outbox sweeper. Runs beside the worker, on its `LocalSet`, and stops with it.
-async fn sweep_outbox(activities: VisitActivitiesImpl) {
+async fn sweep_outbox(store: Store) {
     let mut every = tokio::time::interval(SWEEP_EVERY);
     loop {
         every.tick().await;
-        match activities.publish_stale(STALE_AFTER).await {
+        match store.publish_stale(STALE_AFTER).await {
             Ok(0) => {}
             Ok(published) => tracing::info!(published, "outbox sweeper published stale events"),
             Err(e) => tracing::warn!(error = %e, "outbox sweeper failed; will try again"),
@@ -110,7 +133,7 @@ async fn seal_audit_log(db: sqlx::PgPool) {
         every.tick().await;
         // Drain a backlog in batches, then wait for the next round.
         loop {
-            match homecare_activities::audit::seal(&db, 1000).await {
+            match homecare_store::audit::seal(&db, 1000).await {
                 Ok(1000) => continue,
                 Ok(_) => break,
                 Err(e) => {
@@ -203,9 +226,9 @@ impl Drop for WorkerThread {
 
 #[cfg(test)]
 mod tests {
-    use homecare_activities::VisitActivitiesImpl;
+    use homecare_activities::{CaregiverActivitiesImpl, PlanActivitiesImpl, VisitActivitiesImpl};
     use homecare_domain::contracts::activity_names;
-    use homecare_workflows::VisitActivities;
+    use homecare_workflows::{CaregiverActivities, PlanActivities, VisitActivities};
     use temporalio_common::ActivityDefinition;
 
     /// The compiler checks input and output types; the test checks the names the
@@ -234,10 +257,7 @@ mod tests {
                 VisitActivities::record_check_out,
                 VisitActivitiesImpl::record_check_out,
             ),
-            same_contract(
-                VisitActivities::cancel_visit,
-                VisitActivitiesImpl::cancel_visit,
-            ),
+            same_contract(VisitActivities::cancel, VisitActivitiesImpl::cancel),
             same_contract(
                 VisitActivities::create_invoice_line,
                 VisitActivitiesImpl::create_invoice_line,
@@ -247,42 +267,26 @@ mod tests {
                 VisitActivitiesImpl::raise_late_check_in_alert,
             ),
             same_contract(
-                VisitActivities::assign_visit_manually,
-                VisitActivitiesImpl::assign_visit_manually,
+                VisitActivities::assign_manually,
+                VisitActivitiesImpl::assign_manually,
+            ),
+            same_contract(VisitActivities::reschedule, VisitActivitiesImpl::reschedule),
+            same_contract(VisitActivities::bill, VisitActivitiesImpl::bill),
+            same_contract(
+                VisitActivities::resolve_exception,
+                VisitActivitiesImpl::resolve_exception,
             ),
             same_contract(
-                VisitActivities::apply_caregiver_call_out,
-                VisitActivitiesImpl::apply_caregiver_call_out,
+                VisitActivities::close_missed_check_out,
+                VisitActivitiesImpl::close_missed_check_out,
             ),
             same_contract(
-                VisitActivities::reschedule_visit,
-                VisitActivitiesImpl::reschedule_visit,
+                CaregiverActivities::apply_call_out,
+                CaregiverActivitiesImpl::apply_call_out,
             ),
-            same_contract(
-                VisitActivities::solve_day_plan,
-                VisitActivitiesImpl::solve_day_plan,
-            ),
-            same_contract(
-                VisitActivities::apply_day_plan,
-                VisitActivitiesImpl::apply_day_plan,
-            ),
-            same_contract(
-                VisitActivities::bill_completed_visit,
-                VisitActivitiesImpl::bill_completed_visit,
-            ),
-            same_contract(
-                VisitActivities::record_exception_resolution,
-                VisitActivitiesImpl::record_exception_resolution,
-            ),
-            same_contract(
-                VisitActivities::close_visit_without_check_out,
-                VisitActivitiesImpl::close_visit_without_check_out,
-            ),
+            same_contract(PlanActivities::solve, PlanActivitiesImpl::solve),
+            same_contract(PlanActivities::apply, PlanActivitiesImpl::apply),
         ];
         assert_eq!(names.map(|n| n), activity_names::ALL.map(str::to_owned));
-        same_contract(
-            homecare_workflows::FloorActivities::noop,
-            homecare_activities::FloorActivitiesImpl::noop,
-        );
     }
 }

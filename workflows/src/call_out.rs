@@ -11,7 +11,7 @@ use homecare_domain::contracts::{CallOut, CallOutOutcome};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
 
-use crate::contracts::VisitActivities;
+use crate::contracts::CaregiverActivities;
 use crate::join::tell_visits;
 use crate::visit::activity_options;
 
@@ -36,7 +36,7 @@ impl CallOutWorkflow {
         let call_out = ctx.state(|s| s.input.clone());
         let outcome = ctx
             .execute_activity(
-                VisitActivities::apply_caregiver_call_out,
+                CaregiverActivities::apply_call_out,
                 call_out,
                 activity_options(),
             )

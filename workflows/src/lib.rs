@@ -5,13 +5,11 @@
 
 pub mod call_out;
 pub mod contracts;
-pub mod floor;
 pub mod join;
 pub mod plan;
 pub mod visit;
 
 pub use call_out::CallOutWorkflow;
-pub use contracts::VisitActivities;
-pub use floor::{FloorActivities, FloorWorkflow};
+pub use contracts::{CaregiverActivities, PlanActivities, VisitActivities};
 pub use plan::PlanDayWorkflow;
 pub use visit::VisitWorkflow;

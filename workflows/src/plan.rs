@@ -14,7 +14,7 @@ use temporalio_sdk::{
     ActivityCloseTimeouts, ActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
-use crate::contracts::VisitActivities;
+use crate::contracts::PlanActivities;
 use crate::join::tell_visits;
 use crate::visit::activity_options;
 
@@ -55,17 +55,13 @@ impl PlanDayWorkflow {
         let request = ctx.state(|s| s.input.clone());
         let proposal = ctx
             .execute_activity(
-                VisitActivities::solve_day_plan,
+                PlanActivities::solve,
                 request.clone(),
                 solve_options(request.time_limit_seconds),
             )
             .await?;
         let outcome = ctx
-            .execute_activity(
-                VisitActivities::apply_day_plan,
-                proposal,
-                activity_options(),
-            )
+            .execute_activity(PlanActivities::apply, proposal, activity_options())
             .await?;
         ctx.state_mut(|s| s.outcome = Some(outcome.clone()));
         tell_visits(ctx, &outcome.changes).await;

@@ -397,7 +397,7 @@ impl VisitWorkflow {
         ctx.state_mut(|s| s.command_in_flight = true);
         let closed = ctx
             .execute_activity(
-                VisitActivities::close_visit_without_check_out,
+                VisitActivities::close_missed_check_out,
                 VisitRef { visit_id },
                 activity_options(),
             )
@@ -421,7 +421,7 @@ impl VisitWorkflow {
             let seen = ctx.state(|s| s.resolutions);
             let outcome = ctx
                 .execute_activity(
-                    VisitActivities::bill_completed_visit,
+                    VisitActivities::bill,
                     VisitRef { visit_id },
                     activity_options(),
                 )
@@ -576,7 +576,7 @@ impl VisitWorkflow {
         let visit_id = Self::begin_command(ctx, |s| visit::assignment_allowed(&s.facts())).await?;
         let recorded = ctx
             .execute_activity(
-                VisitActivities::assign_visit_manually,
+                VisitActivities::assign_manually,
                 RecordManualAssignment {
                     visit_id,
                     assignment,
@@ -612,7 +612,7 @@ impl VisitWorkflow {
         let times = (command.scheduled_start, command.scheduled_end);
         let recorded = ctx
             .execute_activity(
-                VisitActivities::reschedule_visit,
+                VisitActivities::reschedule,
                 RecordReschedule { visit_id, command },
                 activity_options(),
             )
@@ -707,7 +707,7 @@ impl VisitWorkflow {
         let (exception_id, check_out_at) = (resolution.exception_id, resolution.check_out_at);
         let recorded = ctx
             .execute_activity(
-                VisitActivities::record_exception_resolution,
+                VisitActivities::resolve_exception,
                 RecordResolution {
                     visit_id,
                     resolution,
@@ -743,7 +743,7 @@ impl VisitWorkflow {
         let reason = command.reason;
         let recorded = ctx
             .execute_activity(
-                VisitActivities::cancel_visit,
+                VisitActivities::cancel,
                 RecordCancel {
                     visit_id,
                     reason: reason.clone(),

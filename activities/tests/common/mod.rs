@@ -4,17 +4,111 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, TimeZone, Utc};
-use homecare_activities::{EventBus, EventBusConfig, EvvKind, VisitActivitiesImpl};
-use homecare_domain::contracts::{EvvCommand, RecordEvv};
+use homecare_activities::{ActivityFailure, EvvKind, Steps, run};
+use homecare_domain::contracts::{
+    AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, EvvCommand, InvoiceLineSummary,
+    LateCheckInAlert, RecordCancel, RecordEvv, RecordManualAssignment, RecordReschedule,
+    RecordResolution,
+};
 use homecare_domain::evv::EvvMethod;
+use homecare_store::{EventBus, EventBusConfig, Store, StoreError};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 const PRIVATE_PAY: &str = "00000000-0000-4000-8000-000000000001";
 
 pub struct Fixture {
-    pub activities: VisitActivitiesImpl,
+    pub activities: Steps,
     pub client_id: Uuid,
+}
+
+/// The activities' steps as these tests call them: the functions the
+/// activities run (`homecare_activities::run`), by the activities' names.
+#[allow(async_fn_in_trait)]
+pub trait Run {
+    fn db(&self) -> &PgPool;
+    fn bus(&self) -> &EventBus;
+    async fn assign_caregiver(&self, visit_id: Uuid) -> Result<AssignmentOutcome, ActivityFailure>;
+    async fn record_evv(&self, kind: EvvKind, evv: &RecordEvv) -> Result<(), ActivityFailure>;
+    async fn bill(&self, visit_id: Uuid) -> Result<BillingOutcome, ActivityFailure>;
+    async fn create_invoice_line(
+        &self,
+        visit_id: Uuid,
+    ) -> Result<InvoiceLineSummary, ActivityFailure>;
+    async fn cancel(&self, cancel: &RecordCancel) -> Result<(), ActivityFailure>;
+    async fn resolve_exception(&self, request: &RecordResolution) -> Result<(), ActivityFailure>;
+    async fn close_missed_check_out(&self, visit_id: Uuid) -> Result<bool, ActivityFailure>;
+    async fn raise_late_check_in_alert(
+        &self,
+        alert: &LateCheckInAlert,
+    ) -> Result<bool, ActivityFailure>;
+    async fn assign_manually(
+        &self,
+        request: &RecordManualAssignment,
+    ) -> Result<AssignmentOutcome, ActivityFailure>;
+    async fn reschedule(
+        &self,
+        request: &RecordReschedule,
+    ) -> Result<AssignmentOutcome, ActivityFailure>;
+    async fn apply_call_out(&self, call_out: &CallOut) -> Result<CallOutOutcome, ActivityFailure>;
+    async fn publish_stale(&self, older_than: std::time::Duration) -> Result<usize, StoreError>;
+}
+
+impl Run for Steps {
+    fn db(&self) -> &PgPool {
+        &self.store.db
+    }
+    fn bus(&self) -> &EventBus {
+        &self.store.bus
+    }
+    async fn assign_caregiver(&self, visit_id: Uuid) -> Result<AssignmentOutcome, ActivityFailure> {
+        run::assign_caregiver(self, visit_id).await
+    }
+    async fn record_evv(&self, kind: EvvKind, evv: &RecordEvv) -> Result<(), ActivityFailure> {
+        run::record_evv(self, kind, evv).await
+    }
+    async fn bill(&self, visit_id: Uuid) -> Result<BillingOutcome, ActivityFailure> {
+        run::bill(self, visit_id).await
+    }
+    async fn create_invoice_line(
+        &self,
+        visit_id: Uuid,
+    ) -> Result<InvoiceLineSummary, ActivityFailure> {
+        run::create_invoice_line(self, visit_id).await
+    }
+    async fn cancel(&self, cancel: &RecordCancel) -> Result<(), ActivityFailure> {
+        run::cancel(self, cancel).await
+    }
+    async fn resolve_exception(&self, request: &RecordResolution) -> Result<(), ActivityFailure> {
+        run::resolve_exception(self, request).await
+    }
+    async fn close_missed_check_out(&self, visit_id: Uuid) -> Result<bool, ActivityFailure> {
+        run::close_missed_check_out(self, visit_id).await
+    }
+    async fn raise_late_check_in_alert(
+        &self,
+        alert: &LateCheckInAlert,
+    ) -> Result<bool, ActivityFailure> {
+        run::raise_late_check_in_alert(self, alert).await
+    }
+    async fn assign_manually(
+        &self,
+        request: &RecordManualAssignment,
+    ) -> Result<AssignmentOutcome, ActivityFailure> {
+        run::assign_manually(self, request).await
+    }
+    async fn reschedule(
+        &self,
+        request: &RecordReschedule,
+    ) -> Result<AssignmentOutcome, ActivityFailure> {
+        run::reschedule(self, request).await
+    }
+    async fn apply_call_out(&self, call_out: &CallOut) -> Result<CallOutOutcome, ActivityFailure> {
+        run::apply_call_out(self, call_out).await
+    }
+    async fn publish_stale(&self, older_than: std::time::Duration) -> Result<usize, StoreError> {
+        self.store.publish_stale(older_than).await
+    }
 }
 
 impl Fixture {
@@ -39,7 +133,7 @@ impl Fixture {
         .await
         .unwrap();
         Self {
-            activities: VisitActivitiesImpl::new(db, bus),
+            activities: Steps::new(Store::new(db, bus)),
             client_id,
         }
     }
@@ -102,7 +196,7 @@ impl Fixture {
 
     /// Assigns the visit, then records the check-in and check-out.
     pub async fn work(&self, visit: Uuid, caregiver: Uuid, from: DateTime<Utc>, to: DateTime<Utc>) {
-        self.activities.assign(visit).await.unwrap();
+        self.activities.assign_caregiver(visit).await.unwrap();
         let act = &self.activities;
         act.record_evv(EvvKind::CheckIn, &evv(visit, caregiver, from))
             .await

@@ -1,0 +1,32 @@
+//! The late check-in alert: the visit's timer fired with no check-in.
+
+use chrono::Utc;
+use homecare_domain::VisitStatus;
+use homecare_domain::contracts::LateCheckInAlert;
+use homecare_domain::events::AlertLateCheckIn;
+use homecare_store::record_event;
+use homecare_store::visits::lock_visit;
+
+use crate::{ActivityFailure, Steps};
+
+/// Raises the alert only if the visit is still waiting for its check-in;
+/// returns whether it did.
+#[tracing::instrument(skip_all, fields(visit_id = %alert.visit_id))]
+pub async fn raise_late_check_in_alert(
+    steps: &Steps,
+    alert: &LateCheckInAlert,
+) -> Result<bool, ActivityFailure> {
+    let visit_id = alert.visit_id;
+    let mut tx = steps.store.db.begin().await?;
+    let visit = lock_visit(&mut tx, visit_id).await?;
+    let still_waiting = visit.status == VisitStatus::Assigned;
+    if still_waiting {
+        let event = AlertLateCheckIn {
+            visit: visit.summary(VisitStatus::Assigned),
+            minutes_after_start: alert.minutes_after_start,
+        };
+        record_event(&mut tx, &event, "", Utc::now()).await?;
+    }
+    steps.store.commit_and_publish(tx, [visit_id]).await?;
+    Ok(still_waiting)
+}
