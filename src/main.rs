@@ -98,6 +98,23 @@ enum Command {
         #[arg(long, default_value = "results")]
         out: PathBuf,
     },
+    /// Time cancels while many visits nobody can staff wait in the same hour.
+    BenchCancel {
+        #[arg(
+            long,
+            env = "HOMECARE_API_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        api_url: String,
+        /// Unfilled visits in the cancelled visits' hour.
+        #[arg(long, default_value_t = 200)]
+        unfilled: usize,
+        #[arg(long, default_value_t = 20)]
+        cancels: usize,
+        /// Folder for the JSON report.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+    },
     /// Print live events from the WebSocket relay (resumes after reconnects).
     Watch {
         #[arg(
@@ -320,6 +337,23 @@ async fn main() -> anyhow::Result<()> {
             };
             let report = homecare_bench::call_out::run(options).await?;
             homecare_bench::call_out::print(&report);
+            Ok(())
+        }
+        Command::BenchCancel {
+            api_url,
+            unfilled,
+            cancels,
+            out,
+        } => {
+            let options = homecare_bench::cancel::CancelBenchOptions {
+                api_url,
+                token: homecare::credentials::token()?,
+                unfilled,
+                cancels,
+                out_dir: Some(out),
+            };
+            let report = homecare_bench::cancel::run(options).await?;
+            homecare_bench::cancel::print(&report);
             Ok(())
         }
         Command::Watch {

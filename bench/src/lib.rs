@@ -1,13 +1,14 @@
 //! The benchmark harness, kept out of the product: `homecare bench` (visit
 //! lifecycles through the public API, compared in the same run with the
 //! floor, a bare Temporal workflow making the same round trips),
-//! `homecare bench-call-out`, the floor workflow itself, and the CPU reader
+//! `homecare bench-call-out`, `homecare bench-cancel`, the floor workflow itself, and the CPU reader
 //! that splits each phase's CPU time by program.
 //!
 //! Production workers do not run the floor: `homecare up --bench-floor` (what
 //! `./dev up` runs) registers it through [`floor::register`].
 
 pub mod call_out;
+pub mod cancel;
 pub mod cpu;
 pub mod floor;
 pub mod lifecycles;

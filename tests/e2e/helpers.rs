@@ -413,6 +413,32 @@ pub struct EventSocket {
 }
 
 impl EventSocket {
+    /// Closes cleanly (normal closure, 1000): sends a Close frame and returns
+    /// the server's answer, `Some(its close frame)`; None when the connection
+    /// ended without one.
+    pub async fn close(
+        mut self,
+    ) -> Option<Option<tokio_tungstenite::tungstenite::protocol::CloseFrame>> {
+        use futures::SinkExt;
+        use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+        let goodbye = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        };
+        self.socket
+            .send(Message::Close(Some(goodbye)))
+            .await
+            .expect("the Close frame is sent");
+        loop {
+            match self.socket.next().await {
+                Some(Ok(Message::Close(frame))) => return Some(frame),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
     /// The next frame, `{"sequence": N, "event": {...}}`.
     pub async fn next_frame(&mut self) -> Value {
         self.next_frame_within(EVENT_WAIT).await

@@ -320,3 +320,30 @@ async fn the_call_out_bench_re_decides_every_visit_and_reports_latencies(db: PgP
     }
     app.shutdown().await;
 }
+
+#[sqlx::test]
+async fn the_cancel_bench_times_cancels_beside_unfilled_visits(db: PgPool) {
+    let app = TestApp::start(db).await;
+    let options = homecare_bench::cancel::CancelBenchOptions {
+        api_url: app.base.clone(),
+        token: app.token(homecare_api::auth::Role::Admin, None),
+        unfilled: 3,
+        cancels: 2,
+        out_dir: None,
+    };
+    let report = homecare_bench::cancel::run(options)
+        .await
+        .expect("the cancel bench runs");
+    assert_eq!(report.unfilled, 3);
+    assert_eq!(report.cancel.count, 2);
+    assert!(report.cancel.p50_ms > 0.0);
+    let unfilled: i64 = sqlx::query_scalar("select count(*) from visits where status = 'unfilled'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        unfilled, 3,
+        "the seeded visits stay unfilled: nobody has the skill"
+    );
+    app.shutdown().await;
+}

@@ -105,3 +105,20 @@ async fn each_connection_gets_only_the_events_its_filter_asks_for(db: PgPool) {
     );
     app.shutdown().await;
 }
+
+/// RFC 6455, 5.5.1: an endpoint that receives a Close frame sends one back, so
+/// a client's clean `close()` completes at once instead of waiting out its
+/// own timeout.
+#[sqlx::test]
+async fn a_client_closing_the_socket_gets_a_close_frame_back(db: PgPool) {
+    let app = TestApp::start(db).await;
+    let AssignedVisit { events, .. } = app.assigned_visit(minutes_ago(60), minutes_ago(0)).await;
+    // It has received frames (the visit's assignment), then says goodbye.
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(3), events.close())
+        .await
+        .expect("the server answers the Close frame at once");
+    let frame = reply.expect("the server's answer is a Close frame");
+    let code = frame.map(|f| u16::from(f.code));
+    assert_eq!(code, Some(1000), "it echoes the normal closure");
+    app.shutdown().await;
+}

@@ -347,3 +347,73 @@ async fn fifty_overlapping_visits_created_at_once_never_double_book(db: PgPool) 
     assert_eq!((assigned, distinct, unfilled), (10, 10, 40));
     app.shutdown().await;
 }
+
+/// How many `reconsider` signals a visit's workflow has received.
+async fn reconsider_signals(app: &TestApp, visit: &str) -> usize {
+    use temporalio_client::WorkflowFetchHistoryOptions;
+    use temporalio_common::protos::temporal::api::enums::v1::EventType;
+    app.temporal
+        .get_workflow_handle::<homecare_workflows::VisitWorkflow>(format!("visit-{visit}"))
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event_type() == EventType::WorkflowExecutionSignaled)
+        .count()
+}
+
+/// A cancel wakes only the unfilled visits its freed caregiver could take: a
+/// visit that needs a skill she lacks is left to its own timer (waking it
+/// would only make it decide "still nobody"), one she can take is filled at
+/// once.
+#[sqlx::test]
+async fn a_cancel_wakes_only_the_unfilled_visits_the_freed_caregiver_could_take(db: PgPool) {
+    let app = TestApp::start(db).await;
+    let mut events = app.events("").await;
+    let client = app.create_client().await;
+    let maria = app.create_caregiver(&["personal_care"]).await;
+    let (start, end) = (minutes_ago(-60), minutes_ago(-120));
+    let booked = app.create_visit(&client, start, end, &[]).await;
+    events
+        .frames_until(&booked, "homecare.visit.assigned")
+        .await;
+    // Maria is busy at that hour: this one waits unfilled, though she could do it.
+    let servable = app
+        .create_visit(&client, start, end, &["personal_care"])
+        .await;
+    events
+        .frames_until(&servable, "homecare.alert.unfilled")
+        .await;
+    // Nobody has this skill.
+    let hopeless = app
+        .create_visit(&client, start, end, &["tracheostomy_care"])
+        .await;
+    events
+        .frames_until(&hopeless, "homecare.alert.unfilled")
+        .await;
+
+    let (status, _) = app
+        .post(
+            &format!("/v1/visits/{booked}/cancel"),
+            json!({"reason": "client in hospital"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let frames = events
+        .frames_until(&servable, "homecare.visit.assigned")
+        .await;
+    assert_eq!(
+        frames.last().unwrap()["event"]["data"]["caregiver_id"],
+        maria.as_str(),
+        "the freed caregiver takes the visit she could do, without waiting for its timer"
+    );
+    assert_eq!(reconsider_signals(&app, &servable).await, 1);
+    assert_eq!(
+        reconsider_signals(&app, &hopeless).await,
+        0,
+        "a visit the freed caregiver cannot take is not woken"
+    );
+    app.shutdown().await;
+}
