@@ -129,97 +129,17 @@ pub fn document() -> Value {
     let mut messages = Map::new();
     let mut channels = Map::new();
     let mut operations = Map::new();
-    let mut socket_messages = Map::new();
     for &kind in EventKind::ALL {
         let name = kind.data_name();
         schemas.insert(envelope_schema(kind), envelope(kind));
         schemas.insert(frame_schema(kind), frame(kind));
-        messages.insert(
-            format!("{name}Event"),
-            json!({
-                "name": kind.event_type(),
-                "title": kind.event_type(),
-                "summary": kind.description(),
-                "contentType": "application/json",
-                "headers": {
-                    "type": "object",
-                    "properties": {
-                        "Nats-Msg-Id": {
-                            "type": "string", "format": "uuid",
-                            "description": "The event id: JetStream drops a retried publish inside its duplicate window."
-                        }
-                    }
-                },
-                "payload": schema_ref(&envelope_schema(kind)),
-            }),
-        );
-        messages.insert(
-            format!("{name}Frame"),
-            json!({
-                "name": kind.event_type(),
-                "title": format!("{} (WebSocket frame)", kind.event_type()),
-                "summary": kind.description(),
-                "contentType": "application/json",
-                "payload": schema_ref(&frame_schema(kind)),
-            }),
-        );
-        socket_messages.insert(
-            name.to_owned(),
-            json!({ "$ref": format!("#/components/messages/{name}Frame") }),
-        );
-        let key = channel_key(kind);
-        let pattern = kind.subject_pattern();
-        channels.insert(
-            key.clone(),
-            json!({
-                "address": format!("homecare.{pattern}"),
-                "title": kind.event_type(),
-                "description": format!(
-                    "{} Subjects start with `HOMECARE_SUBJECT_PREFIX` (default `homecare`); \
-                     the `HOMECARE` stream captures `homecare.>`.",
-                    kind.description()
-                ),
-                "servers": [{ "$ref": "#/servers/nats" }],
-                "parameters": subject_parameters(&pattern),
-                "messages": { name: { "$ref": format!("#/components/messages/{name}Event") } },
-            }),
-        );
-        operations.insert(
-            format!("publish{name}"),
-            json!({
-                "action": "send",
-                "summary": format!("The activity that records it publishes `{}` after its commit.", kind.event_type()),
-                "channel": { "$ref": format!("#/channels/{key}") },
-                "messages": [{ "$ref": format!("#/channels/{key}/messages/{name}") }],
-            }),
-        );
+        messages.insert(format!("{name}Event"), subject_message(kind));
+        messages.insert(format!("{name}Frame"), frame_message(kind));
+        channels.insert(channel_key(kind), subject_channel(kind));
+        operations.insert(format!("publish{name}"), publish_operation(kind));
     }
-    let socket_refs: Vec<Value> = EventKind::ALL
-        .iter()
-        .map(|k| json!({ "$ref": format!("#/channels/events/messages/{}", k.data_name()) }))
-        .collect();
-    channels.insert(
-        "events".to_owned(),
-        json!({
-            "address": "/v1/events",
-            "title": "Live events",
-            "description": "Every event the caller may see, as it happens: one JSON frame per \
-                event, with the stream sequence. Replays from `since`, then follows live without \
-                a gap or a repeat. The server answers a Close frame with its own.",
-            "servers": [{ "$ref": "#/servers/api" }],
-            "messages": Value::Object(socket_messages),
-            "bindings": { "ws": { "method": "GET", "query": websocket_query(), "bindingVersion": "0.1.0" } },
-        }),
-    );
-    operations.insert(
-        "receiveEvents".to_owned(),
-        json!({
-            "action": "receive",
-            "summary": "Dashboards and apps receive the events they may see.",
-            "channel": { "$ref": "#/channels/events" },
-            "messages": socket_refs,
-        }),
-    );
+    channels.insert("events".to_owned(), websocket_channel());
+    operations.insert("receiveEvents".to_owned(), receive_operation());
     json!({
         "asyncapi": "3.0.0",
         "info": {
@@ -230,19 +150,7 @@ pub fn document() -> Value {
                 their transaction commits; the API relays them to WebSocket clients.",
         },
         "defaultContentType": "application/json",
-        "servers": {
-            "api": {
-                "host": "127.0.0.1:8080",
-                "protocol": "ws",
-                "description": "The homecare API (`HOMECARE_API_ADDR`); `wss` when it serves TLS.",
-                "security": [{ "$ref": "#/components/securitySchemes/bearer" }],
-            },
-            "nats": {
-                "host": "127.0.0.1:4222",
-                "protocol": "nats",
-                "description": "NATS with JetStream (`NATS_URL`): for services inside the platform.",
-            },
-        },
+        "servers": servers(),
         "channels": Value::Object(channels),
         "operations": Value::Object(operations),
         "components": {
@@ -257,6 +165,116 @@ pub fn document() -> Value {
                 },
             },
         },
+    })
+}
+
+fn servers() -> Value {
+    json!({
+        "api": {
+            "host": "127.0.0.1:8080",
+            "protocol": "ws",
+            "description": "The homecare API (`HOMECARE_API_ADDR`); `wss` when it serves TLS.",
+            "security": [{ "$ref": "#/components/securitySchemes/bearer" }],
+        },
+        "nats": {
+            "host": "127.0.0.1:4222",
+            "protocol": "nats",
+            "description": "NATS with JetStream (`NATS_URL`): for services inside the platform.",
+        },
+    })
+}
+
+/// An event as published on its NATS subject.
+fn subject_message(kind: EventKind) -> Value {
+    json!({
+        "name": kind.event_type(),
+        "title": kind.event_type(),
+        "summary": kind.description(),
+        "contentType": "application/json",
+        "headers": {
+            "type": "object",
+            "properties": {
+                "Nats-Msg-Id": {
+                    "type": "string", "format": "uuid",
+                    "description": "The event id: JetStream drops a retried publish inside its duplicate window."
+                }
+            }
+        },
+        "payload": schema_ref(&envelope_schema(kind)),
+    })
+}
+
+/// An event as a `/v1/events` frame.
+fn frame_message(kind: EventKind) -> Value {
+    json!({
+        "name": kind.event_type(),
+        "title": format!("{} (WebSocket frame)", kind.event_type()),
+        "summary": kind.description(),
+        "contentType": "application/json",
+        "payload": schema_ref(&frame_schema(kind)),
+    })
+}
+
+fn subject_channel(kind: EventKind) -> Value {
+    let name = kind.data_name();
+    let pattern = kind.subject_pattern();
+    json!({
+        "address": format!("homecare.{pattern}"),
+        "title": kind.event_type(),
+        "description": format!(
+            "{} Subjects start with `HOMECARE_SUBJECT_PREFIX` (default `homecare`); \
+             the `HOMECARE` stream captures `homecare.>`.",
+            kind.description()
+        ),
+        "servers": [{ "$ref": "#/servers/nats" }],
+        "parameters": subject_parameters(&pattern),
+        "messages": { name: { "$ref": format!("#/components/messages/{name}Event") } },
+    })
+}
+
+fn publish_operation(kind: EventKind) -> Value {
+    let (name, key) = (kind.data_name(), channel_key(kind));
+    json!({
+        "action": "send",
+        "summary": format!("The activity that records it publishes `{}` after its commit.", kind.event_type()),
+        "channel": { "$ref": format!("#/channels/{key}") },
+        "messages": [{ "$ref": format!("#/channels/{key}/messages/{name}") }],
+    })
+}
+
+fn websocket_channel() -> Value {
+    let messages: Map<String, Value> = EventKind::ALL
+        .iter()
+        .map(|k| {
+            let name = k.data_name();
+            (
+                name.to_owned(),
+                json!({ "$ref": format!("#/components/messages/{name}Frame") }),
+            )
+        })
+        .collect();
+    json!({
+        "address": "/v1/events",
+        "title": "Live events",
+        "description": "Every event the caller may see, as it happens: one JSON frame per \
+            event, with the stream sequence. Replays from `since`, then follows live without \
+            a gap or a repeat. The server answers a Close frame with its own.",
+        "servers": [{ "$ref": "#/servers/api" }],
+        "messages": Value::Object(messages),
+        "bindings": { "ws": { "method": "GET", "query": websocket_query(), "bindingVersion": "0.1.0" } },
+    })
+}
+
+fn receive_operation() -> Value {
+    let messages: Vec<Value> = EventKind::ALL
+        .iter()
+        .map(|k| json!({ "$ref": format!("#/channels/events/messages/{}", k.data_name()) }))
+        .collect();
+    json!({
+        "action": "receive",
+        "summary": "Dashboards and apps receive the events they may see.",
+        "channel": { "$ref": "#/channels/events" },
+        "messages": messages,
     })
 }
 
