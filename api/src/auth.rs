@@ -12,15 +12,12 @@
 //! - `caregiver`: their own visits (read, check in and out), their own profile
 //!   and call-outs, and only their own events on the WebSocket.
 
-use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, header};
-use axum::middleware::Next;
-use axum::response::Response;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{ApiError, AppState};
+use crate::error::ApiError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -287,34 +284,6 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
         .ok_or_else(|| {
             ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".to_owned())
         })
-}
-
-/// Authenticates every `/v1` request and checks its role against
-/// [`allowed_roles`]; the handlers find the [`Principal`] in the extensions.
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let principal = state
-        .config
-        .auth
-        .verify(bearer(request.headers())?)
-        .map_err(ApiError::Unauthorized)?;
-    // Unmatched paths fall through to the 404 handler, which reveals nothing.
-    if let Some(path) = request.extensions().get::<MatchedPath>() {
-        let allowed = allowed_roles(request.method(), path.as_str());
-        if !allowed.contains(&principal.role) {
-            return Err(ApiError::Forbidden(format!(
-                "the {} role may not {} {}",
-                principal.role.as_str(),
-                request.method(),
-                path.as_str()
-            )));
-        }
-    }
-    request.extensions_mut().insert(principal);
-    Ok(next.run(request).await)
 }
 
 #[cfg(test)]

@@ -367,7 +367,7 @@ pub struct ClientLocation {
 }
 
 pub(crate) async fn ensure_client(state: &AppState, client_id: Uuid) -> Result<(), ApiError> {
-    crate::ensure_exists(state, "clients", "client", client_id).await
+    crate::state::ensure_exists(state, "clients", "client", client_id).await
 }
 
 /// Adds a further place of care: check-ins there are inside the geofence.

@@ -5,6 +5,7 @@
 pub mod asyncapi;
 mod audit;
 pub mod auth;
+mod authenticate;
 mod billing;
 mod caregivers;
 mod claims;
@@ -19,93 +20,21 @@ mod idempotency;
 mod invoices;
 mod openapi;
 mod plans;
+mod state;
 pub mod tls;
 mod visits;
 mod workflow_client;
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::http::header;
 use axum::routing::get;
-use homecare_store::EventBus;
-use sqlx::PgPool;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
 pub use events::Relay;
-
-#[derive(Clone, Debug)]
-pub struct ApiConfig {
-    pub task_queue: String,
-    pub namespace: String,
-    /// While a visit is unfilled, how often assignment is retried.
-    pub unfilled_retry_minutes: i64,
-    /// How long a check-in/out or cancel waits for the workflow before answering
-    /// 503 with Retry-After (a worker may be down; the command is not lost).
-    pub update_timeout: std::time::Duration,
-    /// Travel speed and score weights for rankings and manual-assignment checks
-    /// (the worker's activities use the same settings).
-    pub policy: homecare_domain::scheduling::Policy,
-    /// How bearer tokens are verified.
-    pub auth: auth::AuthConfig,
-    /// Workflow payload encryption, for the codec endpoint.
-    pub crypto: Option<std::sync::Arc<homecare_store::codec::PayloadCrypto>>,
-    /// Origins (the Temporal UI) allowed to call the codec endpoint.
-    pub codec_cors_origins: Vec<String>,
-}
-
-#[derive(Clone)]
-pub struct AppState {
-    pub db: PgPool,
-    pub bus: EventBus,
-    pub temporal: temporalio_client::Client,
-    pub relay: Relay,
-    pub config: Arc<ApiConfig>,
-}
-
-impl AppState {
-    /// Ensures the stream exists and starts this process's shared event relay.
-    pub async fn new(
-        db: PgPool,
-        bus: EventBus,
-        temporal: temporalio_client::Client,
-        config: ApiConfig,
-    ) -> Result<Self, homecare_store::EventBusError> {
-        bus.ensure_stream().await?;
-        let relay = Relay::start(bus.clone()).await?;
-        Ok(Self {
-            db,
-            bus,
-            temporal,
-            relay,
-            config: Arc::new(config),
-        })
-    }
-}
-
-/// 404 unless a row with `id` exists in `table` (one of the crate's own
-/// constant table names; `noun` names it in the message).
-pub(crate) async fn ensure_exists(
-    state: &AppState,
-    table: &'static str,
-    noun: &str,
-    id: uuid::Uuid,
-) -> Result<(), ApiError> {
-    let exists: bool = sqlx::query_scalar(&format!(
-        "select exists (select 1 from {table} where id = $1)"
-    ))
-    .bind(id)
-    .fetch_one(&state.db)
-    .await?;
-    if exists {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(format!("{noun} {id} not found")))
-    }
-}
+pub use state::{ApiConfig, AppState};
 
 /// Every route with its OpenAPI operation, from the same handlers: the `/v1`
 /// routes (which get the authentication and audit layers) and the rest.
@@ -146,7 +75,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::authenticate,
+            authenticate::authenticate,
         ));
     let (router, document) = rest.nest("/v1", v1).split_for_parts();
     let document = openapi::complete(document)

@@ -15,7 +15,7 @@ use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use uuid::Uuid;
 
 use crate::idempotency::idempotency_key;
-use crate::visits::find_visit;
+use crate::visits::row::find_visit;
 use crate::{ApiError, AppState};
 
 /// Every failure message in a Temporal failure chain, outermost first.

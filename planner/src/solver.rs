@@ -4,93 +4,12 @@
 //! given seed: the temperature schedule is driven by the iteration counter only, the wall
 //! clock is consulted solely to stop.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::instance::{Cost, Instance, Route, Solution, Visit};
 use crate::model::{Model, NONE};
 use crate::rng::Rng;
 use crate::state::State;
-
-/// Progress report passed to [`SolveOptions::progress`].
-#[derive(Debug, Clone, Copy)]
-pub struct Progress {
-    pub iterations: u64,
-    pub elapsed: Duration,
-    /// Best benchmark cost so far (`(distance + total + max tardiness) / 3`).
-    pub best_cost: f64,
-    /// Benchmark cost of the current SA solution.
-    pub current_cost: f64,
-    pub temperature: f64,
-}
-
-/// Progress callback type.
-pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
-
-/// Solver options.
-#[derive(Clone)]
-pub struct SolveOptions {
-    /// Wall-clock limit (the only non-deterministic input: it just decides when to stop).
-    pub time_limit: Duration,
-    pub seed: u64,
-    /// Optional iteration limit; with a generous `time_limit` the run is fully
-    /// reproducible.
-    pub max_iterations: Option<u64>,
-    /// Called every 2^16 iterations and once at the end.
-    pub progress: Option<ProgressFn>,
-}
-
-impl std::fmt::Debug for SolveOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SolveOptions")
-            .field("time_limit", &self.time_limit)
-            .field("seed", &self.seed)
-            .field("max_iterations", &self.max_iterations)
-            .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
-            .finish()
-    }
-}
-
-impl Default for SolveOptions {
-    fn default() -> Self {
-        Self {
-            time_limit: Duration::from_secs(10),
-            seed: 0,
-            max_iterations: None,
-            progress: None,
-        }
-    }
-}
-
-impl SolveOptions {
-    pub fn with_time_limit(time_limit: Duration, seed: u64) -> Self {
-        Self {
-            time_limit,
-            seed,
-            ..Self::default()
-        }
-    }
-
-    pub fn with_iterations(max_iterations: u64, seed: u64) -> Self {
-        Self {
-            time_limit: Duration::from_secs(3600),
-            seed,
-            max_iterations: Some(max_iterations),
-            progress: None,
-        }
-    }
-}
-
-/// Result of [`solve`].
-#[derive(Debug, Clone)]
-pub struct SolveResult {
-    pub solution: Solution,
-    pub cost: Cost,
-    pub iterations: u64,
-    pub elapsed: Duration,
-    /// Iteration at which the returned solution was found.
-    pub best_iteration: u64,
-}
 
 /// Solves an instance. Panics if the instance is malformed (see [`try_solve`]).
 pub fn solve(instance: &Instance, options: &SolveOptions) -> SolveResult {
@@ -218,21 +137,11 @@ pub(crate) fn construct(m: &Model, rng: &mut Rng) -> anyhow::Result<State> {
     Ok(st)
 }
 
-/// Iteration budget the temperature schedule is laid out for: the explicit iteration
-/// limit if any, else the time limit times a conservative, size-dependent throughput
-/// estimate (a fixed formula, so the search trajectory never depends on machine speed;
-/// only the stopping point does).
-pub(crate) fn planned_iterations(m: &Model, opt: &SolveOptions) -> u64 {
-    if let Some(n) = opt.max_iterations {
-        return n;
-    }
-    let rate = 0.75 * 1.6e8 / (m.nv as f64 + 60.0);
-    (opt.time_limit.as_secs_f64() * rate).max(10_000.0) as u64
-}
-
 mod annealer;
+mod options;
 
 use annealer::Annealer;
+pub use options::{Progress, ProgressFn, SolveOptions, SolveResult};
 
 #[cfg(test)]
 mod tests;

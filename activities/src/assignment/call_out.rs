@@ -12,7 +12,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{Apply, Decider, apply_decisions, until_no_clash};
-use crate::{ActivityFailure, Steps};
+use crate::step::{ActivityFailure, Steps};
 
 #[tracing::instrument(skip_all, fields(call_out_id = %call_out.call_out_id, caregiver_id = %call_out.caregiver_id))]
 pub async fn apply_call_out(

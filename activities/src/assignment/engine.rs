@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{Apply, Decider, apply_decisions, until_no_clash};
-use crate::{ActivityFailure, Steps};
+use crate::step::{ActivityFailure, Steps};
 
 /// The best eligible caregivers, or `unfilled` with an alert when there are none.
 #[tracing::instrument(skip_all, fields(visit_id = %visit_id))]

@@ -9,7 +9,7 @@ use homecare_domain::scheduling::{self, Overrides};
 use homecare_store::scheduling::{ProfileFilter, current_outcome, load_profiles, load_visit};
 
 use super::{Apply, Decider, apply_decisions};
-use crate::{ActivityFailure, Steps};
+use crate::step::{ActivityFailure, Steps};
 
 #[tracing::instrument(skip_all, fields(visit_id = %request.visit_id))]
 pub async fn assign_manually(

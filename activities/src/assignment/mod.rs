@@ -26,7 +26,7 @@ use homecare_store::{is_double_booking, record_event};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::ActivityFailure;
+use crate::step::ActivityFailure;
 
 /// How many times a decision is made again after losing a race for a caregiver
 /// before handing the retry to Temporal.

@@ -15,7 +15,7 @@ use sqlx::PgConnection;
 
 use super::engine::engine_decision;
 use super::{Apply, Decider, apply_decisions, until_no_clash};
-use crate::{ActivityFailure, Steps};
+use crate::step::{ActivityFailure, Steps};
 
 #[tracing::instrument(skip_all, fields(visit_id = %request.visit_id))]
 pub async fn reschedule(

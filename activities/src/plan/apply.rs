@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::{Day, load_day};
 use crate::assignment::{Apply, Decider, apply_decisions, until_no_clash};
-use crate::{ActivityFailure, Steps};
+use crate::step::{ActivityFailure, Steps};
 
 #[tracing::instrument(skip_all, fields(plan_id = %proposal.plan_id))]
 pub async fn apply(steps: &Steps, proposal: &PlanProposal) -> Result<PlanOutcome, ActivityFailure> {

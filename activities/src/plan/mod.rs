@@ -26,7 +26,7 @@ use homecare_store::scheduling::{LoadedVisit, ProfileFilter, load_profiles, load
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::ActivityFailure;
+use crate::step::ActivityFailure;
 
 /// Rules the benchmark's abilities can express: they do not depend on time.
 const STATIC_RULES: [&str; 6] = [

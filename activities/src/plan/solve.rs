@@ -10,7 +10,7 @@ use temporalio_sdk::activities::ActivityContext;
 use uuid::Uuid;
 
 use super::{Built, Day, build_instance, load_day};
-use crate::{ActivityFailure, Steps};
+use crate::step::{ActivityFailure, Steps};
 
 /// Builds the day's instance and runs the optimizer for the request's time
 /// limit on a blocking thread, heartbeating every two seconds.

@@ -7,7 +7,7 @@ use homecare_domain::events::AlertLateCheckIn;
 use homecare_store::record_event;
 use homecare_store::visits::lock_visit;
 
-use crate::{ActivityFailure, Steps};
+use crate::step::{ActivityFailure, Steps};
 
 /// Raises the alert only if the visit is still waiting for its check-in;
 /// returns whether it did.

@@ -18,8 +18,8 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::step::{ActivityFailure, Steps};
 use crate::visit::exceptions::raise;
-use crate::{ActivityFailure, Steps};
 
 /// Bills a completed visit (see the module's documentation).
 #[tracing::instrument(skip_all, fields(visit_id = %visit_id))]

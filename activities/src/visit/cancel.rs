@@ -7,7 +7,7 @@ use homecare_domain::events::VisitCancelled;
 use homecare_store::record_event;
 use homecare_store::visits::lock_visit;
 
-use crate::{ActivityFailure, Steps};
+use crate::step::{ActivityFailure, Steps};
 
 #[tracing::instrument(skip_all, fields(visit_id = %cancel.visit_id))]
 pub async fn cancel(steps: &Steps, cancel: &RecordCancel) -> Result<(), ActivityFailure> {

@@ -10,8 +10,8 @@ use homecare_store::{policy, record_event};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::step::{ActivityFailure, Steps};
 use crate::visit::exceptions::raise;
-use crate::{ActivityFailure, Steps};
 
 #[tracing::instrument(skip_all, fields(visit_id = %evv.visit_id, kind = kind.as_str()))]
 pub async fn record(steps: &Steps, kind: EvvKind, evv: &RecordEvv) -> Result<(), ActivityFailure> {

@@ -16,7 +16,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{ActivityFailure, Steps};
+use crate::step::{ActivityFailure, Steps};
 
 /// Records an exception unless the same one is already open, with its event;
 /// `status` is the visit's state once the step that found it is done.

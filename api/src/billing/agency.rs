@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use homecare_domain::codes::UsState;
 
-use super::{digits, identifier, state_code};
+use super::fields::{digits, identifier, state_code};
 use crate::extract::ApiJson;
 use crate::{ApiError, AppState};
 

@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use homecare_domain::codes::UsState;
 
-use super::{digits, ensure_payer, state_code};
+use super::fields::{digits, state_code};
+use super::payers::ensure_payer;
 use crate::evv::ensure_client;
 use crate::extract::{ApiJson, ApiPath};
 use crate::{ApiError, AppState};

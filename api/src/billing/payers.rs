@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use homecare_domain::codes::ClaimFilingIndicator;
 
-use super::identifier;
+use super::fields::identifier;
 use crate::extract::ApiJson;
 use crate::{ApiError, AppState};
 
@@ -91,5 +91,5 @@ async fn create_payer(
 }
 
 pub(crate) async fn ensure_payer(state: &AppState, payer_id: Uuid) -> Result<(), ApiError> {
-    crate::ensure_exists(state, "payers", "payer", payer_id).await
+    crate::state::ensure_exists(state, "payers", "payer", payer_id).await
 }

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::ensure_payer;
+use super::payers::ensure_payer;
 use crate::extract::{ApiJson, ApiPath};
 use crate::{ApiError, AppState};
 

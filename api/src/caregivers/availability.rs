@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{
+use super::profile::{
     CaregiverDetail, Period, RECONSIDER_DAYS, WeeklyHours, check_period, detail, insert_weekly,
     require_caregiver, weekly_rows,
 };

@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{Period, check_period, require_caregiver};
+use super::profile::{Period, check_period, require_caregiver};
 use crate::auth::Principal;
 use crate::extract::{ApiJson, ApiPath};
 use crate::idempotency::idempotency_key;

@@ -16,7 +16,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{find_visit, reconsider_unfilled};
+use super::assignment::reconsider_unfilled;
+use super::row::find_visit;
 use crate::auth::Principal;
 use crate::extract::{ApiJson, ApiPath};
 use crate::workflow_client::{Effect, send_update};

@@ -4,6 +4,7 @@
 
 mod assignment;
 mod commands;
+pub(crate) mod row;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -32,6 +33,9 @@ use crate::workflow_client::current_snapshot;
 use crate::{ApiError, AppState};
 
 pub(crate) use assignment::reconsider_unfilled;
+use row::COLUMNS;
+pub use row::Visit;
+pub(crate) use row::find_visit;
 
 /// The payer a visit bills when the request names none (seeded reference data).
 pub const PRIVATE_PAY: Uuid = Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0001);
@@ -109,27 +113,6 @@ impl NewVisit {
     }
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
-pub struct Visit {
-    pub id: Uuid,
-    pub client_id: Uuid,
-    pub caregiver_id: Option<Uuid>,
-    pub payer_id: Uuid,
-    pub service_code: String,
-    pub scheduled_start: DateTime<Utc>,
-    pub scheduled_end: DateTime<Utc>,
-    pub required_skills: Vec<String>,
-    pub caregivers_needed: i16,
-    /// Everyone booked, in slot order (the first records EVV).
-    pub caregiver_ids: Vec<Uuid>,
-    pub assignment_version: i32,
-    #[schema(value_type = VisitStatus)]
-    pub status: String,
-    pub cancel_reason: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
 impl Visit {
     /// Whether this is the visit `request` asks for (a retry with the same
     /// `Idempotency-Key`).
@@ -145,20 +128,6 @@ impl Visit {
             && self.required_skills == request.required_skills
             && self.caregivers_needed == request.caregivers_needed
     }
-}
-
-const COLUMNS: &str = "id, client_id, caregiver_id, payer_id, service_code,
-    lower(scheduled) as scheduled_start, upper(scheduled) as scheduled_end,
-    required_skills, caregivers_needed,
-    array(select s.caregiver_id from visit_staff s where s.visit_id = visits.id order by s.slot) as caregiver_ids,
-    assignment_version, status::text as status, cancel_reason, created_at, updated_at";
-
-pub(crate) async fn find_visit(state: &AppState, id: Uuid) -> Result<Visit, ApiError> {
-    sqlx::query_as::<_, Visit>(&format!("select {COLUMNS} from visits where id = $1"))
-        .bind(id)
-        .fetch_optional(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("visit {id} not found")))
 }
 
 /// Checks what only the database knows: the client, payer and service exist and

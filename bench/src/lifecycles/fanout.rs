@@ -1,7 +1,16 @@
 //! Fan-out: extra WebSocket clients, each following one caregiver's events,
 //! and their delivery latency.
 
-use super::*;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::report::{FanoutReport, Percentiles};
 
 /// K sockets, each following one caregiver's events.
 pub(super) struct Fanout {
@@ -83,4 +92,16 @@ impl Fanout {
             api_websocket_connections: connections,
         }
     }
+}
+
+/// The API's own view of itself (`/healthz`): resident memory and sockets.
+pub(super) async fn api_health(http: &reqwest::Client, api: &str) -> (Option<u64>, Option<u64>) {
+    let health: Value = match http.get(format!("{api}/healthz")).send().await {
+        Ok(response) => response.json().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    (
+        health["memory_rss_bytes"].as_u64(),
+        health["websocket_connections"].as_u64(),
+    )
 }

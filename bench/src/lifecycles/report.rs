@@ -1,7 +1,92 @@
 //! The bench's report for people: the table it prints and the latency plot
 //! it writes beside the JSON.
 
-use super::*;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::cpu::PhaseCpu;
+
+#[derive(Debug, Serialize)]
+pub struct FanoutReport {
+    pub sockets: usize,
+    /// `assigned` and `invoice.created` frames received over all fan-out sockets.
+    pub frames: usize,
+    /// Event time → frame received, over those frames.
+    pub delivery: Option<Percentiles>,
+    /// The API process's resident memory (its `/healthz`), before the sockets
+    /// opened and with all of them open at the end of the run.
+    pub api_rss_bytes_before: Option<u64>,
+    pub api_rss_bytes_with_sockets: Option<u64>,
+    pub api_websocket_connections: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FloorReport {
+    pub wall_seconds: f64,
+    pub lifecycles_per_second: f64,
+    /// Start → the workflow's result.
+    pub lifecycle: Percentiles,
+    /// Product ÷ floor: throughput (higher is better, 1.0 = as fast as Temporal
+    /// alone) and median lifecycle latency (lower is better).
+    pub throughput_ratio: f64,
+    pub p50_latency_ratio: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Percentiles {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `samples` (milliseconds).
+    pub fn of(samples: &[f64]) -> Option<Self> {
+        if samples.is_empty() {
+            return None;
+        }
+        let mut sorted = samples.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let rank =
+            |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
+        Some(Self {
+            count: sorted.len(),
+            p50_ms: rank(0.50),
+            p95_ms: rank(0.95),
+            p99_ms: rank(0.99),
+            max_ms: sorted[sorted.len() - 1],
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub started_at: DateTime<Utc>,
+    pub lifecycles: usize,
+    pub concurrency: usize,
+    pub arrival_rate: Option<f64>,
+    /// Project and floor alternate this many times, each round a share of the
+    /// lifecycles; wall times and samples are summed over the rounds.
+    pub rounds: usize,
+    pub wall_seconds: f64,
+    pub lifecycles_per_second: f64,
+    pub latency: BTreeMap<String, Percentiles>,
+    pub floor: Option<FloorReport>,
+    pub fanout: Option<FanoutReport>,
+    /// CPU by program, per lifecycle, for the project's lifecycles and the
+    /// floor's (read from `/proc`: the bench on the platform's machine).
+    pub cpu: Option<CpuReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CpuReport {
+    pub project: PhaseCpu,
+    pub floor: Option<PhaseCpu>,
+}
 
 /// The latency percentiles of every metric as an SVG chart (no plotting
 /// dependency): one line per metric over p50, p95, p99 and max, log-scaled ms.

@@ -1,7 +1,12 @@
 //! Simulated annealing over the constructed routes: the moves, their
 //! weights and the temperature schedule.
 
-use super::*;
+use std::time::Instant;
+
+use super::options::{Progress, SolveOptions};
+use crate::model::{Model, NONE};
+use crate::rng::Rng;
+use crate::state::State;
 
 /// Multi-neighbourhood simulated annealing with reheats from the best solution.
 pub(super) struct Annealer<'a> {
@@ -498,4 +503,16 @@ impl<'a> Annealer<'a> {
         self.apply_swap(a, b);
         true
     }
+}
+
+/// Iteration budget the temperature schedule is laid out for: the explicit iteration
+/// limit if any, else the time limit times a conservative, size-dependent throughput
+/// estimate (a fixed formula, so the search trajectory never depends on machine speed;
+/// only the stopping point does).
+pub(crate) fn planned_iterations(m: &Model, opt: &SolveOptions) -> u64 {
+    if let Some(n) = opt.max_iterations {
+        return n;
+    }
+    let rate = 0.75 * 1.6e8 / (m.nv as f64 + 60.0);
+    (opt.time_limit.as_secs_f64() * rate).max(10_000.0) as u64
 }

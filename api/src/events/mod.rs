@@ -8,10 +8,8 @@
 //! so the switch has no gap and no repeat. A socket that falls behind the feed
 //! re-replays from its last sequence instead of losing events.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -20,7 +18,7 @@ use axum::response::Response;
 use futures::StreamExt;
 use homecare_domain::validation::FieldErrors;
 use homecare_domain::{EventEnvelope, EventFrame, EventKind};
-use homecare_store::{EventBus, EventBusError};
+use homecare_store::EventBus;
 use serde::Deserialize;
 use tokio::sync::broadcast;
 use utoipa::IntoParams;
@@ -28,124 +26,19 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+mod relay;
+
+pub use relay::Relay;
+use relay::{after, decode, ordered_messages, stream_state};
+
 use crate::auth::Principal;
 use crate::extract::ApiQuery;
 use crate::{ApiError, AppState};
 
-const FEED_CAPACITY: usize = 4096;
 const REPLAY_IDLE_LIMIT: Duration = Duration::from_secs(10);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(subscribe))
-}
-
-/// This process's shared live feed of the stream.
-#[derive(Clone)]
-pub struct Relay {
-    feed: broadcast::Sender<Arc<EventFrame>>,
-}
-
-fn after(sequence: u64) -> DeliverPolicy {
-    DeliverPolicy::ByStartSequence {
-        start_sequence: sequence + 1,
-    }
-}
-
-type Messages = async_nats::jetstream::consumer::pull::Ordered;
-
-async fn ordered_messages(
-    bus: &EventBus,
-    deliver_policy: DeliverPolicy,
-) -> Result<Messages, EventBusError> {
-    let stream = bus.stream().await?;
-    let consumer = stream
-        .create_consumer(OrderedConfig {
-            deliver_policy,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| bus.stream_error(e))?;
-    consumer.messages().await.map_err(|e| bus.stream_error(e))
-}
-
-/// The message's stream sequence, and its event if it is an event envelope. The
-/// sequence counts as covered either way, so a stray message never stalls anyone.
-fn decode(message: &async_nats::jetstream::Message) -> Option<(u64, Option<EventFrame>)> {
-    let sequence = message.info().ok()?.stream_sequence;
-    let event = match serde_json::from_slice::<EventEnvelope>(&message.payload) {
-        Ok(event) => Some(EventFrame { sequence, event }),
-        Err(e) => {
-            tracing::warn!(sequence, error = %e, "skipping a message that is not an event envelope");
-            None
-        }
-    };
-    Some((sequence, event))
-}
-
-/// The stream's last sequence and how many messages it retains.
-async fn stream_state(bus: &EventBus) -> Result<(u64, u64), EventBusError> {
-    let mut stream = bus.stream().await?;
-    let info = stream.info().await.map_err(|e| bus.stream_error(e))?;
-    Ok((info.state.last_sequence, info.state.messages))
-}
-
-impl Relay {
-    pub async fn start(bus: EventBus) -> Result<Self, EventBusError> {
-        let (feed, _) = broadcast::channel(FEED_CAPACITY);
-        // An explicit start sequence (not `New`), so a resume can name exactly
-        // where it left off.
-        let (end, _) = stream_state(&bus).await?;
-        let messages = ordered_messages(&bus, after(end)).await?;
-        tokio::spawn(run_relay(bus, feed.clone(), messages, end));
-        Ok(Self { feed })
-    }
-
-    /// Live WebSocket connections of this process (each holds one receiver).
-    pub fn connections(&self) -> usize {
-        self.feed.receiver_count()
-    }
-
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventFrame>> {
-        self.feed.subscribe()
-    }
-}
-
-/// Forwards the stream to the feed for the life of the process, re-creating the
-/// consumer after the last sequence seen if it ever ends.
-async fn run_relay(
-    bus: EventBus,
-    feed: broadcast::Sender<Arc<EventFrame>>,
-    mut messages: Messages,
-    mut last_sequence: u64,
-) {
-    loop {
-        while let Some(message) = messages.next().await {
-            match message {
-                Ok(message) => {
-                    let Some((sequence, event)) = decode(&message) else {
-                        continue;
-                    };
-                    last_sequence = sequence;
-                    if let Some(event) = event {
-                        // No receivers is fine: nobody is listening right now.
-                        let _ = feed.send(Arc::new(event));
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "event relay: consumer error"),
-            }
-        }
-        tracing::warn!(last_sequence, "event relay: consumer ended; resuming");
-        loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            match ordered_messages(&bus, after(last_sequence)).await {
-                Ok(resumed) => {
-                    messages = resumed;
-                    break;
-                }
-                Err(e) => tracing::warn!(error = %e, "event relay: cannot resume yet"),
-            }
-        }
-    }
 }
 
 /// Which events a socket receives (a caregiver's token: their own only).
