@@ -14,5 +14,8 @@ fn no_file_of_a_crate_depends_on_a_file_that_depends_on_it() {
         .expect("python3 runs the import-cycle check");
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "import cycles:\n{report}");
-    assert!(report.contains("0 import cycle(s) in 11 crate(s)"), "{report}");
+    assert!(
+        report.contains("0 import cycle(s) in 11 crate(s)"),
+        "{report}"
+    );
 }

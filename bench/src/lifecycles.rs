@@ -380,29 +380,42 @@ pub async fn floor_lifecycle(
     task_queue: &str,
     id: &str,
 ) -> anyhow::Result<()> {
-    let options = WorkflowStartOptions::new(task_queue.to_owned(), id.to_owned()).build();
-    client
-        .start_workflow(FloorWorkflow::run, (), options)
-        .await?;
-    let handle = client.get_workflow_handle::<FloorWorkflow>(id.to_owned());
-    handle
-        .execute_update(
-            FloorWorkflow::check_in,
-            (),
-            WorkflowExecuteUpdateOptions::default(),
-        )
-        .await?;
-    handle
-        .execute_update(
-            FloorWorkflow::check_out,
-            (),
-            WorkflowExecuteUpdateOptions::default(),
-        )
-        .await?;
-    handle
-        .get_result(WorkflowGetResultOptions::default())
-        .await?;
-    Ok(())
+    let lifecycle = async {
+        let options = WorkflowStartOptions::new(task_queue.to_owned(), id.to_owned()).build();
+        client
+            .start_workflow(FloorWorkflow::run, (), options)
+            .await?;
+        let handle = client.get_workflow_handle::<FloorWorkflow>(id.to_owned());
+        handle
+            .execute_update(
+                FloorWorkflow::check_in,
+                (),
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await?;
+        handle
+            .execute_update(
+                FloorWorkflow::check_out,
+                (),
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await?;
+        handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await?;
+        anyhow::Ok(())
+    };
+    // A worker without the floor leaves its workflow task failing forever.
+    tokio::time::timeout(WAIT_LIMIT, lifecycle)
+        .await
+        .with_context(|| {
+            format!(
+                "the floor lifecycle {id} did not finish within {} s: does a worker on task queue \
+                 {task_queue} run the floor? Start the platform with `homecare up --bench-floor` \
+                 (./dev up does), or bench with --no-floor",
+                WAIT_LIMIT.as_secs()
+            )
+        })?
 }
 
 /// `count` floor lifecycles at `concurrency`, their latencies added to

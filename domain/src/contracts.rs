@@ -227,6 +227,11 @@ pub struct AssignmentChange {
     pub outcome: AssignmentOutcome,
 }
 
+/// The visits whose staff changed, for publishing their events.
+pub fn changed_visits(changes: &[AssignmentChange]) -> Vec<Uuid> {
+    changes.iter().map(|c| c.visit_id).collect()
+}
+
 /// A coordinator assigning caregivers by hand (checked against the hard rules).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManualAssignment {

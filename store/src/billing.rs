@@ -44,6 +44,28 @@ impl PricingInputs {
     }
 }
 
+/// Whether the payer has a rate for the service on the client's local date of
+/// `at` (a visit is accepted, or moved, only to a date it can be billed on).
+pub async fn has_rate(
+    conn: &mut PgConnection,
+    client_id: Uuid,
+    payer_id: Uuid,
+    service_code: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from rates r join clients c on c.id = $1
+                 where r.payer_id = $2 and r.service_code = $3
+                   and r.effective @> (($4::timestamptz) at time zone c.timezone)::date)",
+    )
+    .bind(client_id)
+    .bind(payer_id)
+    .bind(service_code)
+    .bind(at)
+    .fetch_one(&mut *conn)
+    .await
+}
+
 /// Loads the pricing inputs of a completed visit worked by `caregiver_id`,
 /// locking the covering authorization (when `with_authorization`) and the
 /// day unit of per-day rates.

@@ -347,3 +347,46 @@ async fn the_cancel_bench_times_cancels_beside_unfilled_visits(db: PgPool) {
     );
     app.shutdown().await;
 }
+
+/// The floor is the bench's, not the product's: a worker started without
+/// `--bench-floor` fails every task of a floor workflow instead of running it.
+#[sqlx::test]
+async fn a_worker_without_bench_floor_does_not_run_the_floor(db: PgPool) {
+    let app = TestApp::start(db).await;
+    assert!(app.settings.worker_extra().is_none());
+    let id = format!("floor-{}", Uuid::new_v4());
+    let options =
+        temporalio_client::WorkflowStartOptions::new(app.settings.task_queue.clone(), id.clone())
+            .build();
+    app.temporal
+        .start_workflow(FloorWorkflow::run, (), options)
+        .await
+        .unwrap();
+    let handle = app.temporal.get_workflow_handle::<FloorWorkflow>(id);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let events = handle
+            .fetch_history(WorkflowFetchHistoryOptions::default())
+            .into_events()
+            .await
+            .unwrap();
+        let kinds: Vec<EventType> = events.iter().map(|e| e.event_type()).collect();
+        assert!(
+            !kinds.contains(&EventType::ActivityTaskScheduled),
+            "the worker ran the floor: {kinds:?}"
+        );
+        if kinds.contains(&EventType::WorkflowTaskFailed) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the floor's task never failed: {kinds:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    handle
+        .terminate(temporalio_client::WorkflowTerminateOptions::default())
+        .await
+        .ok();
+    app.shutdown().await;
+}

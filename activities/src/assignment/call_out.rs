@@ -4,7 +4,9 @@
 //! visits move; the other caregiver of a two-person visit stays. Visits nobody
 //! can cover go `unfilled` with an alert. Idempotent by call-out id.
 
-use homecare_domain::contracts::{AssignmentChange, AssignmentOutcome, CallOut, CallOutOutcome};
+use homecare_domain::contracts::{
+    AssignmentChange, AssignmentOutcome, CallOut, CallOutOutcome, changed_visits,
+};
 use homecare_domain::events::DecisionDetail;
 use homecare_domain::scheduling::{self, VisitNeed};
 use homecare_store::scheduling::{LoadedVisit, ProfileFilter, load_profiles, load_visit};
@@ -40,13 +42,7 @@ pub async fn apply_call_out(
     .await?;
     steps
         .store
-        .publish_committed(
-            outcome
-                .changes
-                .iter()
-                .map(|c| c.visit_id)
-                .collect::<Vec<_>>(),
-        )
+        .publish_committed(changed_visits(&outcome.changes))
         .await;
     let unfilled = outcome
         .changes

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use chrono::{NaiveDate, Utc};
 use homecare_domain::EventEnvelope;
-use homecare_domain::contracts::{AssignmentChange, PlanOutcome, PlanProposal};
+use homecare_domain::contracts::{AssignmentChange, PlanOutcome, PlanProposal, changed_visits};
 use homecare_domain::events::{DecisionDetail, PlanCompleted};
 use homecare_domain::scheduling::{self, Booking, CaregiverProfile, Overrides, Policy, VisitNeed};
 use serde_json::json;
@@ -75,13 +75,7 @@ pub async fn apply(steps: &Steps, proposal: &PlanProposal) -> Result<PlanOutcome
     .await?;
     steps
         .store
-        .publish_committed(
-            outcome
-                .changes
-                .iter()
-                .map(|c| c.visit_id)
-                .collect::<Vec<_>>(),
-        )
+        .publish_committed(changed_visits(&outcome.changes))
         .await;
     // If NATS is away, the activity fails and its retry finds the plan
     // completed and publishes again: nothing is applied twice.
@@ -213,17 +207,7 @@ async fn record_outcome(
 /// `homecare.plan.completed`, with a deterministic id: a re-publish after a
 /// retry is dropped by JetStream's duplicate window.
 async fn publish_plan(steps: &Steps, outcome: &PlanOutcome) -> Result<(), ActivityFailure> {
-    let event = PlanCompleted {
-        plan_id: outcome.plan_id,
-        visits: outcome.visits,
-        caregivers: outcome.caregivers,
-        travel_minutes: outcome.travel_minutes,
-        lateness_minutes: outcome.lateness_minutes,
-        max_lateness_minutes: outcome.max_lateness_minutes,
-        changed: outcome.changed,
-        unchanged: outcome.unchanged,
-        unfilled: outcome.unfilled,
-    };
+    let event = PlanCompleted::from(outcome);
     let envelope = EventEnvelope::of(&event, "", Utc::now());
     let subject = envelope
         .kind()

@@ -22,6 +22,7 @@ use crate::auth::Principal;
 use crate::extract::{ApiJson, ApiPath};
 use crate::workflow_client::{Effect, send_update};
 use crate::{ApiError, AppState};
+use homecare_store::billing::has_rate;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -245,17 +246,16 @@ async fn reschedule(
     validation::visit_period(&mut errors, request.scheduled_start, request.scheduled_end);
     errors.into_result()?;
     let visit = find_visit(&state, id).await?;
-    let rate: bool = sqlx::query_scalar(
-        "select exists (select 1 from rates r join clients c on c.id = $1
-                 where r.payer_id = $2 and r.service_code = $3
-                   and r.effective @> (($4::timestamptz) at time zone c.timezone)::date)",
+    let mut conn = state.db.acquire().await?;
+    let rate = has_rate(
+        &mut conn,
+        visit.client_id,
+        visit.payer_id,
+        &visit.service_code,
+        request.scheduled_start,
     )
-    .bind(visit.client_id)
-    .bind(visit.payer_id)
-    .bind(&visit.service_code)
-    .bind(request.scheduled_start)
-    .fetch_one(&state.db)
     .await?;
+    drop(conn);
     if !rate {
         return Err(ApiError::field(
             "scheduled_start",

@@ -31,6 +31,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::idempotency::{idempotency_key, keyed_id};
 use crate::workflow_client::current_snapshot;
 use crate::{ApiError, AppState};
+use homecare_store::billing::has_rate;
 
 pub(crate) use assignment::reconsider_unfilled;
 use row::COLUMNS;
@@ -133,20 +134,28 @@ impl Visit {
 /// Checks what only the database knows: the client, payer and service exist and
 /// the payer has a rate for the service on the visit's local date.
 async fn check_references(state: &AppState, request: &VisitRequest) -> Result<(), ApiError> {
-    let (client, payer, service, rate): (bool, bool, bool, bool) = sqlx::query_as(
+    let mut conn = state.db.acquire().await?;
+    let (client, payer, service): (bool, bool, bool) = sqlx::query_as(
         "select exists (select 1 from clients where id = $1),
                 exists (select 1 from payers where id = $2),
-                exists (select 1 from service_codes where code = $3),
-                exists (select 1 from rates r join clients c on c.id = $1
-                         where r.payer_id = $2 and r.service_code = $3
-                           and r.effective @> (($4::timestamptz) at time zone c.timezone)::date)",
+                exists (select 1 from service_codes where code = $3)",
     )
     .bind(request.client_id)
     .bind(request.payer_id)
     .bind(&request.service_code)
-    .bind(request.scheduled_start)
-    .fetch_one(&state.db)
+    .fetch_one(&mut *conn)
     .await?;
+    let rate = client
+        && payer
+        && service
+        && has_rate(
+            &mut conn,
+            request.client_id,
+            request.payer_id,
+            &request.service_code,
+            request.scheduled_start,
+        )
+        .await?;
     let mut errors = FieldErrors::default();
     errors.check(client, "client_id", "no such client");
     errors.check(payer, "payer_id", "no such payer");

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::VisitStatus;
-use crate::contracts::OpenException;
+use crate::contracts::{OpenException, PlanOutcome};
 use crate::evv::{EvvMethod, ExceptionCode, ExceptionSource, ResolutionCode};
 use crate::scheduling::{Candidate, DecidedBy, Decision, Location};
 
@@ -269,6 +269,22 @@ pub struct PlanCompleted {
     pub changed: usize,
     pub unchanged: usize,
     pub unfilled: usize,
+}
+
+impl From<&PlanOutcome> for PlanCompleted {
+    fn from(outcome: &PlanOutcome) -> Self {
+        Self {
+            plan_id: outcome.plan_id,
+            visits: outcome.visits,
+            caregivers: outcome.caregivers,
+            travel_minutes: outcome.travel_minutes,
+            lateness_minutes: outcome.lateness_minutes,
+            max_lateness_minutes: outcome.max_lateness_minutes,
+            changed: outcome.changed,
+            unchanged: outcome.unchanged,
+            unfilled: outcome.unfilled,
+        }
+    }
 }
 
 #[cfg(test)]
