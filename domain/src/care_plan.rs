@@ -191,16 +191,6 @@ impl Occurrence {
     }
 }
 
-/// The id of the visit that the occurrence of `pattern_id` on `date` becomes:
-/// the same occurrence always makes the same visit, so generating twice
-/// creates nothing twice.
-pub fn visit_id(plan_id: Uuid, pattern_id: Uuid, date: NaiveDate) -> Uuid {
-    Uuid::new_v5(
-        &VISIT_ID_NAMESPACE,
-        format!("{plan_id}/{pattern_id}/{date}").as_bytes(),
-    )
-}
-
 /// The instant of a local date and time in `tz` (see the module's note on
 /// daylight-saving changes).
 pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
@@ -280,6 +270,10 @@ pub fn occurrences(
         })
         .collect()
 }
+
+mod schedule;
+
+pub use schedule::*;
 
 #[cfg(test)]
 mod tests;

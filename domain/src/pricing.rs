@@ -201,6 +201,19 @@ fn units_for(rule: &RateRule, time: &VisitTime) -> (i64, i64) {
     }
 }
 
+/// The units a planned visit of `minutes` would bill (no overtime, no
+/// holiday: what an authorization counts). `day_counted`: another visit of
+/// the same day is counted already (a per-day rate bills it once).
+pub fn planned_units(rule: &RateRule, minutes: i64, day_counted: bool) -> i64 {
+    let time = VisitTime {
+        minutes,
+        overtime_minutes: 0,
+        holiday: false,
+        day_already_billed: day_counted,
+    };
+    units_for(rule, &time).0
+}
+
 pub fn price(rule: &RateRule, time: &VisitTime, authorization: Authorization) -> Priced {
     let (unadjusted, overtime) = units_for(rule, time);
     let units = match authorization {

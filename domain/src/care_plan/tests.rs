@@ -5,6 +5,7 @@ use chrono_tz::Tz;
 use proptest::prelude::*;
 
 use super::*;
+use crate::VisitStatus;
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -136,12 +137,8 @@ fn exceptions_skip_or_move_one_occurrence() {
     assert!(moved.moved);
     assert_eq!(moved.start.to_rfc3339(), "2026-12-12T19:00:00+00:00");
     assert_eq!(moved.minutes(), 90);
-    // The moved visit keeps its id: it is the same occurrence.
-    let plan = Uuid::from_u128(1);
-    assert_eq!(
-        visit_id(plan, pattern.id, moved.date),
-        visit_id(plan, pattern.id, date(2026, 12, 9))
-    );
+    // The moved visit keeps its date, the key of its visit id.
+    assert_eq!(moved.date, date(2026, 12, 9));
 }
 
 #[test]
@@ -240,11 +237,31 @@ fn a_local_time_skipped_or_repeated_by_the_change_still_gets_one_visit() {
 #[test]
 fn visit_ids_are_the_same_for_the_same_occurrence_only() {
     let (plan, pattern) = (Uuid::from_u128(1), Uuid::from_u128(2));
-    let a = visit_id(plan, pattern, date(2026, 12, 7));
-    assert_eq!(a, visit_id(plan, pattern, date(2026, 12, 7)));
-    assert_ne!(a, visit_id(plan, pattern, date(2026, 12, 8)));
-    assert_ne!(a, visit_id(plan, Uuid::from_u128(3), date(2026, 12, 7)));
-    assert_ne!(a, visit_id(Uuid::from_u128(4), pattern, date(2026, 12, 7)));
+    let needs = Requirements {
+        required_skills: vec!["hoyer_lift".to_owned(), "dementia_care".to_owned()],
+        ..Requirements::default()
+    };
+    let a = visit_id(plan, pattern, date(2026, 12, 7), &needs);
+    assert_eq!(a, visit_id(plan, pattern, date(2026, 12, 7), &needs));
+    // Skills in another order are the same requirements.
+    let reordered = Requirements {
+        required_skills: vec!["dementia_care".to_owned(), "hoyer_lift".to_owned()],
+        ..Requirements::default()
+    };
+    assert_eq!(a, visit_id(plan, pattern, date(2026, 12, 7), &reordered));
+    assert_ne!(a, visit_id(plan, pattern, date(2026, 12, 8), &needs));
+    assert_ne!(
+        a,
+        visit_id(plan, Uuid::from_u128(3), date(2026, 12, 7), &needs)
+    );
+    assert_ne!(
+        a,
+        visit_id(Uuid::from_u128(4), pattern, date(2026, 12, 7), &needs)
+    );
+    assert_ne!(
+        a,
+        visit_id(plan, pattern, date(2026, 12, 7), &Requirements::default())
+    );
 }
 
 #[test]
@@ -410,4 +427,162 @@ proptest! {
             );
         }
     }
+}
+
+fn plan_with(pattern: Pattern, versions: Vec<PlanVersion>) -> PlanSchedule {
+    PlanSchedule {
+        plan_id: Uuid::from_u128(1),
+        payer_id: Uuid::from_u128(2),
+        service_code: "T1019".to_owned(),
+        valid_from: date(2026, 12, 1),
+        valid_until: None,
+        versions,
+        patterns: vec![ScheduledPattern {
+            pattern,
+            exceptions: Vec::new(),
+            caregivers_needed: 1,
+            preferred_caregiver: None,
+        }],
+    }
+}
+
+fn version(number: i32, from: NaiveDate, skills: &[&str]) -> PlanVersion {
+    PlanVersion {
+        version: number,
+        effective_from: from,
+        duties: Vec::new(),
+        requirements: Requirements {
+            required_skills: skills.iter().map(|s| s.to_string()).collect(),
+            ..Requirements::default()
+        },
+    }
+}
+
+#[test]
+fn each_visit_follows_the_plan_version_in_force_on_its_date() {
+    let pattern = weekly(&WEEKDAYS, 1, date(2026, 12, 7));
+    let plan = PlanSchedule {
+        valid_until: Some(date(2026, 12, 17)),
+        ..plan_with(
+            pattern,
+            vec![
+                version(2, date(2026, 12, 14), &["hoyer_lift"]),
+                version(1, date(2026, 12, 1), &[]),
+            ],
+        )
+    };
+    let planned = planned_visits(
+        &[plan],
+        &BTreeSet::new(),
+        CHICAGO,
+        date(2026, 12, 7),
+        date(2026, 12, 21),
+    );
+    // The plan ends on Thursday the 17th.
+    assert_eq!(planned.len(), 9);
+    let versions: Vec<i32> = planned.iter().map(|p| p.version).collect();
+    assert_eq!(versions, [1, 1, 1, 1, 1, 2, 2, 2, 2]);
+    assert_eq!(planned[5].requirements.required_skills, ["hoyer_lift"]);
+}
+
+#[test]
+fn reconciling_creates_moves_and_cancels_only_what_lies_ahead() {
+    let pattern = weekly(&WEEKDAYS, 1, date(2026, 12, 7));
+    let plan = plan_with(pattern.clone(), vec![version(1, date(2026, 12, 1), &[])]);
+    let planned = planned_visits(
+        &[plan.clone()],
+        &BTreeSet::new(),
+        CHICAGO,
+        date(2026, 12, 7),
+        date(2026, 12, 14),
+    );
+    // Tuesday 10:00 local: Monday's and Tuesday's visits (8:00) have begun.
+    let now: DateTime<Utc> = "2026-12-08T16:00:00Z".parse().unwrap();
+    let first = reconcile(&planned, &[], now);
+    assert_eq!(first.create.len(), 3, "Wednesday to Friday");
+    let generated: Vec<GeneratedVisit> = planned
+        .iter()
+        .map(|p| GeneratedVisit {
+            visit_id: p.visit_id,
+            start: p.occurrence.start,
+            end: p.occurrence.end,
+            status: VisitStatus::Assigned,
+        })
+        .collect();
+    let again = reconcile(&planned, &generated, now);
+    assert_eq!(
+        (
+            again.create.len(),
+            again.reschedule.len(),
+            again.cancel.len()
+        ),
+        (0, 0, 0)
+    );
+    assert_eq!(again.kept, 5);
+
+    // The pattern moves to 9:00 and drops Fridays; Wednesday is checked in already.
+    let mut changed = plan;
+    changed.patterns[0].pattern.start = time(9, 0);
+    changed.patterns[0].pattern.end = time(11, 0);
+    changed.patterns[0].pattern.recurrence = Recurrence::Weekly {
+        weekdays: WEEKDAYS[..4].to_vec(),
+        every_weeks: 1,
+    };
+    let mut generated = generated;
+    generated[2].status = VisitStatus::CheckedIn;
+    let replanned = planned_visits(
+        &[changed],
+        &BTreeSet::new(),
+        CHICAGO,
+        date(2026, 12, 7),
+        date(2026, 12, 14),
+    );
+    let changes = reconcile(&replanned, &generated, now);
+    assert!(changes.create.is_empty());
+    let moved: Vec<NaiveDate> = changes
+        .reschedule
+        .iter()
+        .map(|p| p.occurrence.date)
+        .collect();
+    assert_eq!(
+        moved,
+        [date(2026, 12, 10)],
+        "Thursday moves; Wednesday has begun"
+    );
+    assert_eq!(changes.cancel, [generated[4].visit_id], "Friday's visit");
+}
+
+#[test]
+fn planned_units_follow_the_rate_and_count_a_day_once() {
+    use crate::pricing::{BillingUnit, RateRule, Rounding};
+    use rust_decimal_macros::dec;
+    let pattern = weekly(&WEEKDAYS, 1, date(2026, 12, 7));
+    let planned = planned_visits(
+        &[plan_with(pattern, vec![version(1, date(2026, 12, 1), &[])])],
+        &BTreeSet::new(),
+        CHICAGO,
+        date(2026, 12, 7),
+        date(2026, 12, 14),
+    );
+    let refs: Vec<&PlannedVisit> = planned.iter().collect();
+    let quarter_hours = RateRule {
+        unit_rate: dec!(7.50),
+        unit: BillingUnit::QuarterHour,
+        rounding: Rounding::EightMinute,
+        overtime_multiplier: dec!(1.5),
+        holiday_multiplier: dec!(1),
+    };
+    let units = planned_units(&refs, &quarter_hours, CHICAGO);
+    assert_eq!(units.len(), 5);
+    assert!(
+        units.values().all(|u| *u == 8),
+        "two hours = eight quarter hours"
+    );
+    let doubled: Vec<&PlannedVisit> = refs.iter().chain(refs.iter()).copied().collect();
+    let per_day = RateRule {
+        unit: BillingUnit::Day,
+        ..quarter_hours
+    };
+    let units = planned_units(&doubled, &per_day, CHICAGO);
+    assert!(units.values().all(|u| *u == 1), "one day unit a day");
 }

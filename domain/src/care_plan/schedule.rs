@@ -1,0 +1,240 @@
+//! From a client's care plans to the visits they ask for, and from what is
+//! generated already to what generation must change.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Duty, Occurrence, Pattern, PatternException, occurrences};
+use crate::VisitStatus;
+use crate::pricing::{self, RateRule};
+
+/// What a visit of the plan needs from its caregivers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requirements {
+    pub required_skills: Vec<String>,
+    pub required_language: Option<String>,
+    pub required_gender: Option<String>,
+}
+
+impl Requirements {
+    /// The same requirements always give the same key (skills in any order).
+    fn key(&self) -> String {
+        let mut skills = self.required_skills.clone();
+        skills.sort();
+        skills.dedup();
+        format!(
+            "{}|{}|{}",
+            skills.join(","),
+            self.required_language.as_deref().unwrap_or_default(),
+            self.required_gender.as_deref().unwrap_or_default()
+        )
+    }
+}
+
+/// One version of a plan: what it asks for from `effective_from` until the
+/// next version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanVersion {
+    pub version: i32,
+    pub effective_from: NaiveDate,
+    pub duties: Vec<Duty>,
+    pub requirements: Requirements,
+}
+
+/// A pattern as generation uses it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledPattern {
+    pub pattern: Pattern,
+    pub exceptions: Vec<PatternException>,
+    pub caregivers_needed: u8,
+    pub preferred_caregiver: Option<Uuid>,
+}
+
+/// A care plan with its versions and patterns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanSchedule {
+    pub plan_id: Uuid,
+    pub payer_id: Uuid,
+    pub service_code: String,
+    pub valid_from: NaiveDate,
+    /// The last day the plan applies, if it ends.
+    pub valid_until: Option<NaiveDate>,
+    /// In any order.
+    pub versions: Vec<PlanVersion>,
+    pub patterns: Vec<ScheduledPattern>,
+}
+
+impl PlanSchedule {
+    /// The version in force on `date`.
+    pub fn version_on(&self, date: NaiveDate) -> Option<&PlanVersion> {
+        self.versions
+            .iter()
+            .filter(|v| v.effective_from <= date)
+            .max_by_key(|v| v.effective_from)
+    }
+}
+
+/// A visit the plans ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedVisit {
+    pub visit_id: Uuid,
+    pub plan_id: Uuid,
+    pub version: i32,
+    pub occurrence: Occurrence,
+    pub requirements: Requirements,
+    pub caregivers_needed: u8,
+    pub preferred_caregiver: Option<Uuid>,
+    pub payer_id: Uuid,
+    pub service_code: String,
+}
+
+/// The id of the visit that the occurrence of `pattern_id` on `date` becomes,
+/// under `requirements`: the same occurrence always makes the same visit, so
+/// generating twice creates nothing twice; a plan version that changes what
+/// the visit needs makes a new visit in place of the old.
+pub fn visit_id(
+    plan_id: Uuid,
+    pattern_id: Uuid,
+    date: NaiveDate,
+    requirements: &Requirements,
+) -> Uuid {
+    Uuid::new_v5(
+        &super::VISIT_ID_NAMESPACE,
+        format!("{plan_id}/{pattern_id}/{date}/{}", requirements.key()).as_bytes(),
+    )
+}
+
+/// Every visit `plans` ask for whose occurrence date is in `[from, to)`.
+pub fn planned_visits(
+    plans: &[PlanSchedule],
+    holidays: &BTreeSet<NaiveDate>,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<PlannedVisit> {
+    let mut planned = Vec::new();
+    for plan in plans {
+        for scheduled in &plan.patterns {
+            // The pattern applies within the plan's validity only.
+            let mut pattern = scheduled.pattern.clone();
+            pattern.starts_on = pattern.starts_on.max(plan.valid_from);
+            pattern.ends_on = match (pattern.ends_on, plan.valid_until) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            for occurrence in occurrences(&pattern, &scheduled.exceptions, holidays, tz, from, to) {
+                let Some(version) = plan.version_on(occurrence.date) else {
+                    continue;
+                };
+                planned.push(PlannedVisit {
+                    visit_id: visit_id(
+                        plan.plan_id,
+                        pattern.id,
+                        occurrence.date,
+                        &version.requirements,
+                    ),
+                    plan_id: plan.plan_id,
+                    version: version.version,
+                    requirements: version.requirements.clone(),
+                    occurrence,
+                    caregivers_needed: scheduled.caregivers_needed,
+                    preferred_caregiver: scheduled.preferred_caregiver,
+                    payer_id: plan.payer_id,
+                    service_code: plan.service_code.clone(),
+                });
+            }
+        }
+    }
+    planned.sort_by(|a, b| {
+        a.occurrence
+            .start
+            .cmp(&b.occurrence.start)
+            .then(a.visit_id.cmp(&b.visit_id))
+    });
+    planned
+}
+
+/// A visit generation made earlier, as it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratedVisit {
+    pub visit_id: Uuid,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub status: VisitStatus,
+}
+
+impl GeneratedVisit {
+    /// Not started, not cancelled: generation may still move or cancel it.
+    fn open(&self) -> bool {
+        matches!(
+            self.status,
+            VisitStatus::Scheduled | VisitStatus::Unfilled | VisitStatus::Assigned
+        )
+    }
+}
+
+/// What generation changes: visits to create, to move, to cancel.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reconciliation {
+    pub create: Vec<PlannedVisit>,
+    pub reschedule: Vec<PlannedVisit>,
+    pub cancel: Vec<Uuid>,
+    /// Planned visits already generated as they should be (or started, done,
+    /// or cancelled by hand: generation leaves those alone).
+    pub kept: usize,
+}
+
+/// Compares the plans' visits with those generated so far. Only what lies
+/// ahead of `now` changes: a visit checked in, completed or cancelled is
+/// never touched, and an occurrence whose time has passed is not created.
+pub fn reconcile(
+    planned: &[PlannedVisit],
+    generated: &[GeneratedVisit],
+    now: DateTime<Utc>,
+) -> Reconciliation {
+    let by_id: HashMap<Uuid, &GeneratedVisit> = generated.iter().map(|g| (g.visit_id, g)).collect();
+    let mut result = Reconciliation::default();
+    for visit in planned {
+        let ahead = visit.occurrence.start > now;
+        match by_id.get(&visit.visit_id) {
+            None if ahead => result.create.push(visit.clone()),
+            None => {}
+            Some(g)
+                if g.open()
+                    && ahead
+                    && (g.start, g.end) != (visit.occurrence.start, visit.occurrence.end) =>
+            {
+                result.reschedule.push(visit.clone())
+            }
+            Some(_) => result.kept += 1,
+        }
+    }
+    let planned_ids: BTreeSet<Uuid> = planned.iter().map(|p| p.visit_id).collect();
+    result.cancel = generated
+        .iter()
+        .filter(|g| g.open() && g.start > now && !planned_ids.contains(&g.visit_id))
+        .map(|g| g.visit_id)
+        .collect();
+    result
+}
+
+/// The units `visits` would bill under `rule`, by service date (the client's
+/// local date of each start); a per-day rate bills one unit a day.
+pub fn planned_units(
+    visits: &[&PlannedVisit],
+    rule: &RateRule,
+    tz: Tz,
+) -> BTreeMap<NaiveDate, i64> {
+    let mut units: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+    for visit in visits {
+        let day = visit.occurrence.start.with_timezone(&tz).date_naive();
+        let already = units.contains_key(&day);
+        *units.entry(day).or_default() +=
+            pricing::planned_units(rule, visit.occurrence.minutes(), already);
+    }
+    units
+}
