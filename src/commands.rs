@@ -246,9 +246,14 @@ pub(crate) enum PlanCommand {
 
 #[derive(Subcommand)]
 pub(crate) enum HistoryCommand {
-    /// Save a visit workflow's history as JSON (e.g. into tests/histories/).
+    /// Save a workflow's history as JSON (e.g. into tests/histories/): a
+    /// visit's, or with `--care-plan` a client's `CarePlanWorkflow`.
     Record {
-        visit_id: Uuid,
+        /// The visit (or with `--care-plan`, the client).
+        id: Uuid,
+        /// Record the client's care-plan workflow.
+        #[arg(long)]
+        care_plan: bool,
         #[arg(long)]
         out: PathBuf,
         #[command(flatten)]

@@ -3,22 +3,24 @@
 //! Payloads are encrypted in Temporal; the recording decrypts them with the
 //! platform's keys, so the replay test needs no key and the files can be read.
 
-use homecare_domain::contracts::visit_workflow_id;
 use homecare_store::codec::EncryptionCodec;
-use homecare_workflows::VisitWorkflow;
 use temporalio_client::{WorkflowFetchHistoryOptions, WorkflowHistory};
+use temporalio_common::HasWorkflowDefinition;
 use temporalio_common::data_converters::SerializationContextData;
 use temporalio_common::payload_visitor::decode_payloads;
 use temporalio_common::protos::temporal::api::history::v1::History;
-use uuid::Uuid;
 
 use crate::settings::Settings;
 
-/// The JSON history of a visit's workflow, payloads decrypted, as the replayer reads it.
-pub async fn record(settings: &Settings, visit_id: Uuid) -> anyhow::Result<Vec<u8>> {
+/// The JSON history of workflow `workflow_id` (a `W`), payloads decrypted,
+/// as the replayer reads it.
+pub async fn record<W: HasWorkflowDefinition>(
+    settings: &Settings,
+    workflow_id: &str,
+) -> anyhow::Result<Vec<u8>> {
     let client =
         homecare_store::temporal::connect(&settings.temporal(), "homecare-history").await?;
-    let handle = client.get_workflow_handle::<VisitWorkflow>(visit_workflow_id(visit_id));
+    let handle = client.get_workflow_handle::<W>(workflow_id.to_owned());
     let events = handle
         .fetch_history(WorkflowFetchHistoryOptions::default())
         .into_events()

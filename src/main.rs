@@ -6,6 +6,8 @@ use anyhow::Context;
 use clap::Parser;
 use homecare::platform::{self, Platform};
 use homecare::settings::Settings;
+use homecare_domain::contracts::{care_plan_workflow_id, visit_workflow_id};
+use homecare_workflows::{CarePlanWorkflow, VisitWorkflow};
 use uuid::Uuid;
 
 mod commands;
@@ -162,15 +164,26 @@ async fn main() -> anyhow::Result<()> {
         Command::History {
             command:
                 HistoryCommand::Record {
-                    visit_id,
+                    id,
+                    care_plan,
                     out,
                     settings,
                 },
         } => {
-            let bytes = homecare::history::record(&settings, visit_id).await?;
+            let (workflow_id, bytes) = if care_plan {
+                let workflow_id = care_plan_workflow_id(id);
+                let bytes =
+                    homecare::history::record::<CarePlanWorkflow>(&settings, &workflow_id).await?;
+                (workflow_id, bytes)
+            } else {
+                let workflow_id = visit_workflow_id(id);
+                let bytes =
+                    homecare::history::record::<VisitWorkflow>(&settings, &workflow_id).await?;
+                (workflow_id, bytes)
+            };
             std::fs::write(&out, bytes)
                 .with_context(|| format!("cannot write {}", out.display()))?;
-            println!("history of visit-{visit_id} written to {}", out.display());
+            println!("history of {workflow_id} written to {}", out.display());
             Ok(())
         }
     }

@@ -291,6 +291,7 @@ impl Settings {
             max_db_connections: self.db_max_connections,
             bus: self.bus(),
             policy: self.policy(),
+            unfilled_retry_minutes: self.unfilled_retry_minutes,
             extra: self.worker_extra(),
         })
     }

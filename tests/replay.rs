@@ -1,13 +1,15 @@
-//! Recorded workflow histories replayed against the current `VisitWorkflow` code.
+//! Recorded workflow histories replayed against the current `VisitWorkflow`
+//! and `CarePlanWorkflow` code.
 //! A change that would break running visits fails here, in CI, before it ships:
 //! guard changed logic with `ctx.patched("...")`.
 //!
-//! Record a new history from any visit (platform running):
+//! Record a new history from any visit, or a client's care plans (platform running):
 //!     cargo run -q --bin homecare -- history record <visit-id> --out tests/histories/<name>.json
+//!     cargo run -q --bin homecare -- history record <client-id> --care-plan --out tests/histories/<name>.json
 
 use std::path::{Path, PathBuf};
 
-use homecare_workflows::VisitWorkflow;
+use homecare_workflows::{CarePlanWorkflow, VisitWorkflow};
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 
@@ -26,6 +28,8 @@ fn replayer() -> WorkflowReplayer {
     WorkflowReplayer::new(
         WorkflowReplayerOptions::new()
             .register_workflow::<VisitWorkflow>()
+            .unwrap()
+            .register_workflow::<CarePlanWorkflow>()
             .unwrap()
             .build(),
     )

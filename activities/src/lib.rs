@@ -14,6 +14,7 @@
 //! `VisitActivitiesImpl::bill`, which runs `visit::billing::bill`.
 
 mod assignment;
+mod care_plan;
 mod plan;
 mod step;
 mod visit;
@@ -21,18 +22,19 @@ mod visit;
 use std::sync::Arc;
 
 use homecare_domain::contracts::activity_names::{
-    caregiver, plan as plan_names, visit as visit_names,
+    care_plan as care_plan_names, caregiver, plan as plan_names, visit as visit_names,
 };
 use homecare_domain::contracts::{
-    AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, InvoiceLineSummary,
-    LateCheckInAlert, PlanOutcome, PlanProposal, PlanRequest, RecordCancel, RecordEvv,
-    RecordManualAssignment, RecordReschedule, RecordResolution, VisitRef,
+    AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, GenerateSchedule,
+    GenerationOutcome, InvoiceLineSummary, LateCheckInAlert, PlanOutcome, PlanProposal,
+    PlanRequest, RecordCancel, RecordEvv, RecordManualAssignment, RecordReschedule,
+    RecordResolution, VisitRef,
 };
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 pub use homecare_domain::evv::EvvKind;
-pub use step::{ActivityFailure, Steps};
+pub use step::{ActivityFailure, Steps, VisitStarter};
 
 impl Steps {
     /// The three groups of activities a worker registers, sharing these handles.
@@ -42,11 +44,13 @@ impl Steps {
         VisitActivitiesImpl,
         CaregiverActivitiesImpl,
         PlanActivitiesImpl,
+        CarePlanActivitiesImpl,
     ) {
         (
             VisitActivitiesImpl(self.clone()),
             CaregiverActivitiesImpl(self.clone()),
-            PlanActivitiesImpl(self),
+            PlanActivitiesImpl(self.clone()),
+            CarePlanActivitiesImpl(self),
         )
     }
 }
@@ -199,6 +203,21 @@ impl PlanActivitiesImpl {
     }
 }
 
+/// A client's care plans' steps (`care_plan.*`).
+pub struct CarePlanActivitiesImpl(pub Steps);
+
+#[activities]
+impl CarePlanActivitiesImpl {
+    #[activity(name = care_plan_names::GENERATE)]
+    pub async fn generate(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: GenerateSchedule,
+    ) -> Result<GenerationOutcome, ActivityError> {
+        done(care_plan::generate::generate(&self.0, &request).await)
+    }
+}
+
 /// The steps as plain functions, for the activity tests: the same code the
 /// activities run, without a Temporal worker.
 pub mod run {
@@ -206,6 +225,7 @@ pub mod run {
     pub use crate::assignment::engine::assign_caregiver;
     pub use crate::assignment::manual::assign_manually;
     pub use crate::assignment::reschedule::reschedule;
+    pub use crate::care_plan::generate::generate as generate_care_plans;
     pub use crate::plan::apply::apply as apply_plan;
     pub use crate::plan::solve::solve as solve_plan;
     pub use crate::visit::alerts::raise_late_check_in_alert;

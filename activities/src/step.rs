@@ -20,6 +20,8 @@ pub enum ActivityFailure {
     Publish(#[from] EventBusError),
     #[error("assignment clashed with concurrent bookings {0} times")]
     Contention(u32),
+    #[error("Temporal: {0}")]
+    Temporal(String),
 }
 
 impl From<StoreError> for ActivityFailure {
@@ -40,7 +42,11 @@ impl ActivityFailure {
         // milliseconds before that commit is visible.
         matches!(
             self,
-            Self::VisitNotFound(_) | Self::Database(_) | Self::Publish(_) | Self::Contention(_)
+            Self::VisitNotFound(_)
+                | Self::Database(_)
+                | Self::Publish(_)
+                | Self::Contention(_)
+                | Self::Temporal(_)
         )
     }
 
@@ -63,6 +69,16 @@ impl ActivityFailure {
 pub struct Steps {
     pub store: Store,
     pub policy: Policy,
+    /// Starts and commands visits' workflows (care-plan generation).
+    pub visits: Option<VisitStarter>,
+}
+
+/// How a step starts a visit's workflow, as the API does.
+#[derive(Clone)]
+pub struct VisitStarter {
+    pub temporal: temporalio_client::Client,
+    pub task_queue: String,
+    pub unfilled_retry_minutes: i64,
 }
 
 impl Steps {
@@ -70,7 +86,22 @@ impl Steps {
         Self {
             store,
             policy: Policy::default(),
+            visits: None,
         }
+    }
+
+    /// Lets the steps start and command visits' workflows.
+    pub fn with_visit_starter(mut self, starter: VisitStarter) -> Self {
+        self.visits = Some(starter);
+        self
+    }
+
+    pub(crate) fn visit_starter(&self) -> Result<&VisitStarter, ActivityFailure> {
+        self.visits.as_ref().ok_or_else(|| {
+            ActivityFailure::Rejected(
+                "this worker cannot start visits (no Temporal client)".to_owned(),
+            )
+        })
     }
 
     pub fn with_policy(mut self, policy: Policy) -> Self {

@@ -95,6 +95,9 @@ pub struct Verification {
     pub longitude: Option<f64>,
     #[schema(value_type = EvvMethod)]
     pub method: String,
+    /// At check-out: the duties reported, done or not.
+    #[schema(value_type = Option<Vec<homecare_domain::care_plan::DutyReport>>)]
+    pub duties: Option<sqlx::types::Json<Vec<homecare_domain::care_plan::DutyReport>>>,
 }
 
 /// The six federal EVV data elements of a visit.
@@ -120,7 +123,7 @@ async fn verification(
     kind: &str,
 ) -> Result<Option<Verification>, ApiError> {
     Ok(sqlx::query_as::<_, Verification>(
-        "select caregiver_id, occurred_at as at, latitude, longitude, method::text as method
+        "select caregiver_id, occurred_at as at, latitude, longitude, method::text as method, duties
            from evv_records where visit_id = $1 and kind = $2::evv_kind",
     )
     .bind(visit_id)

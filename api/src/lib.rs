@@ -7,6 +7,8 @@ mod audit;
 pub mod auth;
 mod authenticate;
 mod billing;
+mod calendar;
+mod care_plans;
 mod caregivers;
 mod claims;
 mod clients;
@@ -41,6 +43,7 @@ pub use state::{ApiConfig, AppState};
 fn routes(codec_cors_origins: &[String]) -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
     let v1 = OpenApiRouter::new()
         .merge(clients::router())
+        .merge(care_plans::router())
         .merge(caregivers::router())
         .merge(visits::router())
         .merge(invoices::router())

@@ -26,6 +26,7 @@ use crate::error::Problem;
     components(schemas(Problem)),
     tags(
         (name = "clients", description = "People who receive care"),
+        (name = "care_plans", description = "Care plans: services, duties and the recurring visits they generate"),
         (name = "caregivers", description = "Caregivers, availability, call-outs"),
         (name = "visits", description = "Visit lifecycle: each visit is a durable workflow"),
         (name = "evv", description = "Electronic visit verification and billing exceptions"),

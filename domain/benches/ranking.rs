@@ -120,6 +120,7 @@ fn need(rng: &mut Lcg, n: u128) -> VisitNeed {
         required_gender: None,
         excluded_caregivers: vec![],
         preferred_caregivers: vec![],
+        plan_continuity: Default::default(),
     }
 }
 

@@ -31,6 +31,13 @@ pub fn call_out_workflow_id(call_out_id: Uuid) -> String {
     format!("call-out-{call_out_id}")
 }
 
+pub const CARE_PLAN_WORKFLOW_TYPE: &str = "CarePlanWorkflow";
+
+/// One care-plan workflow per client: it keeps every plan of the client generated.
+pub fn care_plan_workflow_id(client_id: Uuid) -> String {
+    format!("care-plan-{client_id}")
+}
+
 /// Activity type names, shared by the declarations (`homecare_workflows`) and
 /// the implementations (`homecare_activities`): `<group>.<name>` is declared as
 /// `<Group>Activities::<name>` and implemented by the function of that name.
@@ -56,13 +63,18 @@ pub mod activity_names {
         pub const APPLY_CALL_OUT: &str = "caregiver.apply_call_out";
     }
 
+    /// A client's care plans' steps (`CarePlanActivities`).
+    pub mod care_plan {
+        pub const GENERATE: &str = "care_plan.generate";
+    }
+
     /// A day plan's steps (`PlanActivities`).
     pub mod plan {
         pub const SOLVE: &str = "plan.solve";
         pub const APPLY: &str = "plan.apply";
     }
 
-    pub const ALL: [&str; 14] = [
+    pub const ALL: [&str; 15] = [
         visit::ASSIGN_CAREGIVER,
         visit::RECORD_CHECK_IN,
         visit::RECORD_CHECK_OUT,
@@ -77,6 +89,7 @@ pub mod activity_names {
         caregiver::APPLY_CALL_OUT,
         plan::SOLVE,
         plan::APPLY,
+        care_plan::GENERATE,
     ];
 }
 
@@ -131,6 +144,10 @@ pub struct EvvCommand {
     /// `manual_time_entry` exception and is not checked against the geofence.
     #[serde(default)]
     pub method: EvvMethod,
+    /// At check-out: the duties done or not (with a reason), checked against
+    /// the care plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duties: Vec<crate::care_plan::DutyReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -334,4 +351,54 @@ pub struct PlanOutcome {
     pub unfilled: usize,
     /// Visits whose staff changed, for their workflows.
     pub changes: Vec<AssignmentChange>,
+}
+
+/// The input of `CarePlanWorkflow`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarePlanWorkflowInput {
+    pub client_id: Uuid,
+    /// Generations run by the executions before this one (continue-as-new
+    /// keeps each execution's history short).
+    #[serde(default)]
+    pub generations: u64,
+}
+
+/// Generate a client's care plans for the horizon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerateSchedule {
+    pub client_id: Uuid,
+    /// Why: `daily`, or what changed (`plan`, `pattern`, `exception`).
+    pub reason: String,
+}
+
+/// A planned period whose units exceed its authorization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuthorizationOverrun {
+    pub care_plan_id: Uuid,
+    pub authorization_id: Uuid,
+    pub period_start: chrono::NaiveDate,
+    /// The period's last day.
+    pub period_end: chrono::NaiveDate,
+    pub authorized_units: i64,
+    /// Units the plan's visits in the period would bill.
+    pub planned_units: i64,
+}
+
+/// What one generation changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GenerationOutcome {
+    pub client_id: Uuid,
+    /// Plans that apply today or later: none left, and the workflow ends.
+    pub active_plans: usize,
+    pub horizon_days: i64,
+    pub created: usize,
+    pub rescheduled: usize,
+    pub cancelled: usize,
+    /// Visits as planned already (or begun, or cancelled by hand).
+    pub kept: usize,
+    pub over_authorization: Vec<AuthorizationOverrun>,
+    /// When the next daily generation is due (just after the client's midnight).
+    pub next_run_at: DateTime<Utc>,
 }

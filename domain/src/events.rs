@@ -142,6 +142,8 @@ events! {
         "A coordinator resolved an exception.";
     VisitHeld(VisitHeld) = "homecare.visit.held", visit.visit_id,
         "The completed visit is held before billing by open exceptions.";
+    OverAuthorizationAlert(AlertOverAuthorization) = "homecare.alert.over_authorization", care_plan_id,
+        "A care plan's visits would bill more units in a period than its authorization allows, before any of them is worked.";
 }
 
 impl EventKind {
@@ -168,6 +170,7 @@ impl EventKind {
             Self::InvoiceCreated => "invoice.{visit_id}.created".to_owned(),
             Self::LateCheckInAlert => "alert.late_check_in".to_owned(),
             Self::UnfilledAlert => "alert.unfilled".to_owned(),
+            Self::OverAuthorizationAlert => "alert.over_authorization".to_owned(),
             Self::PlanCompleted => "plan.{plan_id}.completed".to_owned(),
             other => {
                 let event = other.event_type().rsplit('.').next().unwrap_or_default();

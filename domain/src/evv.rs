@@ -23,10 +23,12 @@ pub enum ExceptionCode {
     MissedCheckOut,
     ManualTimeEntry,
     AuthorizationExceeded,
+    /// The check-out did not report a duty the care plan requires as performed.
+    MissingDuty,
 }
 
 impl ExceptionCode {
-    pub const ALL: [ExceptionCode; 7] = [
+    pub const ALL: [ExceptionCode; 8] = [
         Self::OutsideGeofence,
         Self::LateCheckIn,
         Self::EarlyCheckOut,
@@ -34,6 +36,7 @@ impl ExceptionCode {
         Self::MissedCheckOut,
         Self::ManualTimeEntry,
         Self::AuthorizationExceeded,
+        Self::MissingDuty,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +48,7 @@ impl ExceptionCode {
             Self::MissedCheckOut => "missed_check_out",
             Self::ManualTimeEntry => "manual_time_entry",
             Self::AuthorizationExceeded => "authorization_exceeded",
+            Self::MissingDuty => "missing_duty",
         }
     }
 
@@ -72,10 +76,12 @@ pub enum ResolutionCode {
     AuthorizationUpdated,
     /// Bill only the units still authorized; the excess is not billed.
     BillWithinAuthorization,
+    /// The client declined the duty; nothing was left undone.
+    ClientDeclined,
 }
 
 impl ResolutionCode {
-    pub const ALL: [ResolutionCode; 7] = [
+    pub const ALL: [ResolutionCode; 8] = [
         Self::VerifiedWithClient,
         Self::GpsUnavailable,
         Self::ServiceOutsideHome,
@@ -83,6 +89,7 @@ impl ResolutionCode {
         Self::ScheduleChangeApproved,
         Self::AuthorizationUpdated,
         Self::BillWithinAuthorization,
+        Self::ClientDeclined,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +101,7 @@ impl ResolutionCode {
             Self::ScheduleChangeApproved => "schedule_change_approved",
             Self::AuthorizationUpdated => "authorization_updated",
             Self::BillWithinAuthorization => "bill_within_authorization",
+            Self::ClientDeclined => "client_declined",
         }
     }
 
@@ -116,6 +124,7 @@ impl ResolutionCode {
             ExceptionCode::AuthorizationExceeded => {
                 &[AuthorizationUpdated, BillWithinAuthorization]
             }
+            ExceptionCode::MissingDuty => &[ClientDeclined, VerifiedWithClient],
         }
     }
 }

@@ -61,6 +61,19 @@ pub struct VisitNeed {
     /// Caregivers the client refused.
     pub excluded_caregivers: Vec<Uuid>,
     pub preferred_caregivers: Vec<Uuid>,
+    /// Continuity within a care plan: the pattern's preferred caregiver,
+    /// and who served the pattern's previous occurrence (last week's).
+    #[serde(default)]
+    pub plan_continuity: PlanContinuity,
+}
+
+/// Who has the care plan's continuity for a generated visit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanContinuity {
+    /// The pattern's preferred caregiver.
+    pub preferred: Option<Uuid>,
+    /// The staff of the pattern's previous occurrence.
+    pub previous: Vec<Uuid>,
 }
 
 impl VisitNeed {
@@ -274,6 +287,13 @@ impl Violation {
 /// Weights of the soft terms (points; higher total is better).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Weights {
+    /// The care-plan pattern's preferred caregiver: above every other term,
+    /// continuity within a plan comes first.
+    #[serde(default = "Weights::plan_preferred")]
+    pub plan_preferred: f64,
+    /// Served the pattern's previous occurrence (last week's caregiver).
+    #[serde(default = "Weights::plan_previous")]
+    pub plan_previous: f64,
     /// Has served this client before.
     pub continuity: f64,
     /// Among the client's preferred caregivers.
@@ -286,9 +306,21 @@ pub struct Weights {
     pub balance_per_hour: f64,
 }
 
+impl Weights {
+    fn plan_preferred() -> f64 {
+        150.0
+    }
+
+    fn plan_previous() -> f64 {
+        75.0
+    }
+}
+
 impl Default for Weights {
     fn default() -> Self {
         Self {
+            plan_preferred: Self::plan_preferred(),
+            plan_previous: Self::plan_previous(),
             continuity: 40.0,
             preferred: 25.0,
             travel_per_minute: 0.5,
@@ -325,6 +357,10 @@ pub struct Overrides {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScoreTerms {
+    /// The care plan's continuity: its pattern's preferred caregiver, or
+    /// who served the pattern's previous occurrence.
+    #[serde(default)]
+    pub care_plan: f64,
     pub continuity: f64,
     pub preferred: f64,
     pub travel: f64,

@@ -186,20 +186,29 @@ async fn rate(
     visit: &VisitRow,
     service_date: NaiveDate,
 ) -> Result<(Uuid, RateRule, Vec<String>), StoreError> {
+    rate_of(conn, visit.payer_id, &visit.service_code, service_date).await
+}
+
+/// The payer's rate for a service on a date: its id, its rule and modifiers.
+pub async fn rate_of(
+    conn: &mut PgConnection,
+    payer_id: Uuid,
+    service_code: &str,
+    service_date: NaiveDate,
+) -> Result<(Uuid, RateRule, Vec<String>), StoreError> {
     let rate: Option<RateRow> = sqlx::query_as(
         "select id, unit_rate, unit::text as unit, rounding::text as rounding, round_up_threshold_percent,
                 modifiers, overtime_multiplier, holiday_multiplier
            from rates where payer_id = $1 and service_code = $2 and effective @> $3::date",
     )
-    .bind(visit.payer_id)
-    .bind(&visit.service_code)
+    .bind(payer_id)
+    .bind(service_code)
     .bind(service_date)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(rate) = rate else {
         return Err(StoreError::Inconsistent(format!(
-            "no rate for payer {} and service {} on {service_date}",
-            visit.payer_id, visit.service_code
+            "no rate for payer {payer_id} and service {service_code} on {service_date}"
         )));
     };
     let unit = BillingUnit::parse(&rate.unit).ok_or_else(|| {

@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod billing;
 pub mod bus;
+pub mod care_plans;
 pub mod claims;
 pub mod codec;
 pub mod evv;

@@ -13,18 +13,28 @@ pub struct AgencyPolicy {
     /// Minutes after the scheduled end without a check-out before the visit's
     /// timer closes it with a `missed_check_out` exception.
     pub missed_check_out_after_minutes: i64,
+    /// A check-out that does not report a required duty of the care plan
+    /// raises `missing_duty`.
+    pub missing_duty_raises_exception: bool,
 }
 
 pub async fn load(conn: &mut PgConnection) -> Result<AgencyPolicy, sqlx::Error> {
-    let (geofence, late, early, over, overtime, missed): (f64, i32, i32, i32, i32, i32) =
-        sqlx::query_as(
-            "select geofence_radius_meters, late_check_in_minutes, early_check_out_minutes,
+    let (geofence, late, early, over, overtime, missed, duties): (
+        f64,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        bool,
+    ) = sqlx::query_as(
+        "select geofence_radius_meters, late_check_in_minutes, early_check_out_minutes,
                     over_scheduled_minutes, overtime_after_minutes_per_week,
-                    missed_check_out_after_minutes
+                    missed_check_out_after_minutes, missing_duty_raises_exception
                from agency_settings",
-        )
-        .fetch_one(&mut *conn)
-        .await?;
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     Ok(AgencyPolicy {
         evv: EvvPolicy {
             geofence_radius_meters: geofence,
@@ -34,5 +44,6 @@ pub async fn load(conn: &mut PgConnection) -> Result<AgencyPolicy, sqlx::Error> 
         },
         overtime_after_minutes_per_week: overtime.into(),
         missed_check_out_after_minutes: missed.into(),
+        missing_duty_raises_exception: duties,
     })
 }

@@ -11,8 +11,8 @@ use chrono_tz::Tz;
 use homecare_domain::VisitStatus;
 use homecare_domain::contracts::AssignmentOutcome;
 use homecare_domain::scheduling::{
-    Booking, CaregiverProfile, Credential, DatedException, ExceptionKind, Location, VisitNeed,
-    WeeklyWindow,
+    Booking, CaregiverProfile, Credential, DatedException, ExceptionKind, Location, PlanContinuity,
+    VisitNeed, WeeklyWindow,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -46,6 +46,9 @@ struct NeedRow {
     timezone: String,
     required_language: Option<String>,
     required_gender: Option<String>,
+    preferred_caregiver_id: Option<Uuid>,
+    /// Who served the care-plan pattern's previous occurrence.
+    previous_staff: Vec<Uuid>,
 }
 
 /// Loads the visit (locking its row when `lock`), its client's requirements and
@@ -59,7 +62,17 @@ pub async fn load_visit(
         "select v.client_id, lower(v.scheduled) as start, upper(v.scheduled) as end,
                 v.required_skills, v.caregivers_needed, v.status::text as status,
                 v.assignment_version, v.service_code, c.latitude, c.longitude, c.timezone,
-                c.required_language, c.required_gender
+                coalesce(v.required_language, c.required_language) as required_language,
+                coalesce(v.required_gender, c.required_gender) as required_gender,
+                v.preferred_caregiver_id,
+                array(select s.caregiver_id from visit_staff s
+                       where s.visit_id = (select p.id from visits p
+                                            where p.pattern_id = v.pattern_id
+                                              and p.occurrence_date < v.occurrence_date
+                                              and p.status <> 'cancelled'
+                                              and exists (select from visit_staff x where x.visit_id = p.id)
+                                            order by p.occurrence_date desc limit 1)
+                       order by s.slot) as previous_staff
            from visits v join clients c on c.id = v.client_id
           where v.id = $1 {}",
         if lock { "for update of v" } else { "" }
@@ -108,6 +121,10 @@ pub async fn load_visit(
             required_gender: row.required_gender,
             excluded_caregivers: of_kind("excluded"),
             preferred_caregivers: of_kind("preferred"),
+            plan_continuity: PlanContinuity {
+                preferred: row.preferred_caregiver_id,
+                previous: row.previous_staff,
+            },
         },
         status,
         version: row.assignment_version.into(),

@@ -111,3 +111,63 @@ pub async fn connect(
     };
     Client::new(connection, options).map_err(|e| failed(e.to_string()))
 }
+
+/// Why a visit's workflow could not be started.
+#[derive(Debug, thiserror::Error)]
+#[error("could not start the visit workflow: {0}")]
+pub struct StartVisitError(pub String);
+
+/// The input of a new visit's workflow: the agency's policy times its late
+/// check-in alert and missed check-out, the process setting its unfilled retry.
+pub fn visit_input(
+    visit_id: uuid::Uuid,
+    client_id: uuid::Uuid,
+    (scheduled_start, scheduled_end): (
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+    ),
+    policy: &crate::policy::AgencyPolicy,
+    unfilled_retry_minutes: i64,
+) -> homecare_domain::contracts::VisitWorkflowInput {
+    homecare_domain::contracts::VisitWorkflowInput {
+        visit_id,
+        client_id,
+        scheduled_start,
+        scheduled_end,
+        late_check_in_after_minutes: policy.evv.late_check_in_minutes,
+        unfilled_retry_minutes,
+        missed_check_out_after_minutes: policy.missed_check_out_after_minutes,
+        version: homecare_domain::contracts::VISIT_WORKFLOW_VERSION,
+    }
+}
+
+/// Starts a visit's workflow with its search attributes set, so the Temporal
+/// UI can filter it from the first moment. Starting one that runs already is
+/// a no-op (the id is the visit's).
+pub async fn start_visit(
+    client: &Client,
+    task_queue: &str,
+    input: homecare_domain::contracts::VisitWorkflowInput,
+) -> Result<(), StartVisitError> {
+    use homecare_workflows::VisitWorkflow;
+    use homecare_workflows::visit::{CLIENT_ID, SCHEDULED_START, VISIT_STATUS, search_timestamp};
+    use temporalio_client::{WorkflowIdConflictPolicy, WorkflowStartOptions};
+    use temporalio_common::search_attributes::SearchAttributes;
+    let search_attributes = SearchAttributes::new([
+        VISIT_STATUS.value_set(homecare_domain::VisitStatus::Scheduled.as_str().to_owned()),
+        CLIENT_ID.value_set(input.client_id.to_string()),
+        SCHEDULED_START.value_set(search_timestamp(input.scheduled_start)),
+    ]);
+    let options = WorkflowStartOptions::new(
+        task_queue.to_owned(),
+        homecare_domain::contracts::visit_workflow_id(input.visit_id),
+    )
+    .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+    .search_attributes(search_attributes)
+    .build();
+    client
+        .start_workflow(VisitWorkflow::run, input, options)
+        .await
+        .map(|_| ())
+        .map_err(|e| StartVisitError(e.to_string()))
+}

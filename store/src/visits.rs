@@ -23,6 +23,8 @@ pub struct VisitRow {
     pub scheduled_start: DateTime<Utc>,
     pub scheduled_end: DateTime<Utc>,
     pub status: VisitStatus,
+    /// The care plan and version a generated visit follows.
+    pub care_plan: Option<(Uuid, i32)>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -35,6 +37,8 @@ struct Row {
     scheduled_start: DateTime<Utc>,
     scheduled_end: DateTime<Utc>,
     status: String,
+    care_plan_id: Option<Uuid>,
+    plan_version: Option<i32>,
 }
 
 /// A status the database holds must be one the domain knows.
@@ -65,7 +69,7 @@ pub async fn lock_visit(conn: &mut PgConnection, visit_id: Uuid) -> Result<Visit
     let row = sqlx::query_as::<_, Row>(
         "select id, client_id, caregiver_id, payer_id, service_code,
                 lower(scheduled) as scheduled_start, upper(scheduled) as scheduled_end,
-                status::text as status
+                status::text as status, care_plan_id, plan_version
            from visits where id = $1 for update",
     )
     .bind(visit_id)
@@ -81,7 +85,24 @@ pub async fn lock_visit(conn: &mut PgConnection, visit_id: Uuid) -> Result<Visit
         service_code: row.service_code,
         scheduled_start: row.scheduled_start,
         scheduled_end: row.scheduled_end,
+        care_plan: row.care_plan_id.zip(row.plan_version),
     })
+}
+
+/// The duties of the care-plan version a visit follows.
+pub async fn planned_duties(
+    conn: &mut PgConnection,
+    (plan_id, version): (Uuid, i32),
+) -> Result<Vec<homecare_domain::care_plan::Duty>, sqlx::Error> {
+    let duties: Option<sqlx::types::Json<Vec<homecare_domain::care_plan::Duty>>> =
+        sqlx::query_scalar(
+            "select duties from care_plan_versions where care_plan_id = $1 and version = $2",
+        )
+        .bind(plan_id)
+        .bind(version)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(duties.map(|d| d.0).unwrap_or_default())
 }
 
 pub async fn set_status(

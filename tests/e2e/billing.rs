@@ -16,7 +16,7 @@ use crate::helpers::{TestApp, minutes_ago, types};
 #[path = "../../domain/tests/support/pyx12.rs"]
 mod pyx12;
 
-const PRIVATE_PAY: &str = "00000000-0000-4000-8000-000000000001";
+pub(crate) const PRIVATE_PAY: &str = "00000000-0000-4000-8000-000000000001";
 
 fn evv_at(caregiver: &str, at: chrono::DateTime<Utc>, latitude: f64) -> Value {
     json!({"caregiver_id": caregiver, "at": at, "latitude": latitude, "longitude": -87.67})

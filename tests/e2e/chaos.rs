@@ -24,10 +24,10 @@ const LIFECYCLES: usize = 200;
 
 /// A child process that is killed when dropped, so a failing test never leaves
 /// a worker or an API running (holding its database open).
-struct Killed(Child);
+pub(crate) struct Killed(Child);
 
 impl Killed {
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -42,7 +42,12 @@ const CAREGIVERS: usize = 20;
 
 /// `homecare <command>` as a separate process on the test's database, stream
 /// and task queue, with `extra` environment on top.
-fn spawn_homecare(app: &TestApp, database: &str, command: &str, extra: &[(&str, &str)]) -> Killed {
+pub(crate) fn spawn_homecare(
+    app: &TestApp,
+    database: &str,
+    command: &str,
+    extra: &[(&str, &str)],
+) -> Killed {
     let s = &app.settings;
     Killed(
         Command::new(env!("CARGO_BIN_EXE_homecare"))
@@ -73,8 +78,60 @@ fn spawn_homecare(app: &TestApp, database: &str, command: &str, extra: &[(&str, 
     )
 }
 
+/// The test's stream holds each of the `recorded` events once: every one
+/// published (the sweeper covers publishes lost with a worker), none twice.
+pub(crate) async fn stream_holds_each_once(app: &TestApp, recorded: i64) {
+    let bus = homecare_store::EventBus::connect(app.settings.bus())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let messages = loop {
+        let messages = bus
+            .stream()
+            .await
+            .unwrap()
+            .info()
+            .await
+            .unwrap()
+            .state
+            .messages;
+        if messages as i64 >= recorded || Instant::now() > deadline {
+            break messages;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(messages as i64, recorded, "no event lost, none duplicated");
+    let mut ids = std::collections::HashSet::new();
+    let consumer = bus
+        .stream()
+        .await
+        .unwrap()
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = consumer
+        .fetch()
+        .max_messages(messages as usize)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .unwrap();
+    while let Some(Ok(message)) = batch.next().await {
+        let envelope: Value = serde_json::from_slice(&message.payload).unwrap();
+        assert!(
+            ids.insert(envelope["id"].as_str().unwrap().to_owned()),
+            "event {} twice on the stream",
+            envelope["id"]
+        );
+    }
+    assert_eq!(ids.len() as u64, messages);
+}
+
 /// `homecare worker` as a separate process.
-fn spawn_worker(app: &TestApp, database: &str) -> Killed {
+pub(crate) fn spawn_worker(app: &TestApp, database: &str) -> Killed {
     spawn_homecare(app, database, "worker", &[])
 }
 
@@ -264,53 +321,7 @@ async fn assert_each_invoiced_once(app: &TestApp, lifecycles: usize) {
         4 * lifecycles,
         "assigned, checked_in, completed, invoice"
     );
-    let bus = homecare_store::EventBus::connect(app.settings.bus())
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let messages = loop {
-        let messages = bus
-            .stream()
-            .await
-            .unwrap()
-            .info()
-            .await
-            .unwrap()
-            .state
-            .messages;
-        if messages as i64 >= recorded || Instant::now() > deadline {
-            break messages;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    assert_eq!(messages as i64, recorded, "no event lost, none duplicated");
-    let mut ids = std::collections::HashSet::new();
-    let consumer = bus
-        .stream()
-        .await
-        .unwrap()
-        .create_consumer(async_nats::jetstream::consumer::pull::Config {
-            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let mut batch = consumer
-        .fetch()
-        .max_messages(messages as usize)
-        .expires(Duration::from_secs(5))
-        .messages()
-        .await
-        .unwrap();
-    while let Some(Ok(message)) = batch.next().await {
-        let envelope: Value = serde_json::from_slice(&message.payload).unwrap();
-        assert!(
-            ids.insert(envelope["id"].as_str().unwrap().to_owned()),
-            "event {} twice on the stream",
-            envelope["id"]
-        );
-    }
-    assert_eq!(ids.len() as u64, messages);
+    stream_holds_each_once(app, recorded).await;
 }
 
 #[sqlx::test]

@@ -9,7 +9,7 @@ use homecare::platform::{self, RunningApi};
 use homecare::settings::Settings;
 use homecare_domain::contracts::{VisitSnapshot, visit_workflow_id};
 use homecare_worker::{WorkerSettings, WorkerThread};
-use homecare_workflows::VisitWorkflow;
+use homecare_workflows::{CarePlanWorkflow, VisitWorkflow};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -126,6 +126,7 @@ impl TestApp {
             max_db_connections: 5,
             bus: self.settings.bus(),
             policy: self.settings.policy(),
+            unfilled_retry_minutes: self.settings.unfilled_retry_minutes,
             extra: self.settings.worker_extra(),
         };
         self.worker = Some(WorkerThread::spawn(settings).await.expect("worker starts"));
@@ -158,7 +159,27 @@ impl TestApp {
     /// stay running on the shared dev server with no worker. Terminated by id:
     /// a visibility query could miss a visit created a moment ago.
     async fn terminate_running_workflows(&self) {
-        let created = std::mem::take(&mut *self.created.lock().unwrap());
+        let mut created = std::mem::take(&mut *self.created.lock().unwrap());
+        // Care plans run a workflow per client and generate visits of their own.
+        let clients: Vec<Uuid> = sqlx::query_scalar("select distinct client_id from care_plans")
+            .fetch_all(&self.db)
+            .await
+            .unwrap_or_default();
+        for client in clients {
+            let handle = self.temporal.get_workflow_handle::<CarePlanWorkflow>(
+                homecare_domain::contracts::care_plan_workflow_id(client),
+            );
+            let reason = WorkflowTerminateOptions::builder()
+                .reason("test finished".to_owned())
+                .build();
+            let _ = handle.terminate(reason).await;
+        }
+        let generated: Vec<Uuid> =
+            sqlx::query_scalar("select id from visits where care_plan_id is not null")
+                .fetch_all(&self.db)
+                .await
+                .unwrap_or_default();
+        created.extend(generated.iter().map(Uuid::to_string));
         for visit in created {
             let handle = self
                 .temporal

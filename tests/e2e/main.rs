@@ -6,6 +6,7 @@ mod asyncapi;
 mod audit;
 mod auth;
 mod billing;
+mod care_plans;
 mod chaos;
 mod codes;
 mod encryption;

@@ -3,6 +3,7 @@
 
 use homecare::platform::Platform;
 use homecare_bench::floor::FloorWorkflow;
+use homecare_domain::contracts::visit_workflow_id;
 use homecare_workflows::VisitWorkflow;
 use reqwest::StatusCode;
 use sqlx::PgPool;
@@ -98,7 +99,8 @@ async fn a_freshly_recorded_history_replays_against_the_workflow_code(db: PgPool
     let visit = v.visit;
     app.workflow_result(&visit).await;
 
-    let recorded = homecare::history::record(&app.settings, Uuid::parse_str(&visit).unwrap())
+    let workflow_id = visit_workflow_id(Uuid::parse_str(&visit).unwrap());
+    let recorded = homecare::history::record::<VisitWorkflow>(&app.settings, &workflow_id)
         .await
         .unwrap();
     let history = WorkflowHistory::from_json(&recorded).unwrap();

@@ -9,10 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use homecare_activities::Steps;
+use homecare_activities::{Steps, VisitStarter};
 use homecare_store::temporal::{self, TemporalSettings};
 use homecare_store::{EventBus, EventBusConfig, Store};
-use homecare_workflows::{CallOutWorkflow, PlanDayWorkflow, VisitWorkflow};
+use homecare_workflows::{CallOutWorkflow, CarePlanWorkflow, PlanDayWorkflow, VisitWorkflow};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio::sync::oneshot;
@@ -24,6 +24,9 @@ pub struct WorkerSettings {
     pub max_db_connections: u32,
     pub bus: EventBusConfig,
     pub policy: homecare_domain::scheduling::Policy,
+    /// While no caregiver fits a visit, how often its assignment is retried
+    /// (visits that care plans generate; the API's own visits use its setting).
+    pub unfilled_retry_minutes: i64,
     /// Workflows and activities beyond the platform's own, for tools that
     /// need a worker of their own kind (the benchmark's floor). None in
     /// production.
@@ -61,7 +64,7 @@ pub enum WorkerError {
 
 /// Every workflow and activity the platform runs, on the settings' task queue.
 pub fn worker_options(task_queue: &str, steps: Steps) -> Result<WorkerOptions, WorkerError> {
-    let (visit, caregiver, plan) = steps.activities();
+    let (visit, caregiver, plan, care_plan) = steps.activities();
     Ok(WorkerOptions::new(task_queue)
         .register_workflow::<VisitWorkflow>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
@@ -69,9 +72,12 @@ pub fn worker_options(task_queue: &str, steps: Steps) -> Result<WorkerOptions, W
         .map_err(|e| WorkerError::Worker(e.to_string()))?
         .register_workflow::<PlanDayWorkflow>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
+        .register_workflow::<CarePlanWorkflow>()
+        .map_err(|e| WorkerError::Worker(e.to_string()))?
         .register_activities(visit)
         .register_activities(caregiver)
         .register_activities(plan)
+        .register_activities(care_plan)
         .graceful_shutdown_period(Duration::from_secs(10))
         .build())
 }
@@ -90,10 +96,15 @@ async fn build(settings: &WorkerSettings) -> Result<Worker, WorkerError> {
     let store = Store::new(db.clone(), bus);
     tokio::task::spawn_local(sweep_outbox(store.clone()));
     tokio::task::spawn_local(seal_audit_log(db));
-    let mut options = worker_options(
-        &settings.temporal.task_queue,
-        Steps::new(store).with_policy(settings.policy.clone()),
-    )?;
+    let starter = VisitStarter {
+        temporal: client.clone(),
+        task_queue: settings.temporal.task_queue.clone(),
+        unfilled_retry_minutes: settings.unfilled_retry_minutes,
+    };
+    let steps = Steps::new(store)
+        .with_policy(settings.policy.clone())
+        .with_visit_starter(starter);
+    let mut options = worker_options(&settings.temporal.task_queue, steps)?;
     if let Some(extra) = &settings.extra {
         (extra.register)(&mut options).map_err(WorkerError::Worker)?;
         tracing::info!(
@@ -226,9 +237,13 @@ impl Drop for WorkerThread {
 
 #[cfg(test)]
 mod tests {
-    use homecare_activities::{CaregiverActivitiesImpl, PlanActivitiesImpl, VisitActivitiesImpl};
+    use homecare_activities::{
+        CarePlanActivitiesImpl, CaregiverActivitiesImpl, PlanActivitiesImpl, VisitActivitiesImpl,
+    };
     use homecare_domain::contracts::activity_names;
-    use homecare_workflows::{CaregiverActivities, PlanActivities, VisitActivities};
+    use homecare_workflows::{
+        CarePlanActivities, CaregiverActivities, PlanActivities, VisitActivities,
+    };
     use temporalio_common::ActivityDefinition;
 
     /// The compiler checks input and output types; the test checks the names the
@@ -286,6 +301,10 @@ mod tests {
             ),
             same_contract(PlanActivities::solve, PlanActivitiesImpl::solve),
             same_contract(PlanActivities::apply, PlanActivitiesImpl::apply),
+            same_contract(
+                CarePlanActivities::generate,
+                CarePlanActivitiesImpl::generate,
+            ),
         ];
         assert_eq!(names.map(|n| n), activity_names::ALL.map(str::to_owned));
     }

@@ -4,11 +4,12 @@
 //! by `<Group>ActivitiesImpl::<name>`; `homecare_worker` tests that both sides
 //! agree.
 
-use homecare_domain::contracts::activity_names::{caregiver, plan, visit};
+use homecare_domain::contracts::activity_names::{care_plan, caregiver, plan, visit};
 use homecare_domain::contracts::{
-    AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, InvoiceLineSummary,
-    LateCheckInAlert, PlanOutcome, PlanProposal, PlanRequest, RecordCancel, RecordEvv,
-    RecordManualAssignment, RecordReschedule, RecordResolution, VisitRef,
+    AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, GenerateSchedule,
+    GenerationOutcome, InvoiceLineSummary, LateCheckInAlert, PlanOutcome, PlanProposal,
+    PlanRequest, RecordCancel, RecordEvv, RecordManualAssignment, RecordReschedule,
+    RecordResolution, VisitRef,
 };
 use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;
@@ -112,6 +113,19 @@ impl PlanActivities {
     /// Applies a proposal through the hard-rule checks, in one transaction.
     #[activity(name = plan::APPLY)]
     pub fn apply(_proposal: PlanProposal) -> Result<PlanOutcome, ActivityError> {
+        unimplemented!()
+    }
+}
+
+/// A client's care plans' steps (`care_plan.*`).
+pub struct CarePlanActivities;
+
+#[activity_definitions]
+impl CarePlanActivities {
+    /// Brings the client's generated visits in line with its care plans for
+    /// the horizon: creates, moves and cancels what lies ahead.
+    #[activity(name = care_plan::GENERATE)]
+    pub fn generate(_request: GenerateSchedule) -> Result<GenerationOutcome, ActivityError> {
         unimplemented!()
     }
 }

@@ -4,12 +4,14 @@
 //! crate cannot reach Postgres or NATS even by accident.
 
 pub mod call_out;
+pub mod care_plan;
 pub mod contracts;
 pub mod join;
 pub mod plan;
 pub mod visit;
 
 pub use call_out::CallOutWorkflow;
-pub use contracts::{CaregiverActivities, PlanActivities, VisitActivities};
+pub use care_plan::CarePlanWorkflow;
+pub use contracts::{CarePlanActivities, CaregiverActivities, PlanActivities, VisitActivities};
 pub use plan::PlanDayWorkflow;
 pub use visit::VisitWorkflow;

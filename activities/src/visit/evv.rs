@@ -1,9 +1,10 @@
 //! Check-in and check-out: the EVV record, the visit's next state, and every
 //! exception the agency's policy finds in the capture.
 
+use homecare_domain::care_plan;
 use homecare_domain::contracts::{EvvCommand, RecordEvv};
 use homecare_domain::events::{VisitCheckedIn, VisitCompleted};
-use homecare_domain::evv::{self, Capture, EvvKind, EvvMethod};
+use homecare_domain::evv::{self, Capture, EvvKind, EvvMethod, ExceptionCode, Finding};
 use homecare_domain::scheduling::Location;
 use homecare_store::visits::{self, VisitRow, lock_visit, set_status};
 use homecare_store::{policy, record_event};
@@ -50,8 +51,9 @@ async fn insert_record(
     command: &EvvCommand,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "insert into evv_records (id, visit_id, kind, caregiver_id, occurred_at, latitude, longitude, method)
-         values ($1, $2, $3::evv_kind, $4, $5, $6, $7, $8::evv_method)
+        "insert into evv_records (id, visit_id, kind, caregiver_id, occurred_at, latitude, longitude, method,
+                                  duties)
+         values ($1, $2, $3::evv_kind, $4, $5, $6, $7, $8::evv_method, $9)
          on conflict (visit_id, kind) do nothing",
     )
     .bind(Uuid::new_v4())
@@ -62,6 +64,7 @@ async fn insert_record(
     .bind(command.latitude)
     .bind(command.longitude)
     .bind(command.method.as_str())
+    .bind((kind == EvvKind::CheckOut).then_some(sqlx::types::Json(&command.duties)))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -109,7 +112,8 @@ async fn raise_evv_exceptions(
     kind: EvvKind,
     command: &EvvCommand,
 ) -> Result<(), ActivityFailure> {
-    let policy = policy::load(conn).await?.evv;
+    let agency = policy::load(conn).await?;
+    let policy = agency.evv;
     let places = homecare_store::evv::client_places(conn, visit.client_id).await?;
     let capture = Capture {
         at: command.at,
@@ -138,9 +142,33 @@ async fn raise_evv_exceptions(
             )
         }
     };
+    let mut findings = findings;
+    if kind == EvvKind::CheckOut && agency.missing_duty_raises_exception {
+        findings.extend(missing_duty(conn, visit, command).await?);
+    }
     let (_, status) = kind.transition();
     for finding in &findings {
         raise(conn, visit, status, finding, kind.source()).await?;
     }
     Ok(())
+}
+
+/// The care plan's required duties the check-out does not report done.
+async fn missing_duty(
+    conn: &mut PgConnection,
+    visit: &VisitRow,
+    command: &EvvCommand,
+) -> Result<Option<Finding>, ActivityFailure> {
+    let Some(plan) = visit.care_plan else {
+        return Ok(None);
+    };
+    let planned = visits::planned_duties(conn, plan).await?;
+    let missing = care_plan::missing_duties(&planned, &command.duties);
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Finding {
+        code: ExceptionCode::MissingDuty,
+        detail: serde_json::json!({ "missing": missing, "reported": command.duties }),
+    }))
 }

@@ -228,6 +228,7 @@ pub fn evv(visit_id: Uuid, caregiver_id: Uuid, time: DateTime<Utc>) -> RecordEvv
             latitude: 41.94,
             longitude: -87.67,
             method: EvvMethod::Gps,
+            duties: Vec::new(),
         },
     }
 }

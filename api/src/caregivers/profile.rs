@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::calendar::{WEEKDAYS, Weekday, parse_time};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -65,19 +66,6 @@ pub struct WeeklyHours {
     pub end: String,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the accepted strings
-#[schema(rename_all = "lowercase")]
-pub(super) enum Weekday {
-    Monday,
-    Tuesday,
-    Wednesday,
-    Thursday,
-    Friday,
-    Saturday,
-    Sunday,
-}
-
 #[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Caregiver {
     pub id: Uuid,
@@ -108,25 +96,6 @@ pub struct CaregiverDetail {
 pub(super) const COLUMNS: &str =
     "id, name, skills, active, languages, gender, home_latitude, home_longitude,
     max_minutes_per_day, max_minutes_per_week, overtime_after_minutes_per_week, created_at";
-
-pub(super) const WEEKDAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
-
-pub(super) fn parse_time(value: &str) -> Option<NaiveTime> {
-    if value == "24:00" {
-        return Some(NaiveTime::MIN);
-    }
-    NaiveTime::parse_from_str(value, "%H:%M")
-        .or_else(|_| NaiveTime::parse_from_str(value, "%H:%M:%S"))
-        .ok()
-}
 
 /// Validates weekly hours into (ISO weekday, start, end) rows.
 pub(super) fn weekly_rows(

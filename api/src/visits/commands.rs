@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
+use homecare_domain::care_plan::DutyReport;
 use homecare_domain::contracts::{CancelCommand, EvvCommand, RescheduleCommand, VisitSnapshot};
 use homecare_domain::evv::EvvMethod;
 use homecare_domain::validation::{self, FieldErrors};
@@ -48,6 +49,12 @@ pub struct EvvRequest {
     /// raises a `manual_time_entry` exception.
     #[serde(default)]
     pub method: EvvMethod,
+    /// At check-out, the care plan's duties done or not (with a reason); a
+    /// required duty not reported done raises `missing_duty` under the
+    /// agency's policy.
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub duties: Vec<DutyReport>,
 }
 
 impl EvvRequest {
@@ -57,6 +64,20 @@ impl EvvRequest {
         let mut errors = FieldErrors::default();
         validation::coordinates(&mut errors, "", self.latitude, self.longitude);
         validation::device_time(&mut errors, "at", at, now);
+        errors.check(self.duties.len() <= 20, "duties", "at most 20");
+        for (i, duty) in self.duties.iter().enumerate() {
+            if let Some(text) = &duty.text {
+                validation::text(&mut errors, &format!("duties[{i}].text"), text, 200);
+            }
+            if let Some(reason) = &duty.reason {
+                validation::text(&mut errors, &format!("duties[{i}].reason"), reason, 200);
+            }
+            errors.check(
+                duty.performed || duty.reason.is_some(),
+                &format!("duties[{i}].reason"),
+                "say why a duty was not done",
+            );
+        }
         errors.into_result()?;
         Ok(EvvCommand {
             caregiver_id: self.caregiver_id,
@@ -64,6 +85,7 @@ impl EvvRequest {
             latitude: self.latitude,
             longitude: self.longitude,
             method: self.method,
+            duties: self.duties,
         })
     }
 }

@@ -11,15 +11,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use homecare_domain::VisitStatus;
-use homecare_domain::contracts::{
-    VISIT_WORKFLOW_VERSION, VisitSnapshot, VisitWorkflowInput, visit_workflow_id,
-};
+use homecare_domain::contracts::{VisitSnapshot, visit_workflow_id};
 use homecare_domain::validation::{self, FieldErrors};
 use homecare_workflows::VisitWorkflow;
-use homecare_workflows::visit::{CLIENT_ID, SCHEDULED_START, VISIT_STATUS, search_timestamp};
 use serde::{Deserialize, Serialize};
-use temporalio_client::{WorkflowDescribeOptions, WorkflowIdConflictPolicy, WorkflowStartOptions};
-use temporalio_common::search_attributes::SearchAttributes;
+use temporalio_client::WorkflowDescribeOptions;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -32,6 +28,7 @@ use crate::idempotency::{idempotency_key, keyed_id};
 use crate::workflow_client::current_snapshot;
 use crate::{ApiError, AppState};
 use homecare_store::billing::has_rate;
+use homecare_store::temporal::{start_visit, visit_input};
 
 pub(crate) use assignment::reconsider_unfilled;
 use row::COLUMNS;
@@ -40,7 +37,8 @@ pub(crate) use row::find_visit;
 
 /// The payer a visit bills when the request names none (seeded reference data).
 pub const PRIVATE_PAY: Uuid = Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0001);
-const DEFAULT_SERVICE_CODE: &str = "T1019";
+/// The service a visit or care plan bills when the request names none.
+pub const DEFAULT_SERVICE_CODE: &str = "T1019";
 /// v5 namespace for visit ids derived from an `Idempotency-Key`.
 const IDEMPOTENT_VISIT_NAMESPACE: Uuid = Uuid::from_u128(0x3b6f_0a52_9c1d_4e27_8f40_6a2b_1c9d_7e55);
 
@@ -215,18 +213,19 @@ async fn create(
         }
         return Ok((StatusCode::OK, Json(existing)));
     }
-    let input = VisitWorkflowInput {
+    let input = visit_input(
         visit_id,
-        client_id: request.client_id,
-        scheduled_start: request.scheduled_start,
-        scheduled_end: request.scheduled_end,
-        // One agency policy drives the EVV exception and the alert's timer.
-        late_check_in_after_minutes: policy.evv.late_check_in_minutes,
-        unfilled_retry_minutes: state.config.unfilled_retry_minutes,
-        missed_check_out_after_minutes: policy.missed_check_out_after_minutes,
-        version: VISIT_WORKFLOW_VERSION,
-    };
-    start_workflow(&state, input).await?;
+        request.client_id,
+        (request.scheduled_start, request.scheduled_end),
+        &policy,
+        state.config.unfilled_retry_minutes,
+    );
+    start_visit(&state.temporal, &state.config.task_queue, input)
+        .await
+        .map_err(|e| ApiError::Unavailable {
+            detail: e.to_string(),
+            retry_after_secs: 5,
+        })?;
     tx.commit().await?;
     tracing::info!("visit created and workflow started");
     Ok((
@@ -258,32 +257,6 @@ async fn insert_visit(
     .await?
     .rows_affected();
     Ok(inserted == 1)
-}
-
-/// Starts the visit's workflow with its search attributes set, so the Temporal
-/// UI can filter it from the first moment.
-async fn start_workflow(state: &AppState, input: VisitWorkflowInput) -> Result<(), ApiError> {
-    let search_attributes = SearchAttributes::new([
-        VISIT_STATUS.value_set(VisitStatus::Scheduled.as_str().to_owned()),
-        CLIENT_ID.value_set(input.client_id.to_string()),
-        SCHEDULED_START.value_set(search_timestamp(input.scheduled_start)),
-    ]);
-    let options = WorkflowStartOptions::new(
-        state.config.task_queue.clone(),
-        visit_workflow_id(input.visit_id),
-    )
-    .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
-    .search_attributes(search_attributes)
-    .build();
-    state
-        .temporal
-        .start_workflow(VisitWorkflow::run, input, options)
-        .await
-        .map_err(|e| ApiError::Unavailable {
-            detail: format!("could not start the visit workflow: {e}"),
-            retry_after_secs: 5,
-        })?;
-    Ok(())
 }
 
 #[derive(Debug, Serialize, ToSchema)]

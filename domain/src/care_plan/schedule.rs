@@ -69,12 +69,13 @@ pub struct PlanSchedule {
 }
 
 impl PlanSchedule {
-    /// The version in force on `date`.
+    /// The version in force on `date`: the latest to take effect by then,
+    /// and of two from the same day the later one.
     pub fn version_on(&self, date: NaiveDate) -> Option<&PlanVersion> {
         self.versions
             .iter()
             .filter(|v| v.effective_from <= date)
-            .max_by_key(|v| v.effective_from)
+            .max_by_key(|v| (v.effective_from, v.version))
     }
 }
 
@@ -158,6 +159,9 @@ pub fn planned_visits(
     planned
 }
 
+/// Why generation cancels a visit: it left the client's care plan.
+pub const PLAN_CANCEL_REASON: &str = "no longer in the client's care plan";
+
 /// A visit generation made earlier, as it stands.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GeneratedVisit {
@@ -165,6 +169,37 @@ pub struct GeneratedVisit {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub status: VisitStatus,
+    /// Generation cancelled it (not a coordinator).
+    pub cancelled_by_plan: bool,
+}
+
+/// The id of the visit that brings back an occurrence whose visit `id`
+/// generation cancelled (a skip taken back, a day put back in the pattern):
+/// deterministic, as the first.
+pub fn reinstated_id(id: Uuid) -> Uuid {
+    Uuid::new_v5(&super::VISIT_ID_NAMESPACE, format!("{id}/again").as_bytes())
+}
+
+/// The planned visits with the ids they have now: an occurrence whose visit
+/// generation cancelled earlier comes back under a new id.
+pub fn with_current_ids(
+    planned: &[PlannedVisit],
+    generated: &[GeneratedVisit],
+) -> Vec<PlannedVisit> {
+    let by_id: HashMap<Uuid, &GeneratedVisit> = generated.iter().map(|g| (g.visit_id, g)).collect();
+    planned
+        .iter()
+        .map(|visit| {
+            let mut visit = visit.clone();
+            while let Some(g) = by_id.get(&visit.visit_id)
+                && g.status == VisitStatus::Cancelled
+                && g.cancelled_by_plan
+            {
+                visit.visit_id = reinstated_id(visit.visit_id);
+            }
+            visit
+        })
+        .collect()
 }
 
 impl GeneratedVisit {
@@ -189,13 +224,17 @@ pub struct Reconciliation {
 }
 
 /// Compares the plans' visits with those generated so far. Only what lies
-/// ahead of `now` changes: a visit checked in, completed or cancelled is
-/// never touched, and an occurrence whose time has passed is not created.
+/// ahead of `now` changes: a visit checked in, completed or cancelled by a
+/// coordinator is never touched, and an occurrence whose time has passed is
+/// not created. An occurrence whose visit generation cancelled before (a
+/// skip taken back) gets a new visit.
 pub fn reconcile(
     planned: &[PlannedVisit],
     generated: &[GeneratedVisit],
     now: DateTime<Utc>,
 ) -> Reconciliation {
+    let planned = with_current_ids(planned, generated);
+    let planned = planned.as_slice();
     let by_id: HashMap<Uuid, &GeneratedVisit> = generated.iter().map(|g| (g.visit_id, g)).collect();
     let mut result = Reconciliation::default();
     for visit in planned {

@@ -490,7 +490,7 @@ fn reconciling_creates_moves_and_cancels_only_what_lies_ahead() {
     let pattern = weekly(&WEEKDAYS, 1, date(2026, 12, 7));
     let plan = plan_with(pattern.clone(), vec![version(1, date(2026, 12, 1), &[])]);
     let planned = planned_visits(
-        &[plan.clone()],
+        std::slice::from_ref(&plan),
         &BTreeSet::new(),
         CHICAGO,
         date(2026, 12, 7),
@@ -507,6 +507,7 @@ fn reconciling_creates_moves_and_cancels_only_what_lies_ahead() {
             start: p.occurrence.start,
             end: p.occurrence.end,
             status: VisitStatus::Assigned,
+            cancelled_by_plan: false,
         })
         .collect();
     let again = reconcile(&planned, &generated, now);
@@ -585,4 +586,33 @@ fn planned_units_follow_the_rate_and_count_a_day_once() {
     };
     let units = planned_units(&doubled, &per_day, CHICAGO);
     assert!(units.values().all(|u| *u == 1), "one day unit a day");
+}
+
+#[test]
+fn a_skip_taken_back_brings_the_visit_back_under_a_new_id() {
+    let pattern = weekly(&WEEKDAYS, 1, date(2026, 12, 7));
+    let plan = plan_with(pattern, vec![version(1, date(2026, 12, 1), &[])]);
+    let planned = planned_visits(
+        &[plan],
+        &BTreeSet::new(),
+        CHICAGO,
+        date(2026, 12, 7),
+        date(2026, 12, 8),
+    );
+    let now: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
+    let cancelled = |by_plan| GeneratedVisit {
+        visit_id: planned[0].visit_id,
+        start: planned[0].occurrence.start,
+        end: planned[0].occurrence.end,
+        status: VisitStatus::Cancelled,
+        cancelled_by_plan: by_plan,
+    };
+    // Generation cancelled it (the date was skipped); the skip is gone now.
+    let back = reconcile(&planned, &[cancelled(true)], now);
+    assert_eq!(back.create.len(), 1);
+    assert_eq!(back.create[0].visit_id, reinstated_id(planned[0].visit_id));
+    // A coordinator cancelled it: generation leaves it cancelled.
+    let left = reconcile(&planned, &[cancelled(false)], now);
+    assert!(left.create.is_empty());
+    assert_eq!(left.kept, 1);
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::VisitStatus;
-use crate::contracts::{OpenException, PlanOutcome};
+use crate::contracts::{AuthorizationOverrun, OpenException, PlanOutcome};
 use crate::evv::{EvvMethod, ExceptionCode, ExceptionSource, ResolutionCode};
 use crate::scheduling::{Candidate, DecidedBy, Decision, Location};
 
@@ -269,6 +269,18 @@ pub struct PlanCompleted {
     pub changed: usize,
     pub unchanged: usize,
     pub unfilled: usize,
+}
+
+/// `homecare.alert.over_authorization`: the envelope's subject is the care plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AlertOverAuthorization {
+    pub care_plan_id: Uuid,
+    pub client_id: Uuid,
+    pub payer_id: Uuid,
+    pub service_code: String,
+    /// Each period over its authorization.
+    pub overruns: Vec<AuthorizationOverrun>,
 }
 
 impl From<&PlanOutcome> for PlanCompleted {

@@ -159,6 +159,14 @@ fn calendar_violations(
 pub fn score(need: &VisitNeed, caregiver: &CaregiverProfile, policy: &Policy) -> ScoreTerms {
     let w = &policy.weights;
     let date = need.local_date();
+    let plan = &need.plan_continuity;
+    let care_plan = if plan.preferred == Some(caregiver.id) {
+        w.plan_preferred
+    } else if plan.previous.contains(&caregiver.id) {
+        w.plan_previous
+    } else {
+        0.0
+    };
     let continuity = if caregiver.served_clients.contains(&need.client_id) {
         w.continuity
     } else {
@@ -185,12 +193,13 @@ pub fn score(need: &VisitNeed, caregiver: &CaregiverProfile, policy: &Policy) ->
     let overtime = -(overtime_minutes as f64) * w.overtime_per_minute + 0.0;
     let balance = -(week_minutes_before as f64 / 60.0) * w.balance_per_hour + 0.0;
     ScoreTerms {
+        care_plan,
         continuity,
         preferred,
         travel,
         overtime,
         balance,
-        total: continuity + preferred + travel + overtime + balance,
+        total: care_plan + continuity + preferred + travel + overtime + balance,
         travel_minutes,
         overtime_minutes,
         week_minutes_before,

@@ -43,6 +43,7 @@ fn need() -> VisitNeed {
         required_gender: None,
         excluded_caregivers: vec![],
         preferred_caregivers: vec![],
+        plan_continuity: Default::default(),
     }
 }
 
@@ -428,6 +429,43 @@ fn score_terms_are_visible_and_ranked() {
     let order: Vec<Uuid> = ranking.eligible.iter().map(|c| c.caregiver_id).collect();
     assert_eq!(order, [id(3), id(2), id(1), id(5), id(4)]);
     assert!(ranking.ineligible.is_empty());
+}
+
+#[test]
+fn a_care_plan_pattern_keeps_its_caregiver_first_then_last_weeks() {
+    let policy = Policy::default();
+    let mut n = need();
+    // Caregiver 3 knows the client and is among the client's preferred;
+    // the pattern's preferred caregiver lives far away: the plan still
+    // comes first, then last week's caregiver.
+    n.preferred_caregivers.push(id(3));
+    let mut knows_client = caregiver(3);
+    knows_client.served_clients.insert(n.client_id);
+    let last_week = caregiver(2);
+    let mut pattern_preferred = caregiver(1);
+    pattern_preferred.home = Some(FAR);
+    let everyone = [
+        knows_client.clone(),
+        last_week.clone(),
+        pattern_preferred.clone(),
+    ];
+
+    n.plan_continuity.previous = vec![id(2)];
+    let order = |n: &VisitNeed| -> Vec<Uuid> {
+        rank(n, &everyone, &policy)
+            .eligible
+            .iter()
+            .map(|c| c.caregiver_id)
+            .collect()
+    };
+    assert_eq!(order(&n), [id(2), id(3), id(1)]);
+    assert_eq!(score(&n, &last_week, &policy).care_plan, 75.0);
+
+    n.plan_continuity.preferred = Some(id(1));
+    assert_eq!(order(&n), [id(1), id(2), id(3)]);
+    assert_eq!(score(&n, &pattern_preferred, &policy).care_plan, 150.0);
+    // Without a plan, nothing changes.
+    assert_eq!(score(&n, &knows_client, &policy).care_plan, 0.0);
 }
 
 #[test]
