@@ -96,6 +96,30 @@ pub(crate) enum Command {
         #[arg(long, default_value = "results")]
         out: PathBuf,
     },
+    /// Generate visits from care plans for many clients, and the same visits
+    /// through `POST /v1/visits`, in the same run.
+    BenchCarePlans {
+        #[arg(
+            long,
+            env = "HOMECARE_API_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        api_url: String,
+        /// Clients for each way (a daily visit each for the horizon).
+        #[arg(long, default_value_t = 540)]
+        clients: usize,
+        /// Caregivers for each way.
+        #[arg(long, default_value_t = 150)]
+        caregivers: usize,
+        /// Requests in flight at most.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Create the visits through `POST /v1/visits` first.
+        #[arg(long)]
+        visits_first: bool,
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+    },
     /// Time cancels while many visits nobody can staff wait in the same hour.
     BenchCancel {
         #[arg(

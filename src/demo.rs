@@ -1,93 +1,23 @@
 //! `homecare demo`: a small agency's morning, driven through the public API the
 //! way a mobile app and a dashboard would, printing every event live.
 //!
-//! The visits are ones that happened earlier today and are synced now (device
-//! times in the past), so check-in and check-out carry real durations.
+//! Each client first gets a care plan (`plans`): the visits of the weeks
+//! ahead are generated from it and staffed by the engine. Then a few one-off
+//! visits that happened earlier today are synced (device times in the past),
+//! so check-in and check-out carry real durations through EVV to invoices.
 
-use std::time::Duration;
+mod plans;
+mod session;
+
+use session::{Demo, id, short};
+
+use std::collections::HashMap;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
-use homecare_domain::{Event, EventFrame};
+use homecare_domain::Event;
 use rust_decimal::Decimal;
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-struct Demo {
-    http: reqwest::Client,
-    api: String,
-    events: Socket,
-}
-
-impl Demo {
-    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        Ok(homecare_client::post_json(&self.http, &self.api, path, &body).await?)
-    }
-
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        Ok(self
-            .http
-            .get(format!("{}{path}", self.api))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?)
-    }
-
-    /// Prints events as they arrive until `visit` emits `event_type`.
-    async fn wait_for(
-        &mut self,
-        visit: &str,
-        event_type: &str,
-    ) -> anyhow::Result<(EventFrame, Event)> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let frame = tokio::time::timeout_at(deadline, self.events.next())
-                .await
-                .with_context(|| {
-                    format!(
-                        "no {event_type} event for visit {visit} within 30 s; is a worker running?"
-                    )
-                })?
-                .context("the event stream closed")??;
-            let Message::Text(text) = frame else { continue };
-            let (frame, event) = homecare_client::read_frame(&text)?;
-            let extra = match &event {
-                Event::InvoiceCreated(invoice) => {
-                    format!(" amount=${} units={}", invoice.amount, invoice.units)
-                }
-                _ => String::new(),
-            };
-            println!(
-                "  event #{:<4} {:<30} visit={} caregiver={}{extra}",
-                frame.sequence,
-                frame.event.event_type,
-                short(Some(&frame.event.subject)),
-                short(frame.event.caregiver_id()),
-            );
-            if frame.event.subject == visit && frame.event.event_type == event_type {
-                return Ok((frame, event));
-            }
-        }
-    }
-}
-
-fn short(id: Option<&str>) -> String {
-    id.map(|id| id.chars().take(8).collect())
-        .unwrap_or_else(|| "-".to_owned())
-}
-
-fn id(value: &Value) -> anyhow::Result<String> {
-    value["id"]
-        .as_str()
-        .map(str::to_owned)
-        .context("response has no id")
-}
+use serde_json::json;
 
 pub async fn run(api_url: &str, token: &str) -> anyhow::Result<()> {
     let api = api_url.trim_end_matches('/').to_owned();
@@ -125,13 +55,16 @@ pub async fn run(api_url: &str, token: &str) -> anyhow::Result<()> {
         ),
     ];
     let mut client_ids = Vec::new();
+    let mut client_names = Vec::new();
     for (name, address, latitude, longitude) in clients {
         let client = demo
             .post("/v1/clients", json!({"name": name, "address": address, "latitude": latitude, "longitude": longitude, "timezone": "America/Chicago"}))
             .await?;
         println!("  client    {name:<14} {}", id(&client)?);
         client_ids.push((id(&client)?, latitude, longitude));
+        client_names.push((id(&client)?, name));
     }
+    let mut caregivers = HashMap::new();
     for (name, skills) in [
         ("Maria Lopez", json!(["personal_care", "hoyer_lift"])),
         ("James Chen", json!(["personal_care"])),
@@ -141,7 +74,13 @@ pub async fn run(api_url: &str, token: &str) -> anyhow::Result<()> {
             .post("/v1/caregivers", json!({"name": name, "skills": skills}))
             .await?;
         println!("  caregiver {name:<14} {} {skills}", id(&caregiver)?);
+        caregivers.insert(id(&caregiver)?, name);
     }
+    plans::seed(&mut demo, &client_names, &caregivers).await?;
+
+    println!(
+        "\nOne-off visits worked earlier today, outside the plans, synced from the phones now:"
+    );
 
     let now = Utc::now();
     let at = |minutes_ago: i64| -> DateTime<Utc> { now - chrono::Duration::minutes(minutes_ago) };

@@ -95,6 +95,27 @@ async fn main() -> anyhow::Result<()> {
             homecare_bench::call_out::print(&report);
             Ok(())
         }
+        Command::BenchCarePlans {
+            api_url,
+            clients,
+            caregivers,
+            concurrency,
+            visits_first,
+            out,
+        } => {
+            let options = homecare_bench::care_plans::CarePlanBenchOptions {
+                api_url,
+                token: homecare::credentials::token()?,
+                clients,
+                caregivers,
+                concurrency,
+                visits_first,
+                out_dir: Some(out),
+            };
+            let report = homecare_bench::care_plans::run(options).await?;
+            homecare_bench::care_plans::print(&report);
+            Ok(())
+        }
         Command::BenchCancel {
             api_url,
             unfilled,

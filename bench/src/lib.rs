@@ -1,7 +1,8 @@
 //! The benchmark harness, kept out of the product: `homecare bench` (visit
 //! lifecycles through the public API, compared in the same run with the
 //! floor, a bare Temporal workflow making the same round trips),
-//! `homecare bench-call-out`, `homecare bench-cancel`, the floor workflow itself, and the CPU reader
+//! `homecare bench-call-out`, `homecare bench-cancel`, `homecare bench-care-plans`,
+//! the floor workflow itself, and the CPU reader
 //! that splits each phase's CPU time by program.
 //!
 //! Production workers do not run the floor: `homecare up --bench-floor` (what
@@ -9,6 +10,7 @@
 
 pub mod call_out;
 pub mod cancel;
+pub mod care_plans;
 pub mod cpu;
 pub mod floor;
 pub mod lifecycles;

@@ -87,6 +87,19 @@ async fn the_demo_drives_a_small_agency_through_the_api_to_invoices(db: PgPool) 
     assert_eq!(sorted, ["22.50", "30.00", "37.50"]);
     let (_, cancelled) = app.get("/v1/visits?status=cancelled").await;
     assert_eq!(cancelled.as_array().unwrap().len(), 1);
+    // Each client's care plan generated its visits, every one staffed.
+    let (plans, generated, waiting, moved): (i64, i64, i64, i64) = sqlx::query_as(
+        "select (select count(*) from care_plans),
+                (select count(*) from visits where care_plan_id is not null),
+                (select count(*) from visits where care_plan_id is not null and status = 'scheduled'),
+                (select count(*) from care_plan_exceptions where kind = 'move')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(plans, 3);
+    assert!(generated >= 10, "{generated} visits generated");
+    assert_eq!((waiting, moved), (0, 1));
     app.shutdown().await;
 }
 

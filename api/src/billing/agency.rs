@@ -76,6 +76,23 @@ pub struct Agency {
     pub missed_check_out_after_minutes: i32,
     #[schema(minimum = 0, maximum = 10080)]
     pub overtime_after_minutes_per_week: i32,
+    /// How many days ahead care plans keep visits generated (default 14).
+    #[serde(default = "default_horizon_days")]
+    #[schema(minimum = 1, maximum = 62, default = 14)]
+    pub schedule_horizon_days: i32,
+    /// A check-out that does not report a required duty of the care plan as
+    /// done raises a `missing_duty` exception (default true).
+    #[serde(default = "default_true")]
+    #[schema(default = true)]
+    pub missing_duty_raises_exception: bool,
+}
+
+fn default_horizon_days() -> i32 {
+    14
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl Agency {
@@ -138,6 +155,15 @@ impl Agency {
             );
         }
         errors.check(
+            (1..=homecare_domain::care_plan::MAX_HORIZON_DAYS as i32)
+                .contains(&agency.schedule_horizon_days),
+            "schedule_horizon_days",
+            format!(
+                "must be 1 to {}",
+                homecare_domain::care_plan::MAX_HORIZON_DAYS
+            ),
+        );
+        errors.check(
             (1..=10080).contains(&agency.missed_check_out_after_minutes),
             "missed_check_out_after_minutes",
             "must be 1 to 10080",
@@ -149,7 +175,8 @@ impl Agency {
 const AGENCY_COLUMNS: &str = "name, npi, tax_id, taxonomy, address_line, city, state, postal_code,
     submitter_id, contact_name, contact_phone, claims_production, geofence_radius_meters,
     late_check_in_minutes, early_check_out_minutes, over_scheduled_minutes,
-    missed_check_out_after_minutes, overtime_after_minutes_per_week";
+    missed_check_out_after_minutes, overtime_after_minutes_per_week, schedule_horizon_days,
+    missing_duty_raises_exception";
 
 /// The agency's settings.
 #[utoipa::path(get, path = "/agency", tag = "billing", operation_id = "show_agency",
@@ -163,8 +190,8 @@ async fn show_agency(State(state): State<AppState>) -> Result<Json<Agency>, ApiE
 }
 
 /// Replaces the agency's settings. The visit timers (late check-in alert,
-/// missed check-out) apply to visits created from now on; the rest applies at
-/// once.
+/// missed check-out) apply to visits created from now on; the care plans'
+/// horizon at each client's next generation; the rest at once.
 #[utoipa::path(put, path = "/agency", tag = "billing", operation_id = "update_agency",
     request_body = Agency,
     responses((status = 200, description = "The settings as saved", body = Agency)))]
@@ -178,7 +205,8 @@ async fn update_agency(
                 city = $6, state = $7, postal_code = $8, submitter_id = $9, contact_name = $10,
                 contact_phone = $11, claims_production = $12, geofence_radius_meters = $13,
                 late_check_in_minutes = $14, early_check_out_minutes = $15, over_scheduled_minutes = $16,
-                missed_check_out_after_minutes = $17, overtime_after_minutes_per_week = $18, updated_at = now()
+                missed_check_out_after_minutes = $17, overtime_after_minutes_per_week = $18,
+                schedule_horizon_days = $19, missing_duty_raises_exception = $20, updated_at = now()
          returning {AGENCY_COLUMNS}"
     ))
     .bind(agency.name.trim())
@@ -199,6 +227,8 @@ async fn update_agency(
     .bind(agency.over_scheduled_minutes)
     .bind(agency.missed_check_out_after_minutes)
     .bind(agency.overtime_after_minutes_per_week)
+    .bind(agency.schedule_horizon_days)
+    .bind(agency.missing_duty_raises_exception)
     .fetch_one(&state.db)
     .await?;
     Ok(Json(updated))
