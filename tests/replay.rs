@@ -67,3 +67,19 @@ async fn a_history_the_code_no_longer_matches_fails_to_replay() {
         "nondeterminism went unnoticed"
     );
 }
+
+/// The same for a client's care plans: a recorded generation the code would
+/// not schedule is caught.
+#[tokio::test]
+async fn a_care_plan_history_the_code_no_longer_matches_fails_to_replay() {
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories/care_plan_generations.json");
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    assert!(recorded.contains("care_plan.generate"));
+    let tampered = recorded.replace("care_plan.generate", "care_plan.generate_otherwise");
+    let history = WorkflowHistory::from_json(tampered.as_bytes()).unwrap();
+    assert!(
+        replayer().replay_workflow(history).await.is_err(),
+        "nondeterminism went unnoticed"
+    );
+}
