@@ -284,12 +284,7 @@ pub async fn run(options: CallOutBenchOptions) -> anyhow::Result<CallOutBenchRep
         unfilled,
     };
     if let Some(dir) = &options.out_dir {
-        std::fs::create_dir_all(dir)?;
-        let path = dir.join(format!(
-            "bench-call-out-{}.json",
-            started_at.format("%Y%m%dT%H%M%SZ")
-        ));
-        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+        let path = crate::write_report(dir, "bench-call-out", started_at, &report)?;
         eprintln!("report written to {}", path.display());
     }
     Ok(report)

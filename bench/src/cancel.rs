@@ -141,12 +141,7 @@ pub async fn run(options: CancelBenchOptions) -> anyhow::Result<CancelBenchRepor
         cancel: Percentiles::of(&samples).context("no cancels")?,
     };
     if let Some(dir) = &options.out_dir {
-        std::fs::create_dir_all(dir)?;
-        let path = dir.join(format!(
-            "bench-cancel-{}.json",
-            started_at.format("%Y%m%dT%H%M%SZ")
-        ));
-        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+        let path = crate::write_report(dir, "bench-cancel", started_at, &report)?;
         eprintln!("report written to {}", path.display());
     }
     Ok(report)

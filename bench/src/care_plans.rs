@@ -363,12 +363,7 @@ pub async fn run(options: CarePlanBenchOptions) -> anyhow::Result<CarePlanBenchR
         post_visits,
     };
     if let Some(dir) = &options.out_dir {
-        std::fs::create_dir_all(dir)?;
-        let path = dir.join(format!(
-            "bench-care-plans-{}.json",
-            started_at.format("%Y%m%dT%H%M%SZ")
-        ));
-        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+        let path = crate::write_report(dir, "bench-care-plans", started_at, &report)?;
         eprintln!("report written to {}", path.display());
     }
     Ok(report)

@@ -16,3 +16,19 @@ pub mod floor;
 pub mod lifecycles;
 
 pub use lifecycles::{BenchOptions, BenchReport, floor_lifecycle, latency_plot, print, run};
+
+/// Writes `report` as `<dir>/<name>-<started_at>.json`; the path written.
+pub(crate) fn write_report(
+    dir: &std::path::Path,
+    name: &str,
+    started_at: chrono::DateTime<chrono::Utc>,
+    report: &impl serde::Serialize,
+) -> anyhow::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!(
+        "{name}-{}.json",
+        started_at.format("%Y%m%dT%H%M%SZ")
+    ));
+    std::fs::write(&path, serde_json::to_vec_pretty(report)?)?;
+    Ok(path)
+}

@@ -355,12 +355,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         cpu,
     };
     if let Some(dir) = &options.out_dir {
-        std::fs::create_dir_all(dir)?;
-        let path = dir.join(format!(
-            "bench-{}.json",
-            started_at.format("%Y%m%dT%H%M%SZ")
-        ));
-        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+        let path = crate::write_report(dir, "bench", started_at, &report)?;
         let plot = path.with_extension("svg");
         std::fs::write(&plot, latency_plot(&report))?;
         eprintln!(

@@ -179,6 +179,18 @@ pub fn device_time(errors: &mut FieldErrors, field: &str, at: DateTime<Utc>, now
     );
 }
 
+/// How many caregivers a visit needs: 1 (the default) or 2 for a two-person
+/// transfer.
+pub fn caregivers_needed(errors: &mut FieldErrors, value: Option<i16>) -> i16 {
+    let needed = value.unwrap_or(1);
+    errors.check(
+        (1..=2).contains(&needed),
+        "caregivers_needed",
+        "must be 1 or 2",
+    );
+    needed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,11 +14,9 @@ use homecare_workflows::CarePlanWorkflow;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use temporalio_client::WorkflowHistory;
-use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 use uuid::Uuid;
 
-use crate::chaos::{spawn_worker, stream_holds_each_once};
+use crate::chaos::{spawn_worker, stream_holds_each_once, worker_process};
 use crate::helpers::{TestApp, types};
 
 const WEEKDAYS: [&str; 5] = ["monday", "tuesday", "wednesday", "thursday", "friday"];
@@ -195,6 +193,32 @@ async fn expected_dates(
         .collect()
 }
 
+/// A client whose plan (with `duties`) has one visit today at noon, an hour
+/// or two ahead, assigned: (caregiver, visit).
+async fn todays_visit(app: &TestApp, duties: Value) -> (String, String) {
+    horizon_days(app, 1).await;
+    let (zone, tz) = late_morning_zone();
+    let client = client_in(app, &zone).await;
+    let caregiver = app.create_caregiver(&[]).await;
+    let today = today_in(tz);
+    let plan = plan(app, &client, today, duties).await;
+    weekly(
+        app,
+        &client,
+        &plan,
+        &EVERY_DAY,
+        ("12:00", "14:00"),
+        today,
+        json!({}),
+    )
+    .await;
+    let visits = generated_when(app, &plan, "assigned", |v| {
+        v.len() == 1 && v[0].3 == "assigned"
+    })
+    .await;
+    (caregiver, visits[0].0.to_string())
+}
+
 #[sqlx::test]
 async fn a_plan_of_five_weekly_visits_generates_the_horizon_with_its_caregiver_and_nothing_twice(
     db: PgPool,
@@ -309,22 +333,8 @@ async fn a_plan_of_five_weekly_visits_generates_the_horizon_with_its_caregiver_a
     assert_eq!(schedule["timezone"], "America/Chicago");
 
     // The client's workflow, as recorded now, replays against the code.
-    let workflow_id = care_plan_workflow_id(Uuid::parse_str(&client).unwrap());
-    let recorded = homecare::history::record::<CarePlanWorkflow>(&app.settings, &workflow_id)
-        .await
-        .unwrap();
-    let history = WorkflowHistory::from_json(&recorded).unwrap();
-    let replayer = WorkflowReplayer::new(
-        WorkflowReplayerOptions::new()
-            .register_workflow::<CarePlanWorkflow>()
-            .unwrap()
-            .build(),
-    )
-    .unwrap();
-    replayer
-        .replay_workflow(history)
-        .await
-        .expect("the recorded history replays");
+    app.replay_now::<CarePlanWorkflow>(&care_plan_workflow_id(Uuid::parse_str(&client).unwrap()))
+        .await;
     app.shutdown().await;
 }
 
@@ -461,12 +471,7 @@ async fn a_pattern_change_moves_the_visits_ahead_and_leaves_the_checked_in_one(d
 #[sqlx::test]
 async fn a_worker_killed_during_generation_leaves_no_duplicate(db: PgPool) {
     let mut app = TestApp::start_with(db, |s| s.update_timeout_secs = 30).await;
-    app.stop_worker().await;
-    let database: String = sqlx::query_scalar("select current_database()")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    let mut worker = spawn_worker(&app, &database);
+    let (database, mut worker) = worker_process(&mut app).await;
     horizon_days(&app, 62).await;
     let tz: Tz = "America/Chicago".parse().unwrap();
     let client = client_in(&app, "America/Chicago").await;
@@ -679,36 +684,14 @@ async fn a_pattern_past_its_authorization_raises_the_alert_before_any_visit_is_w
 #[sqlx::test]
 async fn duties_flow_from_the_check_out_to_the_evv_record(db: PgPool) {
     let app = TestApp::start(db).await;
-    horizon_days(&app, 1).await;
-    let (zone, tz) = late_morning_zone();
-    let client = client_in(&app, &zone).await;
-    let caregiver = app.create_caregiver(&[]).await;
-    let today = today_in(tz);
-    let plan = plan(
+    let (caregiver, visit) = todays_visit(
         &app,
-        &client,
-        today,
         json!([{"code": "bathing", "required": true},
                {"code": "meal_preparation"},
                {"code": "medication_reminder", "required": true},
                {"code": "other", "text": "Water the plants"}]),
     )
     .await;
-    weekly(
-        &app,
-        &client,
-        &plan,
-        &EVERY_DAY,
-        ("12:00", "14:00"),
-        today,
-        json!({}),
-    )
-    .await;
-    let visits = generated_when(&app, &plan, "assigned", |v| {
-        v.len() == 1 && v[0].3 == "assigned"
-    })
-    .await;
-    let visit = visits[0].0.to_string();
     let mut events = app.events("").await;
     // A duty not performed needs its reason, named beside the field.
     let now = Utc::now();
@@ -791,33 +774,8 @@ async fn without_the_policy_a_missing_duty_raises_nothing(db: PgPool) {
         .execute(&app.db)
         .await
         .unwrap();
-    horizon_days(&app, 1).await;
-    let (zone, tz) = late_morning_zone();
-    let client = client_in(&app, &zone).await;
-    let caregiver = app.create_caregiver(&[]).await;
-    let today = today_in(tz);
-    let plan = plan(
-        &app,
-        &client,
-        today,
-        json!([{"code": "bathing", "required": true}]),
-    )
-    .await;
-    weekly(
-        &app,
-        &client,
-        &plan,
-        &EVERY_DAY,
-        ("12:00", "14:00"),
-        today,
-        json!({}),
-    )
-    .await;
-    let visits = generated_when(&app, &plan, "assigned", |v| {
-        v.len() == 1 && v[0].3 == "assigned"
-    })
-    .await;
-    let visit = visits[0].0.to_string();
+    let (caregiver, visit) =
+        todays_visit(&app, json!([{"code": "bathing", "required": true}])).await;
     let mut events = app.events("").await;
     let now = Utc::now();
     app.work(&visit, &caregiver, now, now + chrono::Duration::minutes(1))

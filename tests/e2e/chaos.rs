@@ -130,6 +130,15 @@ pub(crate) async fn stream_holds_each_once(app: &TestApp, recorded: i64) {
     assert_eq!(ids.len() as u64, messages);
 }
 
+/// Stops the test's in-process worker and runs `homecare worker` as a
+/// process instead (to be killed); the test's database name with it.
+pub(crate) async fn worker_process(app: &mut TestApp) -> (String, Killed) {
+    app.stop_worker().await;
+    let database = app.database().await;
+    let worker = spawn_worker(app, &database);
+    (database, worker)
+}
+
 /// `homecare worker` as a separate process.
 pub(crate) fn spawn_worker(app: &TestApp, database: &str) -> Killed {
     spawn_homecare(app, database, "worker", &[])
@@ -234,12 +243,7 @@ async fn lifecycle(app: &TestApp, client: &str, i: usize) {
 #[sqlx::test]
 async fn a_worker_killed_with_lifecycles_in_flight_invoices_each_exactly_once(db: PgPool) {
     let mut app = TestApp::start_with(db, |s| s.update_timeout_secs = 5).await;
-    app.stop_worker().await;
-    let database: String = sqlx::query_scalar("select current_database()")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    let mut worker = spawn_worker(&app, &database);
+    let (database, mut worker) = worker_process(&mut app).await;
     let client = agency(&app).await;
 
     let drive = drive(&app, &client, LIFECYCLES, 50);
@@ -507,10 +511,7 @@ async fn until_healthy(base: &str) {
 async fn an_api_killed_mid_run_is_restarted_and_clients_resume_without_gaps(db: PgPool) {
     const RUN: usize = 40;
     let mut app = TestApp::start(db).await;
-    let database: String = sqlx::query_scalar("select current_database()")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let database = app.database().await;
     let addr = {
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         free.local_addr().unwrap().to_string()

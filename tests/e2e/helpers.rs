@@ -132,6 +132,39 @@ impl TestApp {
         self.worker = Some(WorkerThread::spawn(settings).await.expect("worker starts"));
     }
 
+    /// The name of this test's database (for child processes).
+    pub async fn database(&self) -> String {
+        sqlx::query_scalar("select current_database()")
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
+    /// Records the history of workflow `workflow_id` (a `W`) now and replays
+    /// it against the current code.
+    pub async fn replay_now<W>(&self, workflow_id: &str)
+    where
+        W: temporalio_sdk::workflows::WorkflowImplementation
+            + temporalio_common::HasWorkflowDefinition,
+        <<W as temporalio_sdk::workflows::WorkflowImplementation>::Run as temporalio_common::WorkflowDefinition>::Input: Send,
+    {
+        let recorded = homecare::history::record::<W>(&self.settings, workflow_id)
+            .await
+            .unwrap();
+        let history = temporalio_client::WorkflowHistory::from_json(&recorded).unwrap();
+        let replayer = temporalio_sdk::workflow_replayer::WorkflowReplayer::new(
+            temporalio_sdk::workflow_replayer::WorkflowReplayerOptions::new()
+                .register_workflow::<W>()
+                .unwrap()
+                .build(),
+        )
+        .unwrap();
+        replayer
+            .replay_workflow(history)
+            .await
+            .expect("the recorded history replays");
+    }
+
     pub async fn stop_worker(&mut self) {
         if let Some(worker) = self.worker.take() {
             worker.stop().await.expect("worker stops cleanly");

@@ -8,9 +8,8 @@ use homecare_workflows::VisitWorkflow;
 use reqwest::StatusCode;
 use sqlx::PgPool;
 use sqlx::migrate::MigrateDatabase;
-use temporalio_client::{WorkflowFetchHistoryOptions, WorkflowHistory};
+use temporalio_client::WorkflowFetchHistoryOptions;
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
-use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, isolated_settings, minutes_ago};
@@ -112,22 +111,8 @@ async fn a_freshly_recorded_history_replays_against_the_workflow_code(db: PgPool
     let visit = v.visit;
     app.workflow_result(&visit).await;
 
-    let workflow_id = visit_workflow_id(Uuid::parse_str(&visit).unwrap());
-    let recorded = homecare::history::record::<VisitWorkflow>(&app.settings, &workflow_id)
-        .await
-        .unwrap();
-    let history = WorkflowHistory::from_json(&recorded).unwrap();
-    let replayer = WorkflowReplayer::new(
-        WorkflowReplayerOptions::new()
-            .register_workflow::<VisitWorkflow>()
-            .unwrap()
-            .build(),
-    )
-    .unwrap();
-    replayer
-        .replay_workflow(history)
-        .await
-        .expect("the recorded history replays");
+    app.replay_now::<VisitWorkflow>(&visit_workflow_id(Uuid::parse_str(&visit).unwrap()))
+        .await;
     app.shutdown().await;
 }
 
@@ -360,6 +345,43 @@ async fn the_cancel_bench_times_cancels_beside_unfilled_visits(db: PgPool) {
         unfilled, 3,
         "the seeded visits stay unfilled: nobody has the skill"
     );
+    app.shutdown().await;
+}
+
+#[sqlx::test]
+async fn the_care_plan_bench_makes_the_same_visits_both_ways(db: PgPool) {
+    let app = TestApp::start(db).await;
+    sqlx::query("update agency_settings set schedule_horizon_days = 4")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let options = homecare_bench::care_plans::CarePlanBenchOptions {
+        api_url: app.base.clone(),
+        token: app.token(homecare_api::auth::Role::Admin, None),
+        clients: 5,
+        caregivers: 3,
+        concurrency: 2,
+        visits_first: false,
+        out_dir: None,
+    };
+    let report = homecare_bench::care_plans::run(options)
+        .await
+        .expect("the care-plan bench runs");
+    // Five clients, a daily visit from tomorrow to the horizon's last day.
+    assert_eq!(report.care_plans.visits, 15);
+    assert_eq!(report.post_visits.visits, 15);
+    assert_eq!(report.care_plans.request.count, 5, "one pattern a client");
+    assert_eq!(report.post_visits.request.count, 15, "one POST a visit");
+    let (generated, posted, waiting): (i64, i64, i64) = sqlx::query_as(
+        "select count(*) filter (where care_plan_id is not null),
+                count(*) filter (where care_plan_id is null),
+                count(*) filter (where status = 'scheduled')
+           from visits",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((generated, posted, waiting), (15, 15, 0));
     app.shutdown().await;
 }
 

@@ -181,12 +181,7 @@ impl PatternInput {
                 "must not be before starts_on",
             );
         }
-        let caregivers_needed = self.caregivers_needed.unwrap_or(1);
-        errors.check(
-            (1..=2).contains(&caregivers_needed),
-            "caregivers_needed",
-            "must be 1 or 2",
-        );
+        let caregivers_needed = validation::caregivers_needed(&mut errors, self.caregivers_needed);
         errors.into_result()?;
         let (start, end) = span.expect("checked above");
         Ok(Checked {
@@ -276,29 +271,14 @@ async fn create(
         Some(key) => keyed_id(&IDEMPOTENT_PATTERN_NAMESPACE, &format!("{plan_id}/{key}")),
         None => Uuid::new_v4(),
     };
-    let inserted = sqlx::query(
-        "insert into care_plan_patterns (id, care_plan_id, kind, weekdays, every_weeks, month_day,
-                                         starts_at, ends_at, starts_on, ends_on, caregivers_needed,
-                                         preferred_caregiver_id, holidays)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         on conflict (id) do nothing",
+    let inserted = write_pattern(
+        &state,
+        INSERT_PATTERN,
+        (plan_id, pattern_id),
+        &checked,
+        &input,
     )
-    .bind(pattern_id)
-    .bind(plan_id)
-    .bind(checked.kind)
-    .bind(&checked.weekdays)
-    .bind(checked.every_weeks)
-    .bind(checked.month_day)
-    .bind(checked.start)
-    .bind(checked.end)
-    .bind(input.starts_on)
-    .bind(input.ends_on)
-    .bind(checked.caregivers_needed)
-    .bind(input.preferred_caregiver_id)
-    .bind(holiday_rule(input.holidays))
-    .execute(&state.db)
-    .await?
-    .rows_affected();
+    .await?;
     // A retry generates again (the first may have ended before generating).
     let generation = regenerate(&state, client_id, "pattern").await?;
     Ok((
@@ -312,6 +292,47 @@ async fn create(
             generation,
         }),
     ))
+}
+
+const INSERT_PATTERN: &str =
+    "insert into care_plan_patterns (id, care_plan_id, kind, weekdays, every_weeks, month_day,
+                                 starts_at, ends_at, starts_on, ends_on, caregivers_needed,
+                                 preferred_caregiver_id, holidays)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+     on conflict (id) do nothing";
+
+const UPDATE_PATTERN: &str = "update care_plan_patterns
+        set kind = $3, weekdays = $4, every_weeks = $5, month_day = $6, starts_at = $7, ends_at = $8,
+            starts_on = $9, ends_on = $10, caregivers_needed = $11, preferred_caregiver_id = $12,
+            holidays = $13, updated_at = now()
+      where id = $1 and care_plan_id = $2";
+
+/// Runs `sql` (`INSERT_PATTERN` or `UPDATE_PATTERN`) with the pattern's
+/// fields; the rows it wrote.
+async fn write_pattern(
+    state: &AppState,
+    sql: &'static str,
+    (plan_id, pattern_id): (Uuid, Uuid),
+    checked: &Checked,
+    input: &PatternInput,
+) -> Result<u64, ApiError> {
+    Ok(sqlx::query(sql)
+        .bind(pattern_id)
+        .bind(plan_id)
+        .bind(checked.kind)
+        .bind(&checked.weekdays)
+        .bind(checked.every_weeks)
+        .bind(checked.month_day)
+        .bind(checked.start)
+        .bind(checked.end)
+        .bind(input.starts_on)
+        .bind(input.ends_on)
+        .bind(checked.caregivers_needed)
+        .bind(input.preferred_caregiver_id)
+        .bind(holiday_rule(input.holidays))
+        .execute(&state.db)
+        .await?
+        .rows_affected())
 }
 
 fn holiday_rule(rule: HolidayRule) -> &'static str {
@@ -338,27 +359,13 @@ async fn replace(
     pattern_view(&state, plan_id, pattern_id).await?;
     let checked = input.check(from, until)?;
     ensure_caregiver(&state, input.preferred_caregiver_id).await?;
-    sqlx::query(
-        "update care_plan_patterns
-            set kind = $3, weekdays = $4, every_weeks = $5, month_day = $6, starts_at = $7, ends_at = $8,
-                starts_on = $9, ends_on = $10, caregivers_needed = $11, preferred_caregiver_id = $12,
-                holidays = $13, updated_at = now()
-          where id = $1 and care_plan_id = $2",
+    write_pattern(
+        &state,
+        UPDATE_PATTERN,
+        (plan_id, pattern_id),
+        &checked,
+        &input,
     )
-    .bind(pattern_id)
-    .bind(plan_id)
-    .bind(checked.kind)
-    .bind(&checked.weekdays)
-    .bind(checked.every_weeks)
-    .bind(checked.month_day)
-    .bind(checked.start)
-    .bind(checked.end)
-    .bind(input.starts_on)
-    .bind(input.ends_on)
-    .bind(checked.caregivers_needed)
-    .bind(input.preferred_caregiver_id)
-    .bind(holiday_rule(input.holidays))
-    .execute(&state.db)
     .await?;
     let generation = regenerate(&state, client_id, "pattern").await?;
     Ok(Json(PatternChanged {

@@ -88,12 +88,7 @@ impl NewVisit {
         let mut errors = FieldErrors::default();
         validation::visit_period(&mut errors, self.scheduled_start, self.scheduled_end);
         validation::skills(&mut errors, "required_skills", &self.required_skills);
-        let caregivers_needed = self.caregivers_needed.unwrap_or(1);
-        errors.check(
-            (1..=2).contains(&caregivers_needed),
-            "caregivers_needed",
-            "must be 1 or 2",
-        );
+        let caregivers_needed = validation::caregivers_needed(&mut errors, self.caregivers_needed);
         errors.into_result()?;
         let mut required_skills = self.required_skills;
         required_skills.sort();
