@@ -16,11 +16,10 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::chaos::{spawn_worker, stream_holds_each_once, worker_process};
 use crate::helpers::{TestApp, types};
 
 const WEEKDAYS: [&str; 5] = ["monday", "tuesday", "wednesday", "thursday", "friday"];
-const EVERY_DAY: [&str; 7] = [
+pub(crate) const EVERY_DAY: [&str; 7] = [
     "monday",
     "tuesday",
     "wednesday",
@@ -33,7 +32,7 @@ const EVERY_DAY: [&str; 7] = [
 /// A fixed-offset zone where it is between 10:00 and 10:59 now, so a visit
 /// at noon today lies ahead and can be worked at once, whatever time the
 /// test runs.
-fn late_morning_zone() -> (String, Tz) {
+pub(crate) fn late_morning_zone() -> (String, Tz) {
     let mut offset = 10 - Utc::now().hour() as i32;
     if offset < -12 {
         offset += 24;
@@ -48,11 +47,11 @@ fn late_morning_zone() -> (String, Tz) {
     (name, tz)
 }
 
-fn today_in(tz: Tz) -> NaiveDate {
+pub(crate) fn today_in(tz: Tz) -> NaiveDate {
     Utc::now().with_timezone(&tz).date_naive()
 }
 
-fn local_time(at: DateTime<Utc>, tz: Tz) -> NaiveTime {
+pub(crate) fn local_time(at: DateTime<Utc>, tz: Tz) -> NaiveTime {
     at.with_timezone(&tz).time()
 }
 
@@ -60,7 +59,7 @@ fn hm(hour: u32, minute: u32) -> NaiveTime {
     NaiveTime::from_hms_opt(hour, minute, 0).unwrap()
 }
 
-async fn client_in(app: &TestApp, timezone: &str) -> String {
+pub(crate) async fn client_in(app: &TestApp, timezone: &str) -> String {
     let (status, client) = app
         .post(
             "/v1/clients",
@@ -73,7 +72,12 @@ async fn client_in(app: &TestApp, timezone: &str) -> String {
 }
 
 /// A plan for `client` from `valid_from`, with `duties`; its id.
-async fn plan(app: &TestApp, client: &str, valid_from: NaiveDate, duties: Value) -> String {
+pub(crate) async fn plan(
+    app: &TestApp,
+    client: &str,
+    valid_from: NaiveDate,
+    duties: Value,
+) -> String {
     let (status, plan) = app
         .post(
             &format!("/v1/clients/{client}/care-plans"),
@@ -86,7 +90,7 @@ async fn plan(app: &TestApp, client: &str, valid_from: NaiveDate, duties: Value)
 }
 
 /// Adds a weekly pattern; answers with the pattern and the generation.
-async fn weekly(
+pub(crate) async fn weekly(
     app: &TestApp,
     client: &str,
     plan: &str,
@@ -110,7 +114,7 @@ async fn weekly(
     changed
 }
 
-async fn horizon_days(app: &TestApp, days: i32) {
+pub(crate) async fn horizon_days(app: &TestApp, days: i32) {
     sqlx::query("update agency_settings set schedule_horizon_days = $1")
         .bind(days)
         .execute(&app.db)
@@ -119,7 +123,7 @@ async fn horizon_days(app: &TestApp, days: i32) {
 }
 
 /// (id, start, end, status, caregiver, occurrence date) of the plan's visits by start.
-async fn generated(
+pub(crate) async fn generated(
     app: &TestApp,
     plan: &str,
 ) -> Vec<(
@@ -141,7 +145,7 @@ async fn generated(
 }
 
 /// Polls the plan's visits until `done` holds for them.
-async fn generated_when(
+pub(crate) async fn generated_when(
     app: &TestApp,
     plan: &str,
     what: &str,
@@ -191,32 +195,6 @@ async fn expected_dates(
         .take_while(|d| *d < to)
         .filter(|d| days.contains(&d.weekday()) && !holidays.contains(d))
         .collect()
-}
-
-/// A client whose plan (with `duties`) has one visit today at noon, an hour
-/// or two ahead, assigned: (caregiver, visit).
-async fn todays_visit(app: &TestApp, duties: Value) -> (String, String) {
-    horizon_days(app, 1).await;
-    let (zone, tz) = late_morning_zone();
-    let client = client_in(app, &zone).await;
-    let caregiver = app.create_caregiver(&[]).await;
-    let today = today_in(tz);
-    let plan = plan(app, &client, today, duties).await;
-    weekly(
-        app,
-        &client,
-        &plan,
-        &EVERY_DAY,
-        ("12:00", "14:00"),
-        today,
-        json!({}),
-    )
-    .await;
-    let visits = generated_when(app, &plan, "assigned", |v| {
-        v.len() == 1 && v[0].3 == "assigned"
-    })
-    .await;
-    (caregiver, visits[0].0.to_string())
 }
 
 #[sqlx::test]
@@ -469,145 +447,6 @@ async fn a_pattern_change_moves_the_visits_ahead_and_leaves_the_checked_in_one(d
 }
 
 #[sqlx::test]
-async fn a_worker_killed_during_generation_leaves_no_duplicate(db: PgPool) {
-    let mut app = TestApp::start_with(db, |s| s.update_timeout_secs = 30).await;
-    let (database, mut worker) = worker_process(&mut app).await;
-    horizon_days(&app, 62).await;
-    let tz: Tz = "America/Chicago".parse().unwrap();
-    let client = client_in(&app, "America/Chicago").await;
-    for _ in 0..4 {
-        app.create_caregiver(&[]).await;
-    }
-    let tomorrow = today_in(tz) + Days::new(1);
-    let plan = plan(&app, &client, tomorrow, json!([])).await;
-    let (status, first) = app
-        .post(
-            &format!("/v1/clients/{client}/care-plans/{plan}/patterns"),
-            json!({"recurrence": {"kind": "weekly", "weekdays": EVERY_DAY},
-                   "start": "07:00", "end": "08:00", "starts_on": tomorrow}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{first}");
-    // The horizon is today and 61 days more; the pattern starts tomorrow.
-    assert_eq!(first["generation"]["created"], 61, "{first}");
-
-    // The second pattern's generation: killed once its visits are saved,
-    // while their workflows are being started.
-    let request = {
-        let (http, url) = (
-            app.http.clone(),
-            format!(
-                "{}/v1/clients/{client}/care-plans/{plan}/patterns",
-                app.base
-            ),
-        );
-        let body = json!({"recurrence": {"kind": "weekly", "weekdays": EVERY_DAY},
-                          "start": "18:00", "end": "19:00", "starts_on": tomorrow});
-        tokio::spawn(async move {
-            http.post(url)
-                .header("Idempotency-Key", "evening")
-                .json(&body)
-                .send()
-                .await
-                .map(|r| r.status())
-        })
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let saved = generated(&app, &plan).await.len();
-        if saved > 61 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the second generation never saved its visits"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    worker.kill();
-    let mut without_workflow = 0;
-    for visit in generated(&app, &plan).await {
-        let handle = app
-            .temporal
-            .get_workflow_handle::<homecare_workflows::VisitWorkflow>(
-                homecare_domain::contracts::visit_workflow_id(visit.0),
-            );
-        if handle
-            .describe(temporalio_client::WorkflowDescribeOptions::default())
-            .await
-            .is_err()
-        {
-            without_workflow += 1;
-        }
-    }
-    eprintln!("killed with {without_workflow} of 122 visits saved but not started");
-    assert!(
-        without_workflow > 0,
-        "the kill came after every workflow had started"
-    );
-    let answered = request.await.unwrap().unwrap();
-    assert_eq!(answered, StatusCode::SERVICE_UNAVAILABLE);
-
-    // A new worker retries the generation; the client retries its request
-    // with the same key. Each occurrence has one visit, each visit one workflow.
-    let _worker = spawn_worker(&app, &database);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let retried = loop {
-        let (status, body) = app
-            .request(
-                reqwest::Method::POST,
-                &format!("/v1/clients/{client}/care-plans/{plan}/patterns"),
-                Some(
-                    json!({"recurrence": {"kind": "weekly", "weekdays": EVERY_DAY},
-                            "start": "18:00", "end": "19:00", "starts_on": tomorrow}),
-                ),
-                Some("evening"),
-            )
-            .await;
-        if status != StatusCode::SERVICE_UNAVAILABLE {
-            break (status, body);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "generation never resumed: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    assert_eq!(
-        retried.0,
-        StatusCode::OK,
-        "the retry found its pattern: {}",
-        retried.1
-    );
-    assert_eq!(retried.1["generation"]["created"], 0, "{}", retried.1);
-    assert_eq!(retried.1["generation"]["kept"], 122, "{}", retried.1);
-    let patterns: i64 = sqlx::query_scalar("select count(*) from care_plan_patterns")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(patterns, 2, "the retried request made no second pattern");
-    let visits = generated_when(&app, &plan, "every visit started and assigned", |v| {
-        v.iter().all(|v| v.3 == "assigned")
-    })
-    .await;
-    assert_eq!(visits.len(), 122);
-    let per_occurrence: i64 = sqlx::query_scalar(
-        "select max(n) from (select count(*) n from visits group by pattern_id, occurrence_date) c",
-    )
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
-    assert_eq!(per_occurrence, 1);
-    let recorded: i64 = sqlx::query_scalar("select count(*) from visit_events")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert!(recorded >= 122, "each visit's assignment: {recorded}");
-    stream_holds_each_once(&app, recorded).await;
-    app.shutdown().await;
-}
-
-#[sqlx::test]
 async fn a_pattern_past_its_authorization_raises_the_alert_before_any_visit_is_worked(db: PgPool) {
     let app = TestApp::start(db).await;
     let tz: Tz = "America/Chicago".parse().unwrap();
@@ -678,119 +517,5 @@ async fn a_pattern_past_its_authorization_raises_the_alert_before_any_visit_is_w
         .get(&format!("/v1/clients/{client}/care-plans/{plan}"))
         .await;
     assert_eq!(shown["over_authorization"], false, "{shown}");
-    app.shutdown().await;
-}
-
-#[sqlx::test]
-async fn duties_flow_from_the_check_out_to_the_evv_record(db: PgPool) {
-    let app = TestApp::start(db).await;
-    let (caregiver, visit) = todays_visit(
-        &app,
-        json!([{"code": "bathing", "required": true},
-               {"code": "meal_preparation"},
-               {"code": "medication_reminder", "required": true},
-               {"code": "other", "text": "Water the plants"}]),
-    )
-    .await;
-    let mut events = app.events("").await;
-    // A duty not performed needs its reason, named beside the field.
-    let now = Utc::now();
-    let (status, body) = app
-        .post(
-            &format!("/v1/visits/{visit}/check-in"),
-            TestApp::evv(&caregiver, now),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let mut check_out = TestApp::evv(&caregiver, now + chrono::Duration::minutes(1));
-    check_out["duties"] = json!([{"code": "meal_preparation", "performed": false}]);
-    let (status, refused) = app
-        .post(&format!("/v1/visits/{visit}/check-out"), check_out.clone())
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
-    assert!(
-        refused.to_string().contains("duties[0].reason"),
-        "{refused}"
-    );
-
-    // Bathing done, the meal refused by the client, the medication reminder
-    // not reported: the required duty missing is an EVV exception.
-    let reported = json!([
-        {"code": "bathing", "performed": true},
-        {"code": "meal_preparation", "performed": false, "reason": "client had eaten"},
-        {"code": "other", "text": "Water the plants", "performed": true}
-    ]);
-    check_out["duties"] = reported.clone();
-    let (status, body) = app
-        .post(&format!("/v1/visits/{visit}/check-out"), check_out)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    events
-        .frames_until(&visit, "homecare.visit.completed")
-        .await;
-
-    let (_, evv) = app.get(&format!("/v1/visits/{visit}/evv")).await;
-    assert_eq!(evv["check_out"]["duties"], reported, "{evv}");
-    assert_eq!(evv["check_in"]["duties"], Value::Null, "{evv}");
-    let (_, shown) = app.get(&format!("/v1/visits/{visit}")).await;
-    assert_eq!(shown["reported_duties"], reported, "{shown}");
-    let (_, exceptions) = app.get(&format!("/v1/visits/{visit}/exceptions")).await;
-    let missing: Vec<&Value> = exceptions
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["code"] == "missing_duty")
-        .collect();
-    assert_eq!(missing.len(), 1, "{exceptions}");
-    assert_eq!(missing[0]["source"], "check_out");
-    assert_eq!(
-        missing[0]["detail"]["missing"],
-        json!([{"code": "medication_reminder", "required": true}])
-    );
-
-    // The coordinator learns the client declined it: the visit bills.
-    let exception = missing[0]["id"].as_str().unwrap();
-    let (status, body) = app
-        .post(
-            &format!("/v1/visits/{visit}/exceptions/{exception}/resolve"),
-            json!({"resolution_code": "client_declined", "note": "Took it before we came"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let frames = events
-        .frames_until(&visit, "homecare.invoice.created")
-        .await;
-    assert!(
-        types(&frames, &visit).contains(&"homecare.visit.held".to_owned()),
-        "held until resolved: {frames:?}"
-    );
-    app.shutdown().await;
-}
-
-#[sqlx::test]
-async fn without_the_policy_a_missing_duty_raises_nothing(db: PgPool) {
-    let app = TestApp::start(db).await;
-    sqlx::query("update agency_settings set missing_duty_raises_exception = false")
-        .execute(&app.db)
-        .await
-        .unwrap();
-    let (caregiver, visit) =
-        todays_visit(&app, json!([{"code": "bathing", "required": true}])).await;
-    let mut events = app.events("").await;
-    let now = Utc::now();
-    app.work(&visit, &caregiver, now, now + chrono::Duration::minutes(1))
-        .await;
-    let frames = events
-        .frames_until(&visit, "homecare.invoice.created")
-        .await;
-    let seen = types(&frames, &visit);
-    assert!(
-        !seen
-            .iter()
-            .any(|t| t == "homecare.visit.held" || t == "homecare.visit.exception_raised"),
-        "{seen:?}"
-    );
-    let (_, exceptions) = app.get(&format!("/v1/visits/{visit}/exceptions")).await;
-    assert_eq!(exceptions, json!([]));
     app.shutdown().await;
 }
