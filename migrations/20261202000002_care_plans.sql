@@ -19,6 +19,9 @@ create table care_plans (
     valid_until        date check (valid_until is null or valid_until >= valid_from),
     -- The last generation found the planned units past an authorization.
     over_authorization boolean not null default false,
+    -- Raised with the flag in generation's transaction; cleared once the
+    -- alert is published after the commit.
+    over_authorization_alert_due boolean not null default false,
     created_at         timestamptz not null default now()
 );
 create index care_plans_client on care_plans (client_id);

@@ -1,7 +1,7 @@
 //! Days of the week and times of day as the API reads and writes them
 //! (`monday`, `08:30`): caregivers' weekly hours and care plans' patterns.
 
-use chrono::NaiveTime;
+use chrono::{NaiveTime, Timelike};
 use utoipa::ToSchema;
 
 /// A day of the week.
@@ -36,6 +36,8 @@ pub(crate) fn parse_time(value: &str) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(value, "%H:%M")
         .or_else(|_| NaiveTime::parse_from_str(value, "%H:%M:%S"))
         .ok()
+        // chrono reads `:60` as a leap second, which PostgreSQL would store as 24:00.
+        .filter(|t| t.nanosecond() < 1_000_000_000)
 }
 
 /// The ISO number (Monday = 1) of a day's name, in any case.

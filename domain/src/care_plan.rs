@@ -21,6 +21,9 @@ const VISIT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x5c1e_9a07_3b2d_4f61_8e4c_a7d2
 /// The longest a generation looks ahead.
 pub const MAX_HORIZON_DAYS: i64 = 62;
 
+/// How far an exception may move an occurrence from its own date.
+pub const MAX_MOVE_DAYS: u64 = 31;
+
 /// What a caregiver does during a visit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -88,8 +91,29 @@ pub struct DutyReport {
 }
 
 impl Duty {
+    /// The same duty: the same code, and for `other` the same text (spaces
+    /// around it and letter case aside).
     fn is(&self, code: DutyCode, text: Option<&str>) -> bool {
-        self.code == code && (code != DutyCode::Other || self.text.as_deref() == text)
+        let same_text = match (self.text.as_deref(), text) {
+            (Some(a), Some(b)) => a.trim().eq_ignore_ascii_case(b.trim()),
+            (a, b) => a == b,
+        };
+        self.code == code && (code != DutyCode::Other || same_text)
+    }
+}
+
+/// A duty's `text`: an `other` duty needs it (it names the duty); any text
+/// is 1 to 200 characters.
+pub fn check_duty_text(
+    errors: &mut crate::validation::FieldErrors,
+    field: &str,
+    code: DutyCode,
+    text: Option<&str>,
+) {
+    match (code, text) {
+        (DutyCode::Other, None) => errors.add(field, "an `other` duty needs its text"),
+        (_, Some(text)) => crate::validation::text(errors, field, text, 200),
+        _ => {}
     }
 }
 
@@ -232,9 +256,27 @@ pub fn recurs_on(pattern: &Pattern, date: NaiveDate) -> bool {
     }
 }
 
-/// Every occurrence of `pattern` whose date is in `[from, to)`, in date order:
-/// skipped dates left out, moved ones at their new time, holidays skipped
-/// unless the pattern keeps them.
+/// The instants of a visit on local `date` from `start` to `end` (the same
+/// day, `end` after `start`). When a daylight-saving change leaves the end
+/// at or before the start (a start in the skipped hour moves forward past
+/// an end that does not), the visit keeps its length on the clock instead.
+pub fn local_span(
+    tz: Tz,
+    date: NaiveDate,
+    start: NaiveTime,
+    end: NaiveTime,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let (from, to) = (local_instant(tz, date, start), local_instant(tz, date, end));
+    if to > from {
+        (from, to)
+    } else {
+        (from, from + (end - start).max(chrono::Duration::minutes(1)))
+    }
+}
+
+/// Every occurrence of `pattern` whose date, or the date an exception moved
+/// it to, is in `[from, to)`, in date order: skipped dates left out, moved
+/// ones at their new time, holidays skipped unless the pattern keeps them.
 pub fn occurrences(
     pattern: &Pattern,
     exceptions: &[PatternException],
@@ -243,8 +285,10 @@ pub fn occurrences(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Vec<Occurrence> {
-    from.iter_days()
-        .take_while(|date| *date < to)
+    let inside = |date: NaiveDate| from <= date && date < to;
+    (from - Days::new(MAX_MOVE_DAYS))
+        .iter_days()
+        .take_while(|date| *date < to + Days::new(MAX_MOVE_DAYS))
         .filter(|date| recurs_on(pattern, *date))
         .filter_map(|date| {
             let (day, start, end, moved) = match exceptions.iter().find(|e| e.on() == date) {
@@ -257,14 +301,18 @@ pub fn occurrences(
                 }) => (*to_date, *start, *end, true),
                 None => (date, pattern.start, pattern.end, false),
             };
+            if !inside(date) && !inside(day) {
+                return None;
+            }
             if pattern.holidays == HolidayRule::Skip && holidays.contains(&day) {
                 return None;
             }
+            let (start, end) = local_span(tz, day, start, end);
             Some(Occurrence {
                 pattern_id: pattern.id,
                 date,
-                start: local_instant(tz, day, start),
-                end: local_instant(tz, day, end),
+                start,
+                end,
                 moved,
             })
         })

@@ -6,8 +6,9 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use homecare_domain::care_plan::{
-    Duty, GeneratedVisit, HolidayRule, PLAN_CANCEL_REASON, Pattern, PatternException, PlanSchedule,
-    PlanVersion, PlannedVisit, Recurrence, Requirements, ScheduledPattern,
+    Duty, GeneratedVisit, HolidayRule, MAX_MOVE_DAYS, PLAN_CANCEL_REASON, Pattern,
+    PatternException, PlanSchedule, PlanVersion, PlannedVisit, Recurrence, Requirements,
+    ScheduledPattern,
 };
 use homecare_domain::contracts::AuthorizationOverrun;
 use sqlx::PgConnection;
@@ -158,6 +159,139 @@ impl ExceptionRow {
     }
 }
 
+const PATTERN_COLUMNS: &str = "id, care_plan_id, kind, weekdays, every_weeks, month_day, starts_at,
+    ends_at, starts_on, ends_on, caregivers_needed, preferred_caregiver_id, holidays";
+
+/// One pattern of the plan, as generation reads it.
+pub async fn load_pattern(
+    conn: &mut PgConnection,
+    plan_id: Uuid,
+    pattern_id: Uuid,
+) -> Result<Option<Pattern>, StoreError> {
+    let row: Option<PatternRow> = sqlx::query_as(&format!(
+        "select {PATTERN_COLUMNS} from care_plan_patterns where id = $1 and care_plan_id = $2"
+    ))
+    .bind(pattern_id)
+    .bind(plan_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|row| row.pattern()).transpose()
+}
+
+/// What became of a coordinator's move of a visit (`remember_move`).
+#[derive(Debug)]
+pub enum RememberedMove {
+    /// Not a generated visit: nothing to remember.
+    NotGenerated,
+    /// The occurrence's exception now says where the visit went; `previous`
+    /// is what it said before (to put back if the move is refused).
+    Remembered {
+        pattern_id: Uuid,
+        on: NaiveDate,
+        previous: Option<PatternException>,
+    },
+    /// The new times cross the client's midnight: a pattern's visit is one day's.
+    SpansDays,
+    /// More than `MAX_MOVE_DAYS` from the occurrence's own date.
+    TooFar,
+}
+
+/// A coordinator moves a generated visit to `[start, end)`: the move becomes
+/// the occurrence's exception, so the next generation keeps it there instead
+/// of moving it back to the pattern's time.
+pub async fn remember_move(
+    conn: &mut PgConnection,
+    visit_id: Uuid,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<RememberedMove, StoreError> {
+    let row: Option<(Option<Uuid>, Option<NaiveDate>, String)> = sqlx::query_as(
+        "select v.pattern_id, v.occurrence_date, c.timezone
+           from visits v join clients c on c.id = v.client_id where v.id = $1",
+    )
+    .bind(visit_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((Some(pattern_id), Some(on), timezone)) = row else {
+        return Ok(RememberedMove::NotGenerated);
+    };
+    let tz: Tz = timezone
+        .parse()
+        .map_err(|_| StoreError::Inconsistent(format!("client time zone {timezone} is unknown")))?;
+    let (from, to) = (start.with_timezone(&tz), end.with_timezone(&tz));
+    if from.date_naive() != to.date_naive() || to.time() <= from.time() {
+        return Ok(RememberedMove::SpansDays);
+    }
+    let date = from.date_naive();
+    if (date - on).num_days().unsigned_abs() > MAX_MOVE_DAYS {
+        return Ok(RememberedMove::TooFar);
+    }
+    let previous = pattern_exceptions(conn, &[pattern_id])
+        .await?
+        .into_iter()
+        .map(|(_, e)| e)
+        .find(|e| e.on() == on);
+    write_exception(
+        conn,
+        pattern_id,
+        &PatternException::Move {
+            on,
+            date,
+            start: from.time(),
+            end: to.time(),
+        },
+    )
+    .await?;
+    Ok(RememberedMove::Remembered {
+        pattern_id,
+        on,
+        previous,
+    })
+}
+
+/// Sets the occurrence's exception (replacing any it had).
+pub async fn write_exception(
+    conn: &mut PgConnection,
+    pattern_id: Uuid,
+    exception: &PatternException,
+) -> Result<(), sqlx::Error> {
+    let (kind, moved) = match exception {
+        PatternException::Skip { .. } => ("skip", None),
+        PatternException::Move {
+            date, start, end, ..
+        } => ("move", Some((*date, *start, *end))),
+    };
+    sqlx::query(
+        "insert into care_plan_exceptions (pattern_id, on_date, kind, moved_date, moved_start, moved_end)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict (pattern_id, on_date) do update
+            set kind = excluded.kind, moved_date = excluded.moved_date,
+                moved_start = excluded.moved_start, moved_end = excluded.moved_end",
+    )
+    .bind(pattern_id)
+    .bind(exception.on())
+    .bind(kind)
+    .bind(moved.map(|m| m.0))
+    .bind(moved.map(|m| m.1))
+    .bind(moved.map(|m| m.2))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes the occurrence's exception.
+pub async fn remove_exception(
+    conn: &mut PgConnection,
+    pattern_id: Uuid,
+    on: NaiveDate,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from care_plan_exceptions where pattern_id = $1 and on_date = $2")
+        .bind(pattern_id)
+        .bind(on)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// The exceptions of `pattern_ids`, each with its pattern, by date.
 pub async fn pattern_exceptions(
     conn: &mut PgConnection,
@@ -202,13 +336,11 @@ pub async fn load_schedule(
     .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
-    let patterns: Vec<PatternRow> = sqlx::query_as(
-        "select id, care_plan_id, kind, weekdays, every_weeks, month_day, starts_at, ends_at,
-                starts_on, ends_on, caregivers_needed, preferred_caregiver_id, holidays
-           from care_plan_patterns
+    let patterns: Vec<PatternRow> = sqlx::query_as(&format!(
+        "select {PATTERN_COLUMNS} from care_plan_patterns
           where care_plan_id = any($1) and (ends_on is null or ends_on >= $2)
-          order by created_at, id",
-    )
+          order by created_at, id"
+    ))
     .bind(&ids)
     .bind(today)
     .fetch_all(&mut *conn)
@@ -269,16 +401,70 @@ pub async fn load_schedule(
     })
 }
 
+#[derive(sqlx::FromRow)]
+struct GeneratedRow {
+    id: Uuid,
+    pattern_id: Uuid,
+    occurrence_date: NaiveDate,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    status: String,
+    cancelled_by_plan: bool,
+    plan_version: i32,
+    preferred_caregiver_id: Option<Uuid>,
+    updated_at: DateTime<Utc>,
+}
+
+/// Writes the plan version and preferred caregiver of open generated visits
+/// whose plan changed them (`Reconciliation::restamp`).
+pub async fn restamp_visits(
+    conn: &mut PgConnection,
+    visits: &[PlannedVisit],
+) -> Result<(), sqlx::Error> {
+    if visits.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = visits.iter().map(|v| v.visit_id).collect();
+    let versions: Vec<i32> = visits.iter().map(|v| v.version).collect();
+    let preferred: Vec<Option<Uuid>> = visits.iter().map(|v| v.preferred_caregiver).collect();
+    sqlx::query(
+        "update visits v set plan_version = r.version, preferred_caregiver_id = r.preferred,
+                             updated_at = now()
+           from unnest($1::uuid[], $2::int[], $3::uuid[]) as r(id, version, preferred)
+          where v.id = r.id and v.status in ('scheduled', 'unfilled', 'assigned')",
+    )
+    .bind(&ids)
+    .bind(&versions)
+    .bind(&preferred)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Cancels a generated visit whose workflow never started (a crash between
+/// saving it and starting it) and which the plan no longer asks for.
+pub async fn cancel_unstarted(conn: &mut PgConnection, visit_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update visits set status = 'cancelled', cancel_reason = $2, updated_at = now()
+          where id = $1 and status = 'scheduled'",
+    )
+    .bind(visit_id)
+    .bind(PLAN_CANCEL_REASON)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// The client's generated visits whose occurrence is on `from` or later.
 pub async fn generated_visits(
     conn: &mut PgConnection,
     client_id: Uuid,
     from: NaiveDate,
 ) -> Result<Vec<GeneratedVisit>, StoreError> {
-    type Row = (Uuid, DateTime<Utc>, DateTime<Utc>, String, bool);
-    let rows: Vec<Row> = sqlx::query_as(
-        "select id, lower(scheduled), upper(scheduled), status::text,
-                coalesce(cancel_reason = $3, false)
+    let rows: Vec<GeneratedRow> = sqlx::query_as(
+        "select id, pattern_id, occurrence_date, lower(scheduled) as start, upper(scheduled) as end,
+                status::text as status, coalesce(cancel_reason = $3, false) as cancelled_by_plan,
+                plan_version, preferred_caregiver_id, updated_at
            from visits
           where client_id = $1 and care_plan_id is not null and occurrence_date >= $2",
     )
@@ -288,13 +474,18 @@ pub async fn generated_visits(
     .fetch_all(&mut *conn)
     .await?;
     rows.into_iter()
-        .map(|(visit_id, start, end, status, cancelled_by_plan)| {
+        .map(|row| {
             Ok(GeneratedVisit {
-                visit_id,
-                start,
-                end,
-                status: parse_status(&status)?,
-                cancelled_by_plan,
+                visit_id: row.id,
+                pattern_id: row.pattern_id,
+                occurrence_date: row.occurrence_date,
+                start: row.start,
+                end: row.end,
+                status: parse_status(&row.status)?,
+                cancelled_by_plan: row.cancelled_by_plan,
+                plan_version: row.plan_version,
+                preferred_caregiver: row.preferred_caregiver_id,
+                updated_at: row.updated_at,
             })
         })
         .collect()
@@ -342,13 +533,15 @@ pub async fn insert_planned_visits(
     Ok(inserted)
 }
 
-/// Periods of the plan's authorizations whose planned units (`units`, by
-/// service date) exceed them.
+/// Periods of the client's authorizations for the payer's service whose
+/// planned units (`units`, by service date) exceed them, attributed to
+/// `care_plan_id`.
 pub async fn authorization_overruns(
     conn: &mut PgConnection,
     client_id: Uuid,
-    plan: &PlanSchedule,
+    (payer_id, service_code): (Uuid, &str),
     units: &[(NaiveDate, i64)],
+    care_plan_id: Uuid,
 ) -> Result<Vec<AuthorizationOverrun>, sqlx::Error> {
     let (days, amounts): (Vec<NaiveDate>, Vec<i64>) = units.iter().copied().unzip();
     let rows: Vec<(Uuid, NaiveDate, NaiveDate, i32, i64)> = sqlx::query_as(
@@ -364,8 +557,8 @@ pub async fn authorization_overruns(
     .bind(&days)
     .bind(&amounts)
     .bind(client_id)
-    .bind(plan.payer_id)
-    .bind(&plan.service_code)
+    .bind(payer_id)
+    .bind(service_code)
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows
@@ -373,7 +566,7 @@ pub async fn authorization_overruns(
         .map(
             |(authorization_id, period_start, period_end, authorized, planned)| {
                 AuthorizationOverrun {
-                    care_plan_id: plan.plan_id,
+                    care_plan_id,
                     authorization_id,
                     period_start,
                     period_end,
@@ -385,20 +578,44 @@ pub async fn authorization_overruns(
         .collect())
 }
 
-/// Sets the plan's over-authorization flag; true when it was not set before.
+/// Sets the plan's over-authorization flag. Raising it also marks its alert
+/// as due, in the same transaction: the alert goes out after the commit
+/// (`alerts_due`, `alert_sent`), so a crash in between leaves it due for the
+/// retry instead of lost.
 pub async fn flag_over_authorization(
     conn: &mut PgConnection,
     plan_id: Uuid,
     over: bool,
-) -> Result<bool, sqlx::Error> {
-    let raised: Option<Uuid> = sqlx::query_scalar(
-        "update care_plans set over_authorization = $2
-          where id = $1 and over_authorization is distinct from $2
-          returning id",
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update care_plans set over_authorization = $2, over_authorization_alert_due = $2
+          where id = $1 and over_authorization is distinct from $2",
     )
     .bind(plan_id)
     .bind(over)
-    .fetch_optional(&mut *conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(over && raised.is_some())
+    Ok(())
+}
+
+/// The client's plans whose over-authorization alert is due.
+pub async fn alerts_due(
+    conn: &mut PgConnection,
+    client_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select id from care_plans where client_id = $1 and over_authorization_alert_due order by id",
+    )
+    .bind(client_id)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// The plan's over-authorization alert went out.
+pub async fn alert_sent(conn: &mut PgConnection, plan_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("update care_plans set over_authorization_alert_due = false where id = $1")
+        .bind(plan_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

@@ -262,11 +262,17 @@ async fn a_plan_of_five_weekly_visits_generates_the_horizon_with_its_caregiver_a
     assert_eq!(visit["planned_duties"], duties);
     assert_eq!(visit["reported_duties"], Value::Null);
 
-    // A new version that needs the same caregiver generates nothing twice.
+    // A new version that needs the same caregiver generates nothing twice;
+    // the visits ahead follow its duties.
+    let mut more_duties = duties.clone();
+    more_duties
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"code": "dressing", "required": false}));
     let (status, changed) = app
         .put(
             &format!("/v1/clients/{client}/care-plans/{plan}"),
-            json!({"effective_from": tomorrow, "duties": duties, "note": "reviewed"}),
+            json!({"effective_from": tomorrow, "duties": more_duties, "note": "reviewed"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
@@ -282,6 +288,8 @@ async fn a_plan_of_five_weekly_visits_generates_the_horizon_with_its_caregiver_a
         "{changed}"
     );
     assert_eq!(changed["plan"]["versions"].as_array().unwrap().len(), 2);
+    let (_, visit) = app.get(&format!("/v1/visits/{first}")).await;
+    assert_eq!(visit["planned_duties"], more_duties, "{visit}");
     // A version cannot begin in the past.
     let (status, refused) = app
         .put(
@@ -517,5 +525,138 @@ async fn a_pattern_past_its_authorization_raises_the_alert_before_any_visit_is_w
         .get(&format!("/v1/clients/{client}/care-plans/{plan}"))
         .await;
     assert_eq!(shown["over_authorization"], false, "{shown}");
+    app.shutdown().await;
+}
+
+#[sqlx::test]
+async fn a_coordinators_move_stays_and_impossible_changes_are_refused(db: PgPool) {
+    let app = TestApp::start(db).await;
+    horizon_days(&app, 7).await;
+    let tz: Tz = "America/Chicago".parse().unwrap();
+    let client = client_in(&app, "America/Chicago").await;
+    let caregiver = app.create_caregiver(&[]).await;
+    let today = today_in(tz);
+    let tomorrow = today + Days::new(1);
+    let plan = plan(&app, &client, today, json!([])).await;
+    let changed = weekly(
+        &app,
+        &client,
+        &plan,
+        &EVERY_DAY,
+        ("08:00", "10:00"),
+        tomorrow,
+        json!({}),
+    )
+    .await;
+    let pattern = changed["pattern"]["id"].as_str().unwrap().to_owned();
+    let visits = generated_when(&app, &plan, "all assigned", |v| {
+        v.len() == 6 && v.iter().all(|v| v.3 == "assigned")
+    })
+    .await;
+
+    // The coordinator moves tomorrow's visit to the afternoon; the next
+    // generation keeps it there (the move is the occurrence's exception).
+    let afternoon = |hour| {
+        tomorrow
+            .and_hms_opt(hour, 0, 0)
+            .unwrap()
+            .and_local_timezone(tz)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let (status, body) = app
+        .post(
+            &format!("/v1/visits/{}/reschedule", visits[0].0),
+            json!({"scheduled_start": afternoon(15), "scheduled_end": afternoon(17)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, again) = app
+        .put(
+            &format!("/v1/clients/{client}/care-plans/{plan}"),
+            json!({"effective_from": tomorrow, "note": "again"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["generation"]["rescheduled"], 0, "{again}");
+    let moved = &generated(&app, &plan).await[0];
+    assert_eq!((moved.0, local_time(moved.1, tz)), (visits[0].0, hm(15, 0)));
+    let (_, schedule) = app.get(&format!("/v1/clients/{client}/schedule")).await;
+    let first = schedule["planned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["visit_id"] == visits[0].0.to_string())
+        .unwrap();
+    assert_eq!(first["moved"], true, "{first}");
+    // Across the client's midnight, a plan's visit cannot go.
+    let (status, refused) = app
+        .post(
+            &format!("/v1/visits/{}/reschedule", visits[1].0),
+            json!({"scheduled_start": afternoon(23), "scheduled_end": afternoon(23) + chrono::Duration::hours(2)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.to_string().contains("scheduled_end"), "{refused}");
+
+    let exceptions =
+        format!("/v1/clients/{client}/care-plans/{plan}/patterns/{pattern}/exceptions");
+    // A date the pattern has no visit on (today is before it starts).
+    let (status, body) = app
+        .put(&format!("{exceptions}/{today}"), json!({"kind": "skip"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // Too far, or into the past.
+    let day = tomorrow + Days::new(1);
+    let (status, body) = app
+        .put(
+            &format!("{exceptions}/{day}"),
+            json!({"kind": "move", "date": day + Days::new(40), "start": "09:00", "end": "10:00"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("\"date\""), "{body}");
+    let (status, body) = app
+        .put(
+            &format!("{exceptions}/{day}"),
+            json!({"kind": "move", "date": today - Days::new(1), "start": "09:00", "end": "10:00"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("\"start\""), "{body}");
+    // A leap second is no time of day.
+    let (status, body) = app
+        .put(
+            &format!("/v1/clients/{client}/care-plans/{plan}/patterns/{pattern}"),
+            json!({"recurrence": {"kind": "weekly", "weekdays": EVERY_DAY},
+                   "start": "08:00", "end": "23:59:60", "starts_on": tomorrow}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // A preferred caregiver who no longer works.
+    sqlx::query("update caregivers set active = false where id = $1::uuid")
+        .bind(&caregiver)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let (status, body) = app
+        .put(
+            &format!("/v1/clients/{client}/care-plans/{plan}/patterns/{pattern}"),
+            json!({"recurrence": {"kind": "weekly", "weekdays": EVERY_DAY},
+                   "start": "08:00", "end": "10:00", "starts_on": tomorrow,
+                   "preferred_caregiver_id": caregiver}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("not active"), "{body}");
+    // Nothing refused changed anything.
+    let after = generated(&app, &plan).await;
+    assert_eq!(after.len(), 6);
+    assert!(
+        after
+            .iter()
+            .skip(1)
+            .all(|v| local_time(v.1, tz) == hm(8, 0))
+    );
     app.shutdown().await;
 }

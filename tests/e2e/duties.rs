@@ -52,6 +52,13 @@ async fn duties_flow_from_the_check_out_to_the_evv_record(db: PgPool) {
     let mut events = app.events("").await;
     // A duty not performed needs its reason, named beside the field.
     let now = Utc::now();
+    // Duties are reported at check-out, not check-in.
+    let mut check_in = TestApp::evv(&caregiver, now);
+    check_in["duties"] = json!([{"code": "bathing", "performed": true}]);
+    let (status, refused) = app
+        .post(&format!("/v1/visits/{visit}/check-in"), check_in)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     let (status, body) = app
         .post(
             &format!("/v1/visits/{visit}/check-in"),
@@ -60,6 +67,13 @@ async fn duties_flow_from_the_check_out_to_the_evv_record(db: PgPool) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let mut check_out = TestApp::evv(&caregiver, now + chrono::Duration::minutes(1));
+    // An `other` duty is named.
+    check_out["duties"] = json!([{"code": "other", "performed": true}]);
+    let (status, refused) = app
+        .post(&format!("/v1/visits/{visit}/check-out"), check_out.clone())
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.to_string().contains("duties[0].text"), "{refused}");
     check_out["duties"] = json!([{"code": "meal_preparation", "performed": false}]);
     let (status, refused) = app
         .post(&format!("/v1/visits/{visit}/check-out"), check_out.clone())

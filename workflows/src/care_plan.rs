@@ -28,6 +28,9 @@ pub const GENERATIONS_PER_RUN: u64 = 30;
 
 type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
+/// How long after a failed daily generation the next is tried.
+const FAILED_RETRY: Duration = Duration::from_secs(60 * 60);
+
 /// Outcomes kept for the updates waiting on them.
 const RECENT: usize = 32;
 
@@ -112,11 +115,24 @@ impl CarePlanWorkflow {
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
         loop {
-            let outcome = Self::generate(ctx, "daily").await??;
+            let outcome = match Self::generate(ctx, "daily").await? {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    // Failed after all its retries (the database away for
+                    // an hour): the visits stay as they are; try again in
+                    // an hour rather than end the client's generation.
+                    ctx.timer(FAILED_RETRY).await;
+                    continue;
+                }
+            };
             let handlers = ctx.clone();
             if outcome.active_plans == 0 {
                 ctx.wait_condition(move |_| handlers.all_handlers_finished())
                     .await?;
+                // An update meanwhile may have found a new plan.
+                if ctx.state(|s| s.recent.back().is_some_and(|o| o.active_plans > 0)) {
+                    continue;
+                }
                 return Ok(());
             }
             if ctx.state(|s| s.generations) >= GENERATIONS_PER_RUN

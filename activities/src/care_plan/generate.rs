@@ -11,7 +11,7 @@
 //! is a no-op, and updates carry ids of their own. A visit already begun is
 //! never touched.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
@@ -26,8 +26,9 @@ use homecare_domain::contracts::{
 use homecare_domain::events::AlertOverAuthorization;
 use homecare_domain::{EventEnvelope, EventKind, VisitStatus};
 use homecare_store::care_plans::{
-    ClientSchedule, authorization_overruns, client_today, flag_over_authorization,
-    generated_visits, insert_planned_visits, load_schedule, lock_client_schedule,
+    ClientSchedule, alert_sent, alerts_due, authorization_overruns, cancel_unstarted, client_today,
+    flag_over_authorization, generated_visits, insert_planned_visits, load_schedule,
+    lock_client_schedule, restamp_visits,
 };
 use homecare_store::temporal::{start_visit, visit_input};
 use homecare_store::{billing, policy};
@@ -54,10 +55,10 @@ pub async fn generate(
     let horizon_end = today + Days::new(schedule.horizon_days.max(1) as u64);
     let planned = planned_visits(&schedule.plans, &schedule.holidays, tz, today, horizon_end);
     let generated = generated_visits(&mut tx, client_id, today).await?;
-    let changes = reconcile(&planned, &generated, now);
+    let changes = reconcile(&planned, &generated, now, horizon_end);
     insert_planned_visits(&mut tx, client_id, &changes.create).await?;
-    let (overruns, newly_over) =
-        check_authorizations(&mut tx, client_id, &schedule, today, horizon_end).await?;
+    restamp_visits(&mut tx, &changes.restamp).await?;
+    let overruns = check_authorizations(&mut tx, client_id, &schedule, today, horizon_end).await?;
     let policy = policy::load(&mut tx).await?;
     tx.commit().await?;
 
@@ -84,18 +85,25 @@ pub async fn generate(
             .await
             .map_err(|e| ActivityFailure::Temporal(e.to_string()))?;
     }
+    let revision: HashMap<Uuid, DateTime<Utc>> = generated
+        .iter()
+        .map(|g| (g.visit_id, g.updated_at))
+        .collect();
     for visit in &changes.reschedule {
-        move_visit(starter, visit).await?;
+        move_visit(starter, visit, revision.get(&visit.visit_id).copied()).await?;
     }
     for visit_id in &changes.cancel {
-        cancel_visit(starter, *visit_id).await?;
+        if !cancel_visit(starter, *visit_id).await? {
+            // Saved, never started, and no longer asked for.
+            cancel_unstarted(&mut *steps.store.db.acquire().await?, *visit_id).await?;
+        }
     }
-    for plan in schedule
-        .plans
-        .iter()
-        .filter(|p| newly_over.contains(&p.plan_id))
-    {
-        alert_over_authorization(steps, client_id, plan, &overruns).await?;
+    let mut conn = steps.store.db.acquire().await?;
+    for plan_id in alerts_due(&mut conn, client_id).await? {
+        if let Some(plan) = schedule.plans.iter().find(|p| p.plan_id == plan_id) {
+            alert_over_authorization(steps, client_id, plan, &overruns).await?;
+        }
+        alert_sent(&mut conn, plan_id).await?;
     }
     let outcome = GenerationOutcome {
         client_id,
@@ -128,55 +136,64 @@ fn next_run(tz: Tz, today: NaiveDate) -> DateTime<Utc> {
     )
 }
 
-/// Every plan's authorization periods that its visits would overrun: the
-/// whole periods around the horizon are counted, from the start of this
-/// month (or week) on. Sets each plan's flag; returns the overruns and the
-/// plans whose flag was raised now.
+/// Every authorization period its plans' visits would overrun, for each
+/// plan: the plans of one payer's service are counted together, over whole
+/// periods from the start of this month (or week) to the end of the last
+/// period the horizon reaches. Sets each plan's flag (and, when raised, its
+/// alert as due).
 async fn check_authorizations(
     conn: &mut PgConnection,
     client_id: Uuid,
     schedule: &ClientSchedule,
     today: NaiveDate,
     horizon_end: NaiveDate,
-) -> Result<(Vec<AuthorizationOverrun>, Vec<Uuid>), ActivityFailure> {
+) -> Result<Vec<AuthorizationOverrun>, ActivityFailure> {
     let from = today.with_day(1).unwrap_or(today) - Days::new(7);
-    let mut all = Vec::new();
-    let mut raised = Vec::new();
+    let until = horizon_end + Days::new(31);
+    let mut services: BTreeMap<(Uuid, &str), Vec<PlanSchedule>> = BTreeMap::new();
     for plan in &schedule.plans {
+        services
+            .entry((plan.payer_id, plan.service_code.as_str()))
+            .or_default()
+            .push(plan.clone());
+    }
+    let mut all = Vec::new();
+    for ((payer_id, service_code), plans) in services {
         // Without a rate there are no units to count (and nothing to bill).
-        let Ok((_, rule, _)) =
-            billing::rate_of(conn, plan.payer_id, &plan.service_code, today).await
-        else {
+        let Ok((_, rule, _)) = billing::rate_of(conn, payer_id, service_code, today).await else {
             continue;
         };
-        let visits = planned_visits(
-            std::slice::from_ref(plan),
-            &schedule.holidays,
-            schedule.timezone,
-            from,
-            horizon_end,
-        );
+        let visits = planned_visits(&plans, &schedule.holidays, schedule.timezone, from, until);
         let refs: Vec<&PlannedVisit> = visits.iter().collect();
         let units: Vec<(NaiveDate, i64)> = planned_units(&refs, &rule, schedule.timezone)
             .into_iter()
             .collect();
-        let overruns: Vec<AuthorizationOverrun> =
-            authorization_overruns(conn, client_id, plan, &units)
-                .await?
-                .into_iter()
-                .filter(|o| o.period_end >= today)
-                .collect();
-        if flag_over_authorization(conn, plan.plan_id, !overruns.is_empty()).await? {
-            raised.push(plan.plan_id);
+        for plan in &plans {
+            let overruns: Vec<AuthorizationOverrun> = authorization_overruns(
+                conn,
+                client_id,
+                (payer_id, service_code),
+                &units,
+                plan.plan_id,
+            )
+            .await?
+            .into_iter()
+            .filter(|o| o.period_end >= today && o.period_start < horizon_end)
+            .collect();
+            flag_over_authorization(conn, plan.plan_id, !overruns.is_empty()).await?;
+            all.extend(overruns);
         }
-        all.extend(overruns);
     }
-    Ok((all, raised))
+    Ok(all)
 }
 
 /// Moves a visit of the plan to its new times (the workflow keeps its
 /// caregivers if they still fit). A visit that has begun meanwhile stays.
-async fn move_visit(starter: &VisitStarter, visit: &PlannedVisit) -> Result<(), ActivityFailure> {
+async fn move_visit(
+    starter: &VisitStarter,
+    visit: &PlannedVisit,
+    revision: Option<DateTime<Utc>>,
+) -> Result<(), ActivityFailure> {
     let handle = starter
         .temporal
         .get_workflow_handle::<VisitWorkflow>(visit_workflow_id(visit.visit_id));
@@ -185,10 +202,13 @@ async fn move_visit(starter: &VisitStarter, visit: &PlannedVisit) -> Result<(), 
         scheduled_end: visit.occurrence.end,
     };
     let options = WorkflowExecuteUpdateOptions::builder()
+        // The row's last change keys the move: moving back and forth again
+        // is a new command each time, a retry of this one is not.
         .update_id(format!(
-            "plan-reschedule-{}-{}",
+            "plan-reschedule-{}-{}-{}",
             visit.visit_id,
-            visit.occurrence.start.timestamp()
+            visit.occurrence.start.timestamp(),
+            revision.map_or(0, |r| r.timestamp_micros())
         ))
         .build();
     refused_is_fine(
@@ -197,11 +217,12 @@ async fn move_visit(starter: &VisitStarter, visit: &PlannedVisit) -> Result<(), 
             .execute_update(VisitWorkflow::reschedule, command, options)
             .await
             .map(|_| ()),
-    )
+    )?;
+    Ok(())
 }
 
-/// Cancels a visit that left the plan.
-async fn cancel_visit(starter: &VisitStarter, visit_id: Uuid) -> Result<(), ActivityFailure> {
+/// Cancels a visit that left the plan; false when it has no workflow.
+async fn cancel_visit(starter: &VisitStarter, visit_id: Uuid) -> Result<bool, ActivityFailure> {
     let handle = starter
         .temporal
         .get_workflow_handle::<VisitWorkflow>(visit_workflow_id(visit_id));
@@ -222,17 +243,18 @@ async fn cancel_visit(starter: &VisitStarter, visit_id: Uuid) -> Result<(), Acti
 
 /// A command the visit's workflow refuses (it began, or finished) leaves the
 /// visit as it is; Temporal not answering fails the step, to be retried.
+/// False when the visit has no workflow.
 fn refused_is_fine(
     visit_id: Uuid,
     sent: Result<(), WorkflowUpdateError>,
-) -> Result<(), ActivityFailure> {
+) -> Result<bool, ActivityFailure> {
     match sent {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(true),
         Err(WorkflowUpdateError::Failed(failure)) => {
             tracing::info!(%visit_id, reason = %failure.message, "the visit keeps its course");
-            Ok(())
+            Ok(true)
         }
-        Err(WorkflowUpdateError::NotFound(_)) => Ok(()),
+        Err(WorkflowUpdateError::NotFound(_)) => Ok(false),
         Err(other) => Err(ActivityFailure::Temporal(other.to_string())),
     }
 }

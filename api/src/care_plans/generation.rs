@@ -3,6 +3,7 @@
 
 use homecare_domain::contracts::{CarePlanWorkflowInput, GenerationOutcome, care_plan_workflow_id};
 use homecare_workflows::CarePlanWorkflow;
+use temporalio_client::errors::WorkflowUpdateError;
 use temporalio_client::{
     RpcOptions, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowStartOptions,
 };
@@ -43,6 +44,43 @@ pub(super) async fn regenerate(
     reason: &str,
 ) -> Result<GenerationOutcome, ApiError> {
     ensure_workflow(state, client_id).await?;
+    match send_regenerate(state, client_id, reason).await {
+        // The workflow ended (no plan applied at its last generation) after
+        // the start above found it running: start it again, once.
+        Err(RegenerateError::Closed) => {
+            ensure_workflow(state, client_id).await?;
+            send_regenerate(state, client_id, reason)
+                .await
+                .map_err(RegenerateError::into_api)
+        }
+        other => other.map_err(RegenerateError::into_api),
+    }
+}
+
+enum RegenerateError {
+    /// The client's workflow is not running.
+    Closed,
+    Unavailable(String),
+}
+
+impl RegenerateError {
+    fn into_api(self) -> ApiError {
+        let detail = match self {
+            Self::Closed => "the care-plan workflow is not running".to_owned(),
+            Self::Unavailable(detail) => detail,
+        };
+        ApiError::Unavailable {
+            detail,
+            retry_after_secs: 5,
+        }
+    }
+}
+
+async fn send_regenerate(
+    state: &AppState,
+    client_id: Uuid,
+    reason: &str,
+) -> Result<GenerationOutcome, RegenerateError> {
     let handle = state
         .temporal
         .get_workflow_handle::<CarePlanWorkflow>(care_plan_workflow_id(client_id));
@@ -57,17 +95,14 @@ pub(super) async fn regenerate(
     let update = handle.execute_update(CarePlanWorkflow::regenerate, reason.to_owned(), options);
     match tokio::time::timeout(timeout, update).await {
         Ok(Ok(outcome)) => Ok(outcome),
-        Ok(Err(e)) => Err(ApiError::Unavailable {
-            detail: format!("the care plans could not be generated now: {e}"),
-            retry_after_secs: 5,
-        }),
-        Err(_) => Err(ApiError::Unavailable {
-            detail: format!(
-                "the care-plan workflow did not answer within {}s; the change is saved and \
-                 generates when a worker runs",
-                timeout.as_secs()
-            ),
-            retry_after_secs: 5,
-        }),
+        Ok(Err(WorkflowUpdateError::NotFound(_))) => Err(RegenerateError::Closed),
+        Ok(Err(e)) => Err(RegenerateError::Unavailable(format!(
+            "the care plans could not be generated now: {e}"
+        ))),
+        Err(_) => Err(RegenerateError::Unavailable(format!(
+            "the care-plan workflow did not answer within {}s; the change is saved and \
+             generates when a worker runs",
+            timeout.as_secs()
+        ))),
     }
 }

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use chrono::{NaiveDate, Utc};
-use homecare_domain::care_plan::{Duty, DutyCode};
+use homecare_domain::care_plan::{Duty, check_duty_text};
 use homecare_domain::contracts::GenerationOutcome;
 use homecare_domain::validation::{self, FieldErrors};
 use serde::{Deserialize, Serialize};
@@ -115,23 +115,19 @@ impl Terms<'_> {
             format!("at most {MAX_DUTIES}"),
         );
         for (i, duty) in self.duties.iter().enumerate() {
-            match (duty.code, duty.text.as_deref()) {
-                (DutyCode::Other, None) => errors.add(
-                    &format!("duties[{i}].text"),
-                    "an `other` duty needs its text",
-                ),
-                (_, Some(text)) => {
-                    validation::text(errors, &format!("duties[{i}].text"), text, 200)
-                }
-                _ => {}
-            }
+            check_duty_text(
+                errors,
+                &format!("duties[{i}].text"),
+                duty.code,
+                duty.text.as_deref(),
+            );
         }
         validation::skills(errors, "required_skills", self.required_skills);
         if let Some(language) = self.required_language {
             validation::languages(errors, "required_language", &[language.to_owned()]);
         }
         if let Some(gender) = self.required_gender {
-            validation::name(errors, "required_gender", gender);
+            validation::text(errors, "required_gender", gender, 32);
         }
         if let Some(note) = self.note {
             validation::text(errors, "note", note, 500);
@@ -225,6 +221,8 @@ async fn create(
     .rows_affected();
     if inserted == 0 {
         tx.rollback().await?;
+        // The first attempt may have stopped before starting the workflow.
+        generation::ensure_workflow(&state, client_id).await?;
         return Ok((
             StatusCode::OK,
             Json(load_plan(&state, client_id, plan_id).await?),
@@ -355,14 +353,25 @@ async fn change(
     let mut tx = state.db.begin().await?;
     let (_, today) =
         homecare_store::care_plans::client_today(&mut tx, client_id, Utc::now()).await?;
-    if change.effective_from < today {
-        return Err(ApiError::field(
-            "effective_from",
-            format!(
-                "must not be before the client's today ({today}): past visits keep the version they were planned under"
-            ),
-        ));
+    let mut errors = FieldErrors::default();
+    errors.check(
+        change.effective_from >= today,
+        "effective_from",
+        format!("must not be before the client's today ({today}): past visits keep the version they were planned under"),
+    );
+    if let Some(until) = change.valid_until {
+        errors.check(
+            until >= today.pred_opt().unwrap_or(today),
+            "valid_until",
+            "must not end the plan before yesterday",
+        );
+        errors.check(
+            until >= change.effective_from.pred_opt().unwrap_or(until),
+            "valid_until",
+            "must not end the plan before the version begins (yesterday at the latest: the plan ends)",
+        );
     }
+    errors.into_result()?;
     // Versions of one plan are numbered one after the other: the lock orders them.
     sqlx::query("select id from care_plans where id = $1 for update")
         .bind(plan_id)

@@ -5,10 +5,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use chrono::NaiveDate;
-use homecare_domain::care_plan::HolidayRule;
+use chrono::{NaiveDate, Utc};
+use homecare_domain::care_plan::{
+    HolidayRule, MAX_MOVE_DAYS, PatternException, local_span, recurs_on,
+};
 use homecare_domain::contracts::GenerationOutcome;
 use homecare_domain::validation::{self, FieldErrors};
+use homecare_store::care_plans::{client_today, load_pattern, write_exception};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -206,21 +209,31 @@ async fn plan_validity(
     Ok((plan.valid_from, plan.valid_until))
 }
 
-async fn ensure_caregiver(state: &AppState, id: Option<Uuid>) -> Result<(), ApiError> {
-    if let Some(id) = id {
-        let exists: bool =
-            sqlx::query_scalar("select exists (select 1 from caregivers where id = $1)")
-                .bind(id)
-                .fetch_one(&state.db)
-                .await?;
-        if !exists {
-            return Err(ApiError::field(
-                "preferred_caregiver_id",
-                "no such caregiver",
-            ));
-        }
-    }
-    Ok(())
+/// A preferred caregiver must exist, be active, and not be one the client
+/// refused.
+async fn ensure_caregiver(
+    state: &AppState,
+    client_id: Uuid,
+    id: Option<Uuid>,
+) -> Result<(), ApiError> {
+    let Some(id) = id else { return Ok(()) };
+    let found: Option<(bool, bool)> = sqlx::query_as(
+        "select c.active, exists (select 1 from client_caregiver_preferences p
+                                   where p.client_id = $2 and p.caregiver_id = c.id
+                                     and p.kind = 'excluded')
+           from caregivers c where c.id = $1",
+    )
+    .bind(id)
+    .bind(client_id)
+    .fetch_optional(&state.db)
+    .await?;
+    let problem = match found {
+        None => "no such caregiver",
+        Some((false, _)) => "the caregiver is not active",
+        Some((_, true)) => "the client has refused this caregiver",
+        Some((true, false)) => return Ok(()),
+    };
+    Err(ApiError::field("preferred_caregiver_id", problem))
 }
 
 async fn pattern_view(
@@ -266,7 +279,7 @@ async fn create(
     let key = idempotency_key(&headers)?;
     let (from, until) = plan_validity(&state, client_id, plan_id).await?;
     let checked = input.check(from, until)?;
-    ensure_caregiver(&state, input.preferred_caregiver_id).await?;
+    ensure_caregiver(&state, client_id, input.preferred_caregiver_id).await?;
     let pattern_id = match &key {
         Some(key) => keyed_id(&IDEMPOTENT_PATTERN_NAMESPACE, &format!("{plan_id}/{key}")),
         None => Uuid::new_v4(),
@@ -358,7 +371,7 @@ async fn replace(
     let (from, until) = plan_validity(&state, client_id, plan_id).await?;
     pattern_view(&state, plan_id, pattern_id).await?;
     let checked = input.check(from, until)?;
-    ensure_caregiver(&state, input.preferred_caregiver_id).await?;
+    ensure_caregiver(&state, client_id, input.preferred_caregiver_id).await?;
     write_pattern(
         &state,
         UPDATE_PATTERN,
@@ -389,8 +402,8 @@ async fn end(
     // Ends yesterday in the client's time zone: nothing from today on.
     sqlx::query(
         "update care_plan_patterns p
-            set ends_on = greatest(p.starts_on - 1,
-                                   ((now() at time zone c.timezone)::date - 1)),
+            set ends_on = least(coalesce(p.ends_on, 'infinity'::date),
+                                greatest(p.starts_on - 1, (now() at time zone c.timezone)::date - 1)),
                 updated_at = now()
            from care_plans cp join clients c on c.id = cp.client_id
           where p.id = $1 and p.care_plan_id = $2 and cp.id = p.care_plan_id",
@@ -413,34 +426,58 @@ async fn set_exception(
     ApiPath((client_id, plan_id, pattern_id, on)): ApiPath<(Uuid, Uuid, Uuid, NaiveDate)>,
     ApiJson(input): ApiJson<ExceptionInput>,
 ) -> Result<Json<GenerationOutcome>, ApiError> {
-    plan_validity(&state, client_id, plan_id).await?;
-    pattern_view(&state, plan_id, pattern_id).await?;
+    let (from, until) = plan_validity(&state, client_id, plan_id).await?;
+    let mut conn = state.db.acquire().await?;
+    let pattern = load_pattern(&mut conn, plan_id, pattern_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("pattern {pattern_id} not found")))?;
+    let (tz, _) = client_today(&mut conn, client_id, Utc::now()).await?;
+    drop(conn);
+    let now = Utc::now();
+    // The date is one of the pattern's, within the plan, and its visit lies ahead.
+    if !recurs_on(&pattern, on) || on < from || until.is_some_and(|u| on > u) {
+        return Err(ApiError::NotFound(format!(
+            "the pattern has no visit on {on} (a date of its own, within the plan)"
+        )));
+    }
+    if local_span(tz, on, pattern.start, pattern.end).0 <= now {
+        return Err(ApiError::Conflict {
+            code: "invalid_state",
+            detail: format!("the visit of {on} has begun or passed; change the visit itself"),
+        });
+    }
     let mut errors = FieldErrors::default();
-    validation::calendar_date(&mut errors, "date", on);
     let moved = match &input {
         ExceptionInput::Skip {} => None,
         ExceptionInput::Move { date, start, end } => {
             validation::calendar_date(&mut errors, "date", *date);
-            times(&mut errors, ("start", start), ("end", end)).map(|(s, e)| (*date, s, e))
+            errors.check(
+                date.signed_duration_since(on).num_days().unsigned_abs() <= MAX_MOVE_DAYS,
+                "date",
+                format!("at most {MAX_MOVE_DAYS} days from the pattern's date"),
+            );
+            let span = times(&mut errors, ("start", start), ("end", end));
+            if let Some((start, end)) = span {
+                errors.check(
+                    local_span(tz, *date, start, end).0 > now,
+                    "start",
+                    "must lie ahead",
+                );
+            }
+            span.map(|(s, e)| (*date, s, e))
         }
     };
     errors.into_result()?;
-    let kind = if moved.is_some() { "move" } else { "skip" };
-    sqlx::query(
-        "insert into care_plan_exceptions (pattern_id, on_date, kind, moved_date, moved_start, moved_end)
-         values ($1, $2, $3, $4, $5, $6)
-         on conflict (pattern_id, on_date) do update
-            set kind = excluded.kind, moved_date = excluded.moved_date,
-                moved_start = excluded.moved_start, moved_end = excluded.moved_end",
-    )
-    .bind(pattern_id)
-    .bind(on)
-    .bind(kind)
-    .bind(moved.map(|m| m.0))
-    .bind(moved.map(|m| m.1))
-    .bind(moved.map(|m| m.2))
-    .execute(&state.db)
-    .await?;
+    let exception = match moved {
+        Some((date, start, end)) => PatternException::Move {
+            on,
+            date,
+            start,
+            end,
+        },
+        None => PatternException::Skip { on },
+    };
+    write_exception(&mut *state.db.acquire().await?, pattern_id, &exception).await?;
     Ok(Json(regenerate(&state, client_id, "exception").await?))
 }
 
@@ -455,10 +492,7 @@ async fn remove_exception(
 ) -> Result<Json<GenerationOutcome>, ApiError> {
     plan_validity(&state, client_id, plan_id).await?;
     pattern_view(&state, plan_id, pattern_id).await?;
-    sqlx::query("delete from care_plan_exceptions where pattern_id = $1 and on_date = $2")
-        .bind(pattern_id)
-        .bind(on)
-        .execute(&state.db)
+    homecare_store::care_plans::remove_exception(&mut *state.db.acquire().await?, pattern_id, on)
         .await?;
     Ok(Json(regenerate(&state, client_id, "exception").await?))
 }

@@ -5,10 +5,13 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
-use homecare_domain::care_plan::DutyReport;
+use homecare_domain::care_plan::{DutyReport, MAX_MOVE_DAYS, check_duty_text};
 use homecare_domain::contracts::{CancelCommand, EvvCommand, RescheduleCommand, VisitSnapshot};
 use homecare_domain::evv::EvvMethod;
 use homecare_domain::validation::{self, FieldErrors};
+use homecare_store::care_plans::{
+    RememberedMove, remember_move, remove_exception, write_exception,
+};
 use homecare_workflows::VisitWorkflow;
 use serde::Deserialize;
 use temporalio_common::HasWorkflowDefinition;
@@ -58,17 +61,25 @@ pub struct EvvRequest {
 }
 
 impl EvvRequest {
-    fn into_command(self) -> Result<EvvCommand, ApiError> {
+    fn into_command(self, kind: &str) -> Result<EvvCommand, ApiError> {
         let now = Utc::now();
         let at = self.at.unwrap_or(now);
         let mut errors = FieldErrors::default();
         validation::coordinates(&mut errors, "", self.latitude, self.longitude);
         validation::device_time(&mut errors, "at", at, now);
+        errors.check(
+            self.duties.is_empty() || kind == "check_out",
+            "duties",
+            "duties are reported at check-out",
+        );
         errors.check(self.duties.len() <= 20, "duties", "at most 20");
         for (i, duty) in self.duties.iter().enumerate() {
-            if let Some(text) = &duty.text {
-                validation::text(&mut errors, &format!("duties[{i}].text"), text, 200);
-            }
+            check_duty_text(
+                &mut errors,
+                &format!("duties[{i}].text"),
+                duty.code,
+                duty.text.as_deref(),
+            );
             if let Some(reason) = &duty.reason {
                 validation::text(&mut errors, &format!("duties[{i}].reason"), reason, 200);
             }
@@ -114,7 +125,7 @@ where
             Output = VisitSnapshot,
         >,
 {
-    let command = request.into_command()?;
+    let command = request.into_command(kind)?;
     let effect = Effect::Evv {
         kind,
         command: command.clone(),
@@ -288,7 +299,25 @@ async fn reschedule(
         scheduled_start: request.scheduled_start,
         scheduled_end: request.scheduled_end,
     };
-    let snapshot = send_update(
+    // A care plan's visit keeps the move: its occurrence's exception says so.
+    let span = (request.scheduled_start, request.scheduled_end);
+    let remembered = remember_move(&mut *state.db.acquire().await?, id, span).await?;
+    match remembered {
+        RememberedMove::SpansDays => {
+            return Err(ApiError::field(
+                "scheduled_end",
+                "a care plan's visit stays within one day of the client's; change its pattern instead",
+            ));
+        }
+        RememberedMove::TooFar => {
+            return Err(ApiError::field(
+                "scheduled_start",
+                format!("a care plan's visit moves at most {MAX_MOVE_DAYS} days from its date"),
+            ));
+        }
+        RememberedMove::NotGenerated | RememberedMove::Remembered { .. } => {}
+    }
+    let sent = send_update(
         &state,
         id,
         &headers,
@@ -297,7 +326,24 @@ async fn reschedule(
         command.clone(),
         Effect::Rescheduled(command),
     )
-    .await?;
+    .await;
+    if let (
+        Err(_),
+        RememberedMove::Remembered {
+            pattern_id,
+            on,
+            previous,
+        },
+    ) = (&sent, &remembered)
+    {
+        // Refused (the visit began, say): the occurrence keeps what it had.
+        let mut conn = state.db.acquire().await?;
+        match previous {
+            Some(previous) => write_exception(&mut conn, *pattern_id, previous).await?,
+            None => remove_exception(&mut conn, *pattern_id, *on).await?,
+        }
+    }
+    let snapshot = sent?;
     // Whoever held the old slot may now cover an unfilled visit there.
     reconsider_unfilled(
         &state,

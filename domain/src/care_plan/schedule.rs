@@ -94,18 +94,24 @@ pub struct PlannedVisit {
 }
 
 /// The id of the visit that the occurrence of `pattern_id` on `date` becomes,
-/// under `requirements`: the same occurrence always makes the same visit, so
-/// generating twice creates nothing twice; a plan version that changes what
-/// the visit needs makes a new visit in place of the old.
+/// under `requirements` and with `caregivers_needed`: the same occurrence
+/// always makes the same visit, so generating twice creates nothing twice; a
+/// change of what the visit needs (another version's requirements, two
+/// caregivers instead of one) makes a new visit in place of the old.
 pub fn visit_id(
     plan_id: Uuid,
     pattern_id: Uuid,
     date: NaiveDate,
     requirements: &Requirements,
+    caregivers_needed: u8,
 ) -> Uuid {
     Uuid::new_v5(
         &super::VISIT_ID_NAMESPACE,
-        format!("{plan_id}/{pattern_id}/{date}/{}", requirements.key()).as_bytes(),
+        format!(
+            "{plan_id}/{pattern_id}/{date}/{}/{caregivers_needed}",
+            requirements.key()
+        )
+        .as_bytes(),
     )
 }
 
@@ -137,6 +143,7 @@ pub fn planned_visits(
                         pattern.id,
                         occurrence.date,
                         &version.requirements,
+                        scheduled.caregivers_needed,
                     ),
                     plan_id: plan.plan_id,
                     version: version.version,
@@ -166,11 +173,20 @@ pub const PLAN_CANCEL_REASON: &str = "no longer in the client's care plan";
 #[derive(Debug, Clone, PartialEq)]
 pub struct GeneratedVisit {
     pub visit_id: Uuid,
+    pub pattern_id: Uuid,
+    /// The pattern's date the visit serves.
+    pub occurrence_date: NaiveDate,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub status: VisitStatus,
     /// Generation cancelled it (not a coordinator).
     pub cancelled_by_plan: bool,
+    /// The plan version it follows, and the pattern's preferred caregiver,
+    /// as written when it was generated (or last restamped).
+    pub plan_version: i32,
+    pub preferred_caregiver: Option<Uuid>,
+    /// When its row last changed: keys the commands generation sends it.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// The id of the visit that brings back an occurrence whose visit `id`
@@ -210,6 +226,11 @@ impl GeneratedVisit {
             VisitStatus::Scheduled | VisitStatus::Unfilled | VisitStatus::Assigned
         )
     }
+
+    /// Checked in, completed or invoiced: the occurrence is being served.
+    fn begun(&self) -> bool {
+        !self.open() && self.status != VisitStatus::Cancelled
+    }
 }
 
 /// What generation changes: visits to create, to move, to cancel.
@@ -218,44 +239,68 @@ pub struct Reconciliation {
     pub create: Vec<PlannedVisit>,
     pub reschedule: Vec<PlannedVisit>,
     pub cancel: Vec<Uuid>,
+    /// Open visits whose plan version or preferred caregiver changed (the
+    /// duties a check-out is checked against; who comes first next time).
+    pub restamp: Vec<PlannedVisit>,
     /// Planned visits already generated as they should be (or started, done,
     /// or cancelled by hand: generation leaves those alone).
     pub kept: usize,
 }
 
-/// Compares the plans' visits with those generated so far. Only what lies
-/// ahead of `now` changes: a visit checked in, completed or cancelled by a
-/// coordinator is never touched, and an occurrence whose time has passed is
-/// not created. An occurrence whose visit generation cancelled before (a
-/// skip taken back) gets a new visit.
+/// Compares the plans' visits with those generated so far; `planned` covers
+/// the occurrences dated before `until`. Only what lies ahead of `now`
+/// changes: a visit checked in, completed or cancelled by a coordinator is
+/// never touched, an occurrence whose time has passed is not created, and an
+/// occurrence already being served (checked in early, under an older
+/// version) gets no second visit. An occurrence whose visit generation
+/// cancelled before (a skip taken back) gets a new visit. Visits dated from
+/// `until` on (a horizon that shrank) are left as they are.
 pub fn reconcile(
     planned: &[PlannedVisit],
     generated: &[GeneratedVisit],
     now: DateTime<Utc>,
+    until: NaiveDate,
 ) -> Reconciliation {
     let planned = with_current_ids(planned, generated);
     let planned = planned.as_slice();
     let by_id: HashMap<Uuid, &GeneratedVisit> = generated.iter().map(|g| (g.visit_id, g)).collect();
+    let served: BTreeSet<(Uuid, NaiveDate)> = generated
+        .iter()
+        .filter(|g| g.begun())
+        .map(|g| (g.pattern_id, g.occurrence_date))
+        .collect();
     let mut result = Reconciliation::default();
     for visit in planned {
         let ahead = visit.occurrence.start > now;
+        let key = (visit.occurrence.pattern_id, visit.occurrence.date);
         match by_id.get(&visit.visit_id) {
-            None if ahead => result.create.push(visit.clone()),
+            None if ahead && !served.contains(&key) => result.create.push(visit.clone()),
             None => {}
-            Some(g)
+            Some(g) => {
+                let times = (visit.occurrence.start, visit.occurrence.end);
+                if g.open() && ahead && (g.start, g.end) != times {
+                    result.reschedule.push(visit.clone());
+                } else {
+                    result.kept += 1;
+                }
                 if g.open()
-                    && ahead
-                    && (g.start, g.end) != (visit.occurrence.start, visit.occurrence.end) =>
-            {
-                result.reschedule.push(visit.clone())
+                    && (g.plan_version, g.preferred_caregiver)
+                        != (visit.version, visit.preferred_caregiver)
+                {
+                    result.restamp.push(visit.clone());
+                }
             }
-            Some(_) => result.kept += 1,
         }
     }
     let planned_ids: BTreeSet<Uuid> = planned.iter().map(|p| p.visit_id).collect();
     result.cancel = generated
         .iter()
-        .filter(|g| g.open() && g.start > now && !planned_ids.contains(&g.visit_id))
+        .filter(|g| {
+            g.open()
+                && g.start > now
+                && g.occurrence_date < until
+                && !planned_ids.contains(&g.visit_id)
+        })
         .map(|g| g.visit_id)
         .collect();
     result
@@ -277,3 +322,6 @@ pub fn planned_units(
     }
     units
 }
+
+#[cfg(test)]
+mod tests;

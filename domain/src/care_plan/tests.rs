@@ -5,17 +5,16 @@ use chrono_tz::Tz;
 use proptest::prelude::*;
 
 use super::*;
-use crate::VisitStatus;
 
-fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+pub(crate) fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
 
-fn time(h: u32, m: u32) -> NaiveTime {
+pub(crate) fn time(h: u32, m: u32) -> NaiveTime {
     NaiveTime::from_hms_opt(h, m, 0).unwrap()
 }
 
-fn weekly(weekdays: &[Weekday], every_weeks: u8, starts_on: NaiveDate) -> Pattern {
+pub(crate) fn weekly(weekdays: &[Weekday], every_weeks: u8, starts_on: NaiveDate) -> Pattern {
     Pattern {
         id: Uuid::from_u128(7),
         recurrence: Recurrence::Weekly {
@@ -30,17 +29,17 @@ fn weekly(weekdays: &[Weekday], every_weeks: u8, starts_on: NaiveDate) -> Patter
     }
 }
 
-const WEEKDAYS: [Weekday; 5] = [
+pub(crate) const WEEKDAYS: [Weekday; 5] = [
     Weekday::Mon,
     Weekday::Tue,
     Weekday::Wed,
     Weekday::Thu,
     Weekday::Fri,
 ];
-const CHICAGO: Tz = chrono_tz::America::Chicago;
+pub(crate) const CHICAGO: Tz = chrono_tz::America::Chicago;
 const LONDON: Tz = chrono_tz::Europe::London;
 
-fn dates(occurrences: &[Occurrence]) -> Vec<NaiveDate> {
+pub(crate) fn dates(occurrences: &[Occurrence]) -> Vec<NaiveDate> {
     occurrences.iter().map(|o| o.date).collect()
 }
 
@@ -241,27 +240,82 @@ fn visit_ids_are_the_same_for_the_same_occurrence_only() {
         required_skills: vec!["hoyer_lift".to_owned(), "dementia_care".to_owned()],
         ..Requirements::default()
     };
-    let a = visit_id(plan, pattern, date(2026, 12, 7), &needs);
-    assert_eq!(a, visit_id(plan, pattern, date(2026, 12, 7), &needs));
+    let a = visit_id(plan, pattern, date(2026, 12, 7), &needs, 1);
+    assert_eq!(a, visit_id(plan, pattern, date(2026, 12, 7), &needs, 1));
     // Skills in another order are the same requirements.
     let reordered = Requirements {
         required_skills: vec!["dementia_care".to_owned(), "hoyer_lift".to_owned()],
         ..Requirements::default()
     };
-    assert_eq!(a, visit_id(plan, pattern, date(2026, 12, 7), &reordered));
-    assert_ne!(a, visit_id(plan, pattern, date(2026, 12, 8), &needs));
+    assert_eq!(a, visit_id(plan, pattern, date(2026, 12, 7), &reordered, 1));
+    assert_ne!(a, visit_id(plan, pattern, date(2026, 12, 8), &needs, 1));
     assert_ne!(
         a,
-        visit_id(plan, Uuid::from_u128(3), date(2026, 12, 7), &needs)
+        visit_id(plan, Uuid::from_u128(3), date(2026, 12, 7), &needs, 1)
     );
     assert_ne!(
         a,
-        visit_id(Uuid::from_u128(4), pattern, date(2026, 12, 7), &needs)
+        visit_id(Uuid::from_u128(4), pattern, date(2026, 12, 7), &needs, 1)
     );
     assert_ne!(
         a,
-        visit_id(plan, pattern, date(2026, 12, 7), &Requirements::default())
+        visit_id(
+            plan,
+            pattern,
+            date(2026, 12, 7),
+            &Requirements::default(),
+            1
+        )
     );
+    // Two caregivers instead of one: another visit.
+    assert_ne!(a, visit_id(plan, pattern, date(2026, 12, 7), &needs, 2));
+}
+
+#[test]
+fn a_visit_in_the_skipped_hour_keeps_its_length_on_the_clock() {
+    // Chicago jumps from 02:00 to 03:00 on 2027-03-14: 02:15-03:00 would end
+    // before it starts (03:15 CDT); it runs 03:15-04:00 instead.
+    let (start, end) = local_span(CHICAGO, date(2027, 3, 14), time(2, 15), time(3, 0));
+    assert_eq!(start.to_rfc3339(), "2027-03-14T08:15:00+00:00");
+    assert_eq!((end - start).num_minutes(), 45);
+    // London's 01:00-02:00 on 2027-03-28 would be empty: 02:00-03:00 BST.
+    let (start, end) = local_span(LONDON, date(2027, 3, 28), time(1, 0), time(2, 0));
+    assert_eq!(start.to_rfc3339(), "2027-03-28T01:00:00+00:00");
+    assert_eq!((end - start).num_minutes(), 60);
+    // 00:30-02:30 across the autumn change keeps its local end (three hours).
+    let (start, end) = local_span(LONDON, date(2027, 10, 31), time(0, 30), time(2, 30));
+    assert_eq!((end - start).num_minutes(), 180);
+}
+
+#[test]
+fn an_occurrence_moved_into_the_period_from_outside_it_is_there() {
+    let pattern = weekly(&[Weekday::Mon], 1, date(2026, 12, 7));
+    // Monday the 21st moved to Friday the 11th; Monday the 7th to the 22nd.
+    let exceptions = [
+        PatternException::Move {
+            on: date(2026, 12, 21),
+            date: date(2026, 12, 11),
+            start: time(9, 0),
+            end: time(10, 0),
+        },
+        PatternException::Move {
+            on: date(2026, 12, 7),
+            date: date(2026, 12, 22),
+            start: time(9, 0),
+            end: time(10, 0),
+        },
+    ];
+    let found = occurrences(
+        &pattern,
+        &exceptions,
+        &BTreeSet::new(),
+        CHICAGO,
+        date(2026, 12, 7),
+        date(2026, 12, 14),
+    );
+    // Its own date in the period, or moved into it.
+    assert_eq!(dates(&found), [date(2026, 12, 7), date(2026, 12, 21)]);
+    assert!(found.iter().all(|o| o.moved));
 }
 
 #[test]
@@ -305,7 +359,8 @@ fn required_duties_not_performed_are_missing() {
         ],
     );
     assert!(all_done.is_empty());
-    // An `other` duty is matched by its text.
+    // An `other` duty is matched by its text (spaces around it and letter
+    // case aside).
     assert_eq!(
         missing_duties(
             &plan[2..],
@@ -313,6 +368,13 @@ fn required_duties_not_performed_are_missing() {
         )
         .len(),
         1
+    );
+    assert!(
+        missing_duties(
+            &plan[2..],
+            &[report(DutyCode::Other, Some(" Water the Plants "), true)]
+        )
+        .is_empty()
     );
 }
 
@@ -427,192 +489,4 @@ proptest! {
             );
         }
     }
-}
-
-fn plan_with(pattern: Pattern, versions: Vec<PlanVersion>) -> PlanSchedule {
-    PlanSchedule {
-        plan_id: Uuid::from_u128(1),
-        payer_id: Uuid::from_u128(2),
-        service_code: "T1019".to_owned(),
-        valid_from: date(2026, 12, 1),
-        valid_until: None,
-        versions,
-        patterns: vec![ScheduledPattern {
-            pattern,
-            exceptions: Vec::new(),
-            caregivers_needed: 1,
-            preferred_caregiver: None,
-        }],
-    }
-}
-
-fn version(number: i32, from: NaiveDate, skills: &[&str]) -> PlanVersion {
-    PlanVersion {
-        version: number,
-        effective_from: from,
-        duties: Vec::new(),
-        requirements: Requirements {
-            required_skills: skills.iter().map(|s| s.to_string()).collect(),
-            ..Requirements::default()
-        },
-    }
-}
-
-#[test]
-fn each_visit_follows_the_plan_version_in_force_on_its_date() {
-    let pattern = weekly(&WEEKDAYS, 1, date(2026, 12, 7));
-    let plan = PlanSchedule {
-        valid_until: Some(date(2026, 12, 17)),
-        ..plan_with(
-            pattern,
-            vec![
-                version(2, date(2026, 12, 14), &["hoyer_lift"]),
-                version(1, date(2026, 12, 1), &[]),
-            ],
-        )
-    };
-    let planned = planned_visits(
-        &[plan],
-        &BTreeSet::new(),
-        CHICAGO,
-        date(2026, 12, 7),
-        date(2026, 12, 21),
-    );
-    // The plan ends on Thursday the 17th.
-    assert_eq!(planned.len(), 9);
-    let versions: Vec<i32> = planned.iter().map(|p| p.version).collect();
-    assert_eq!(versions, [1, 1, 1, 1, 1, 2, 2, 2, 2]);
-    assert_eq!(planned[5].requirements.required_skills, ["hoyer_lift"]);
-}
-
-#[test]
-fn reconciling_creates_moves_and_cancels_only_what_lies_ahead() {
-    let pattern = weekly(&WEEKDAYS, 1, date(2026, 12, 7));
-    let plan = plan_with(pattern.clone(), vec![version(1, date(2026, 12, 1), &[])]);
-    let planned = planned_visits(
-        std::slice::from_ref(&plan),
-        &BTreeSet::new(),
-        CHICAGO,
-        date(2026, 12, 7),
-        date(2026, 12, 14),
-    );
-    // Tuesday 10:00 local: Monday's and Tuesday's visits (8:00) have begun.
-    let now: DateTime<Utc> = "2026-12-08T16:00:00Z".parse().unwrap();
-    let first = reconcile(&planned, &[], now);
-    assert_eq!(first.create.len(), 3, "Wednesday to Friday");
-    let generated: Vec<GeneratedVisit> = planned
-        .iter()
-        .map(|p| GeneratedVisit {
-            visit_id: p.visit_id,
-            start: p.occurrence.start,
-            end: p.occurrence.end,
-            status: VisitStatus::Assigned,
-            cancelled_by_plan: false,
-        })
-        .collect();
-    let again = reconcile(&planned, &generated, now);
-    assert_eq!(
-        (
-            again.create.len(),
-            again.reschedule.len(),
-            again.cancel.len()
-        ),
-        (0, 0, 0)
-    );
-    assert_eq!(again.kept, 5);
-
-    // The pattern moves to 9:00 and drops Fridays; Wednesday is checked in already.
-    let mut changed = plan;
-    changed.patterns[0].pattern.start = time(9, 0);
-    changed.patterns[0].pattern.end = time(11, 0);
-    changed.patterns[0].pattern.recurrence = Recurrence::Weekly {
-        weekdays: WEEKDAYS[..4].to_vec(),
-        every_weeks: 1,
-    };
-    let mut generated = generated;
-    generated[2].status = VisitStatus::CheckedIn;
-    let replanned = planned_visits(
-        &[changed],
-        &BTreeSet::new(),
-        CHICAGO,
-        date(2026, 12, 7),
-        date(2026, 12, 14),
-    );
-    let changes = reconcile(&replanned, &generated, now);
-    assert!(changes.create.is_empty());
-    let moved: Vec<NaiveDate> = changes
-        .reschedule
-        .iter()
-        .map(|p| p.occurrence.date)
-        .collect();
-    assert_eq!(
-        moved,
-        [date(2026, 12, 10)],
-        "Thursday moves; Wednesday has begun"
-    );
-    assert_eq!(changes.cancel, [generated[4].visit_id], "Friday's visit");
-}
-
-#[test]
-fn planned_units_follow_the_rate_and_count_a_day_once() {
-    use crate::pricing::{BillingUnit, RateRule, Rounding};
-    use rust_decimal_macros::dec;
-    let pattern = weekly(&WEEKDAYS, 1, date(2026, 12, 7));
-    let planned = planned_visits(
-        &[plan_with(pattern, vec![version(1, date(2026, 12, 1), &[])])],
-        &BTreeSet::new(),
-        CHICAGO,
-        date(2026, 12, 7),
-        date(2026, 12, 14),
-    );
-    let refs: Vec<&PlannedVisit> = planned.iter().collect();
-    let quarter_hours = RateRule {
-        unit_rate: dec!(7.50),
-        unit: BillingUnit::QuarterHour,
-        rounding: Rounding::EightMinute,
-        overtime_multiplier: dec!(1.5),
-        holiday_multiplier: dec!(1),
-    };
-    let units = planned_units(&refs, &quarter_hours, CHICAGO);
-    assert_eq!(units.len(), 5);
-    assert!(
-        units.values().all(|u| *u == 8),
-        "two hours = eight quarter hours"
-    );
-    let doubled: Vec<&PlannedVisit> = refs.iter().chain(refs.iter()).copied().collect();
-    let per_day = RateRule {
-        unit: BillingUnit::Day,
-        ..quarter_hours
-    };
-    let units = planned_units(&doubled, &per_day, CHICAGO);
-    assert!(units.values().all(|u| *u == 1), "one day unit a day");
-}
-
-#[test]
-fn a_skip_taken_back_brings_the_visit_back_under_a_new_id() {
-    let pattern = weekly(&WEEKDAYS, 1, date(2026, 12, 7));
-    let plan = plan_with(pattern, vec![version(1, date(2026, 12, 1), &[])]);
-    let planned = planned_visits(
-        &[plan],
-        &BTreeSet::new(),
-        CHICAGO,
-        date(2026, 12, 7),
-        date(2026, 12, 8),
-    );
-    let now: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
-    let cancelled = |by_plan| GeneratedVisit {
-        visit_id: planned[0].visit_id,
-        start: planned[0].occurrence.start,
-        end: planned[0].occurrence.end,
-        status: VisitStatus::Cancelled,
-        cancelled_by_plan: by_plan,
-    };
-    // Generation cancelled it (the date was skipped); the skip is gone now.
-    let back = reconcile(&planned, &[cancelled(true)], now);
-    assert_eq!(back.create.len(), 1);
-    assert_eq!(back.create[0].visit_id, reinstated_id(planned[0].visit_id));
-    // A coordinator cancelled it: generation leaves it cancelled.
-    let left = reconcile(&planned, &[cancelled(false)], now);
-    assert!(left.create.is_empty());
-    assert_eq!(left.kept, 1);
 }
