@@ -197,6 +197,38 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: BillingCommand,
     },
+    /// The accounts people sign in with (console and caregiver app).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UsersCommand {
+    /// Create an account. The password is the first line of --password-file,
+    /// or one is generated and printed once.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// admin, coordinator, billing or caregiver.
+        #[arg(long)]
+        role: String,
+        /// Required for the caregiver role: the caregiver the account stands for.
+        #[arg(long)]
+        caregiver_id: Option<Uuid>,
+        /// The name shown in the console (default: the address's name part).
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Succeed without a change when the address already has an account
+        /// (set-up scripts run it every time).
+        #[arg(long)]
+        if_missing: bool,
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 #[derive(Subcommand)]

@@ -12,7 +12,9 @@ use uuid::Uuid;
 
 mod commands;
 
-use commands::{AuditCommand, BillingCommand, Cli, Command, HistoryCommand, PlanCommand};
+use commands::{
+    AuditCommand, BillingCommand, Cli, Command, HistoryCommand, PlanCommand, UsersCommand,
+};
 
 fn init_tracing(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -172,6 +174,30 @@ async fn main() -> anyhow::Result<()> {
             command: AuditCommand::Verify { seal, settings },
         } => audit_verify(seal, &settings).await,
         Command::Plan { command } => plan(command),
+        Command::Users {
+            command: UsersCommand::Create {
+                email,
+                role,
+                caregiver_id,
+                display_name,
+                password_file,
+                if_missing,
+                settings,
+            },
+        } => {
+            create_user(
+                NewAccount {
+                    email,
+                    role,
+                    caregiver_id,
+                    display_name,
+                    password_file,
+                },
+                if_missing,
+                &settings,
+            )
+            .await
+        }
         Command::Billing {
             command:
                 BillingCommand::Export837p {
@@ -293,6 +319,79 @@ fn token(
     )?;
     println!("{token}");
     Ok(())
+}
+
+struct NewAccount {
+    email: String,
+    role: String,
+    caregiver_id: Option<Uuid>,
+    display_name: Option<String>,
+    password_file: Option<PathBuf>,
+}
+
+async fn create_user(
+    account: NewAccount,
+    if_missing: bool,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    use homecare_api::accounts::{passwords, users};
+    let role = homecare_api::auth::Role::parse(&account.role).with_context(|| {
+        format!(
+            "--role {} is not one of admin, coordinator, billing, caregiver",
+            account.role
+        )
+    })?;
+    let db = homecare::platform::migrate(settings).await?;
+    let email = homecare_domain::accounts::normalize_email(&account.email)
+        .map_err(|reason| anyhow::anyhow!("--email {reason}"))?;
+    if if_missing && users::exists(&db, &email).await.map_err(api_error)? {
+        println!("{email} already has an account; nothing changed");
+        return Ok(());
+    }
+    let (password, generated) = match &account.password_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            (text.lines().next().unwrap_or_default().to_owned(), false)
+        }
+        None => (passwords::generate_password(), true),
+    };
+    let display_name = account
+        .display_name
+        .unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
+    let user = users::create_user(
+        &db,
+        users::NewUser {
+            email,
+            display_name,
+            role,
+            caregiver_id: account.caregiver_id,
+            password: password.clone(),
+        },
+    )
+    .await
+    .map_err(api_error)?;
+    println!("created {} ({}) with id {}", user.email, role.as_str(), user.id);
+    if generated {
+        println!("password (shown once): {password}");
+    }
+    Ok(())
+}
+
+/// An API error as the CLI reports it, field by field.
+fn api_error(error: homecare_api::ApiError) -> anyhow::Error {
+    match error {
+        homecare_api::ApiError::Validation(errors) => anyhow::anyhow!(
+            "{}",
+            errors
+                .0
+                .iter()
+                .map(|e| format!("--{}: {}", e.field.replace('_', "-"), e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    }
 }
 
 async fn audit_verify(seal: bool, settings: &Settings) -> anyhow::Result<()> {

@@ -103,6 +103,9 @@ pub struct Settings {
         default_value = "http://127.0.0.1:8233,http://localhost:8233"
     )]
     pub codec_cors_origins: String,
+    /// The built web console (`./dev up` builds it with Vite), served at `/`.
+    #[arg(long, env = "HOMECARE_CONSOLE_DIR", default_value = "web/dist")]
+    pub console_dir: std::path::PathBuf,
 }
 
 /// Parses the payload keys without ever echoing them: clap's own error for a
@@ -274,6 +277,7 @@ impl Settings {
                 .map(|o| o.trim().to_owned())
                 .filter(|o| !o.is_empty())
                 .collect(),
+            console_dir: Some(self.console_dir.clone()),
         })
     }
 

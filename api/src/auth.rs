@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -67,9 +67,12 @@ pub struct Claims {
 /// Who is calling, as the middleware verified it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
+    /// A token's subject, or a signed-in person's e-mail address.
     pub subject: String,
     pub role: Role,
     pub caregiver_id: Option<Uuid>,
+    /// Signed in with a password (a session's access token), not a JWT.
+    pub session: bool,
 }
 
 impl Principal {
@@ -227,6 +230,7 @@ impl AuthConfig {
             subject: claims.sub,
             role: claims.role,
             caregiver_id: claims.caregiver_id,
+            session: false,
         })
     }
 }
@@ -246,7 +250,8 @@ pub fn allowed_roles(method: &Method, path: &str) -> &'static [Role] {
     const ADMIN: &[Role] = &[Admin];
     let read = method == Method::GET || method == Method::HEAD;
     match path {
-        "/v1/events" => EVERYONE,
+        "/v1/events" | "/v1/auth/me" => EVERYONE,
+        "/v1/users" | "/v1/users/{id}" => ADMIN,
         "/v1/visits" | "/v1/visits/{id}" | "/v1/caregivers/{id}" | "/v1/call-outs/{id}" if read => {
             STAFF_AND_OWN
         }
@@ -270,11 +275,29 @@ pub fn allowed_roles(method: &Method, path: &str) -> &'static [Role] {
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` header.
+/// The subprotocol the event socket answers; a browser offers it beside
+/// `bearer.<token>` (`Sec-WebSocket-Protocol`), since it cannot send headers.
+pub const WEBSOCKET_PROTOCOL: &str = "homecare.v1";
+const WEBSOCKET_BEARER: &str = "bearer.";
+
+/// The token of an `Authorization: Bearer <token>` header, or of a WebSocket
+/// handshake's `bearer.<token>` subprotocol.
 pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::Unauthorized("send Authorization: Bearer <token>".to_owned()))?;
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return headers
+            .get(header::SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|protocols| {
+                protocols
+                    .split(',')
+                    .map(str::trim)
+                    .find_map(|p| p.strip_prefix(WEBSOCKET_BEARER))
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::Unauthorized("send Authorization: Bearer <token>".to_owned())
+            });
+    };
     value
         .to_str()
         .ok()

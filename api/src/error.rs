@@ -43,6 +43,12 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// Locked after repeated failures (429, with Retry-After).
+    #[error("{detail}")]
+    TooManyRequests {
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -136,6 +142,11 @@ impl ApiError {
                 "payload_too_large",
                 "Request body too large",
             ),
+            Self::TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "Too many failed attempts",
+            ),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -183,6 +194,9 @@ impl IntoResponse for ApiError {
             );
         }
         if let Self::Unavailable {
+            retry_after_secs, ..
+        }
+        | Self::TooManyRequests {
             retry_after_secs, ..
         } = self
         {

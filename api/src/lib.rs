@@ -2,6 +2,7 @@
 //! JetStream stream, and health endpoints. Stateless: everything a second replica
 //! needs lives in Postgres, Temporal or JetStream.
 
+pub mod accounts;
 pub mod asyncapi;
 mod audit;
 pub mod auth;
@@ -13,6 +14,7 @@ mod caregivers;
 mod claims;
 mod clients;
 mod codec;
+mod console;
 mod error;
 mod events;
 mod evv;
@@ -42,6 +44,7 @@ pub use state::{ApiConfig, AppState};
 /// routes (which get the authentication and audit layers) and the rest.
 fn routes(codec_cors_origins: &[String]) -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
     let v1 = OpenApiRouter::new()
+        .merge(accounts::router())
         .merge(clients::router())
         .merge(care_plans::router())
         .merge(caregivers::router())
@@ -99,8 +102,15 @@ pub fn router(state: AppState) -> Router {
                 )
             }),
         )
+        // Unknown API paths are the API's 404, never the console's page.
+        .route("/v1/{*rest}", axum::routing::any(api_not_found))
+        .merge(console::router(state.config.console_dir.as_deref()))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::NotFound("no such API route".to_owned())
 }
 
 /// Serves until `shutdown` resolves. Bind the listener yourself (port 0 in
@@ -111,14 +121,16 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The peer's address reaches handlers (sign-in throttles it).
+    let app = router(state).into_make_service_with_connect_info::<accounts::sessions::Peer>();
     match tls {
         Some(config) => {
-            axum::serve(tls::TlsListener::new(listener, config)?, router(state))
+            axum::serve(tls::TlsListener::new(listener, config)?, app)
                 .with_graceful_shutdown(shutdown)
                 .await
         }
         None => {
-            axum::serve(listener, router(state))
+            axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)
                 .await
         }

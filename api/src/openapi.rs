@@ -20,11 +20,14 @@ use crate::error::Problem;
     info(
         title = "homecare",
         description = "Scheduling, visit verification and billing for home-care agencies. \
-            Every `/v1` and `/codec` request carries a bearer JWT; errors are RFC 9457 \
+            Every `/v1` request but sign-in, and every `/codec` request, carries a bearer \
+            token (a signed-in person's access token or a JWT); errors are RFC 9457 \
             problem+json with field detail. Live events: the `/v1/events` WebSocket."
     ),
     components(schemas(Problem)),
     tags(
+        (name = "auth", description = "Signing in: sessions for people (console, caregiver app)"),
+        (name = "users", description = "The accounts people sign in with (admins)"),
         (name = "clients", description = "People who receive care"),
         (name = "care_plans", description = "Care plans: services, duties and the recurring visits they generate"),
         (name = "caregivers", description = "Caregivers, availability, call-outs"),
@@ -57,6 +60,10 @@ const SHARED: &[(&str, &str)] = &[
         "Conflicts with the current state or a scheduling rule",
     ),
     ("413", "Request body over 1 MiB"),
+    (
+        "429",
+        "Sign-in locked after repeated failures; retry after `Retry-After` seconds",
+    ),
     ("422", "Invalid input (see `errors`) or refused by a rule"),
     (
         "503",
@@ -99,11 +106,15 @@ impl Modify for Conventions {
             );
         }
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let authenticated = path.starts_with("/v1/") || path.starts_with("/codec/");
+            // Sign-in carries credentials or the refresh cookie, no bearer token.
+            let open = crate::accounts::OPEN_ROUTES.contains(&path.as_str());
+            let authenticated =
+                (path.starts_with("/v1/") && !open) || path.starts_with("/codec/");
             let methods = [
                 (false, item.get.as_mut()),
                 (true, item.post.as_mut()),
                 (true, item.put.as_mut()),
+                (true, item.patch.as_mut()),
                 (true, item.delete.as_mut()),
             ];
             for (writes, operation) in methods {
@@ -116,6 +127,9 @@ impl Modify for Conventions {
                         "bearer",
                         Vec::<String>::new(),
                     )]);
+                }
+                if open {
+                    statuses.extend(["401", "422", "429"]);
                 }
                 if has_body {
                     statuses.extend(["400", "413"]);

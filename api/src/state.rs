@@ -26,6 +26,8 @@ pub struct ApiConfig {
     pub crypto: Option<std::sync::Arc<homecare_store::codec::PayloadCrypto>>,
     /// Origins (the Temporal UI) allowed to call the codec endpoint.
     pub codec_cors_origins: Vec<String>,
+    /// The built console (`web/dist`), served at `/`.
+    pub console_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone)]

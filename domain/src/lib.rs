@@ -2,6 +2,7 @@
 //! envelope, pricing, and input validation. No I/O and no async, so the workflow
 //! crate can use all of it without risking determinism.
 
+pub mod accounts;
 pub mod care_plan;
 pub mod codes;
 pub mod contracts;

@@ -2,6 +2,7 @@
 //! NATS. Each test has its own database, task queue, subject prefix and stream,
 //! so they run in parallel. `./dev test` starts every service they need.
 
+mod accounts;
 mod asyncapi;
 mod audit;
 mod auth;
@@ -9,6 +10,7 @@ mod billing;
 mod care_plans;
 mod chaos;
 mod codes;
+mod console;
 mod duties;
 mod encryption;
 mod events_schema;

@@ -182,7 +182,10 @@ async fn subscribe(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(8 * 1024)
         .max_write_buffer_size(1024 * 1024)
-        .max_message_size(64 * 1024);
+        .max_message_size(64 * 1024)
+        // A browser cannot set Authorization on a WebSocket: it offers
+        // `homecare.v1, bearer.<token>` as subprotocols, and must hear one back.
+        .protocols([crate::auth::WEBSOCKET_PROTOCOL]);
     Ok(upgrade.on_upgrade(move |socket| async move {
         if let Err(reason) = relay_to_socket(socket, state, filter, since).await {
             tracing::debug!(%reason, "event socket closed");

@@ -5,6 +5,7 @@
 mod assignment;
 mod commands;
 pub(crate) mod row;
+mod timeline;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -48,6 +49,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show))
         .merge(commands::router())
         .merge(assignment::router())
+        .merge(timeline::router())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -312,6 +314,11 @@ pub struct VisitFilter {
     /// Only visits this caregiver is booked on (a caregiver's token sees only
     /// their own).
     pub caregiver_id: Option<Uuid>,
+    /// Only visits scheduled to end after this instant (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Only visits scheduled to start before this instant (RFC 3339); with
+    /// `from`, a day board's window.
+    pub to: Option<DateTime<Utc>>,
 }
 
 /// Visits, earliest scheduled start first.
@@ -340,12 +347,18 @@ async fn list(
         ),
         None => None,
     };
+    if let (Some(from), Some(to)) = (filter.from, filter.to) {
+        if from >= to {
+            return Err(ApiError::field("to", "must be after from"));
+        }
+    }
     let visits = sqlx::query_as::<_, Visit>(&format!(
         "select {COLUMNS} from visits
           where ($1::text is null or status::text = $1)
             and ($2::uuid is null or client_id = $2)
             and ($3::uuid is null or caregiver_id = $3
                  or exists (select 1 from visit_staff s where s.visit_id = visits.id and s.caregiver_id = $3))
+            and scheduled && tstzrange($6, $7)
           order by lower(scheduled), id limit $4 offset $5"
     ))
     .bind(status)
@@ -353,6 +366,8 @@ async fn list(
     .bind(filter.caregiver_id)
     .bind(limit)
     .bind(offset)
+    .bind(filter.from)
+    .bind(filter.to)
     .fetch_all(&state.db)
     .await?;
     Ok(Json(visits))

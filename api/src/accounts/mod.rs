@@ -1,0 +1,25 @@
+//! People's accounts and sessions: sign-in, refresh and logout under
+//! `/v1/auth` (open routes: they carry credentials or the refresh cookie, not a
+//! bearer token), who-am-I, and the admins' `/v1/users`.
+
+pub mod passwords;
+pub mod sessions;
+pub mod users;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+
+/// The `/v1` routes that need no bearer token.
+pub const OPEN_ROUTES: [&str; 3] = ["/v1/auth/login", "/v1/auth/refresh", "/v1/auth/logout"];
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sessions::login))
+        .routes(routes!(sessions::refresh))
+        .routes(routes!(sessions::logout))
+        .routes(routes!(users::me))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::show, users::update))
+}

@@ -1,0 +1,504 @@
+//! Sign-in for people: `POST /v1/auth/login` checks an e-mail address and an
+//! Argon2id password and opens a session, answering a short-lived access token
+//! (sent as `Authorization: Bearer`) and setting a rotating refresh token in an
+//! httpOnly, Secure, SameSite=Strict cookie scoped to `/v1/auth`. Refreshing
+//! uses the cookie once and sets the next one; a refresh token used twice
+//! revokes the session. Logout revokes it. Repeated failures lock the account
+//! and the address (`homecare_domain::accounts::Throttle`), across replicas.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::connect_info::Connected;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::serve::IncomingStream;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, Utc};
+use homecare_domain::accounts::{self, ACCOUNT_THROTTLE, ADDRESS_THROTTLE, Throttle, ThrottlePolicy};
+use homecare_domain::validation::FieldErrors;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::passwords;
+use super::users::{User, find_by_email};
+use crate::auth::{Principal, Role};
+use crate::extract::ApiJson;
+use crate::{ApiError, AppState};
+
+/// The refresh cookie's name; it is sent to `/v1/auth` only.
+pub const REFRESH_COOKIE: &str = "homecare_refresh";
+const ACCESS_PREFIX: &str = "hc_at_";
+const REFRESH_PREFIX: &str = "hc_rt_";
+
+/// Whether a bearer token is a session's access token (not a JWT).
+pub fn is_access_token(token: &str) -> bool {
+    token.starts_with(ACCESS_PREFIX)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "coordinator@agency.example", "password": "correct horse battery"}))]
+pub struct Credentials {
+    #[schema(min_length = 3, max_length = 200)]
+    pub email: String,
+    #[schema(min_length = 1, max_length = 256)]
+    pub password: String,
+}
+
+/// An open session: the access token to send as `Authorization: Bearer`, and
+/// who it is for. The refresh token is in the `homecare_refresh` cookie.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Session {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds the access token is good for.
+    pub expires_in: i64,
+    /// When the session ends, however often it is refreshed.
+    pub session_expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+/// The connection's peer, as `serve` records it for every request (plain TCP
+/// or TLS).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, crate::tls::TlsListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+/// The peer's address (`unknown` when the server was not given it).
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<Peer>>()
+                .map_or_else(|| "unknown".to_owned(), |info| info.0.0.ip().to_string()),
+        ))
+    }
+}
+
+/// Signs a person in.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", operation_id = "login",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "Signed in; the refresh token is in the `homecare_refresh` cookie", body = Session)),
+    security(()))]
+#[tracing::instrument(skip_all)]
+pub(super) async fn login(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    ApiJson(credentials): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
+    let mut errors = FieldErrors::default();
+    let email = accounts::check_email(&mut errors, "email", &credentials.email);
+    errors.check(!credentials.password.is_empty(), "password", "must not be empty");
+    errors.check(
+        credentials.password.chars().count() <= accounts::MAX_PASSWORD_CHARS,
+        "password",
+        format!("must be at most {} characters", accounts::MAX_PASSWORD_CHARS),
+    );
+    errors.into_result()?;
+    let email = email.expect("checked");
+    let keys = [
+        (format!("account:{email}"), ACCOUNT_THROTTLE),
+        (format!("address:{address}"), ADDRESS_THROTTLE),
+    ];
+    let now = Utc::now();
+    if let Some(wait) = locked_for(&state.db, &keys, now).await? {
+        return Err(too_many_attempts(wait));
+    }
+    let user = find_by_email(&state.db, &email).await?;
+    let matches = passwords::verify(
+        credentials.password,
+        user.as_ref().map(|(_, hash)| hash.clone()),
+    )
+    .await?;
+    let user = match user {
+        Some((user, _)) if matches => user,
+        found => {
+            record_failure(&state.db, &keys, Utc::now()).await?;
+            if let Some((user, _)) = found {
+                write_audit(&state, &user, "POST /v1/auth/login", 401).await;
+            }
+            return Err(ApiError::Unauthorized(
+                "the e-mail address or the password is wrong".to_owned(),
+            ));
+        }
+    };
+    if !user.active {
+        return Err(ApiError::Forbidden(
+            "this account is deactivated; ask an administrator".to_owned(),
+        ));
+    }
+    sqlx::query("delete from sign_in_throttle where key = $1")
+        .bind(&keys[0].0)
+        .execute(&state.db)
+        .await?;
+    let session_expires_at = now + Duration::hours(accounts::SESSION_HOURS);
+    let session_id = Uuid::new_v4();
+    let mut tx = state.db.begin().await?;
+    sqlx::query("insert into sessions (id, user_id, expires_at, address) values ($1, $2, $3, $4)")
+        .bind(session_id)
+        .bind(user.id)
+        .bind(session_expires_at)
+        .bind(address.chars().take(100).collect::<String>())
+        .execute(&mut *tx)
+        .await?;
+    let tokens = issue_tokens(&mut tx, session_id, session_expires_at, now).await?;
+    tx.commit().await?;
+    write_audit(&state, &user, "POST /v1/auth/login", 200).await;
+    Ok(session_response(tokens, session_expires_at, user))
+}
+
+/// Renews the access token with the refresh cookie, and rotates the cookie.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", operation_id = "refresh_session",
+    responses(
+        (status = 200, description = "A new access token; the cookie is rotated (401: no cookie, or one expired, revoked or used before, which revokes the session)", body = Session)),
+    security(()))]
+#[tracing::instrument(skip_all)]
+pub(super) async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = refresh_cookie(&headers).ok_or_else(|| {
+        signed_out("no session: sign in again (the refresh cookie is missing)")
+    })?;
+    let now = Utc::now();
+    let mut tx = state.db.begin().await?;
+    let row: Option<(Uuid, Option<DateTime<Utc>>, DateTime<Utc>, Option<DateTime<Utc>>, DateTime<Utc>, Uuid)> =
+        sqlx::query_as(
+            "select t.session_id, t.used_at, t.expires_at, s.revoked_at, s.expires_at, s.user_id
+             from session_tokens t join sessions s on s.id = t.session_id
+             where t.digest = $1 and t.kind = 'refresh'
+             for update of t, s",
+        )
+        .bind(passwords::digest(&token))
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some((session_id, used_at, token_expires, revoked_at, session_expires_at, user_id)) = row
+    else {
+        return Err(signed_out("the session is unknown: sign in again"));
+    };
+    if used_at.is_some() {
+        // Someone else holds a copy of this cookie: end the session for both.
+        revoke(&mut tx, session_id, "a refresh token was used twice").await?;
+        tx.commit().await?;
+        return Err(signed_out(
+            "this refresh token was already used; the session is revoked: sign in again",
+        ));
+    }
+    if revoked_at.is_some() || token_expires <= now || session_expires_at <= now {
+        return Err(signed_out("the session has ended: sign in again"));
+    }
+    let user = super::users::find(&mut tx, user_id)
+        .await?
+        .filter(|user| user.active)
+        .ok_or_else(|| signed_out("the account is deactivated"))?;
+    sqlx::query("update session_tokens set used_at = $2 where digest = $1")
+        .bind(passwords::digest(&token))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    let tokens = issue_tokens(&mut tx, session_id, session_expires_at, now).await?;
+    tx.commit().await?;
+    Ok(session_response(tokens, session_expires_at, user))
+}
+
+/// Ends the session of the refresh cookie (or of the bearer access token).
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", operation_id = "logout",
+    responses((status = 204, description = "Signed out; the cookie is cleared")),
+    security(()))]
+#[tracing::instrument(skip_all)]
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let tokens = [
+        refresh_cookie(&headers),
+        crate::auth::bearer(&headers)
+            .ok()
+            .filter(|t| is_access_token(t))
+            .map(str::to_owned),
+    ];
+    let mut tx = state.db.begin().await?;
+    let mut ended = None;
+    for token in tokens.into_iter().flatten() {
+        let session: Option<(Uuid, Uuid)> = sqlx::query_as(
+            "select s.id, s.user_id from session_tokens t join sessions s on s.id = t.session_id
+             where t.digest = $1 and s.revoked_at is null",
+        )
+        .bind(passwords::digest(&token))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((session_id, user_id)) = session {
+            revoke(&mut tx, session_id, "signed out").await?;
+            ended = Some(user_id);
+        }
+    }
+    tx.commit().await?;
+    if let Some(user_id) = ended {
+        let mut conn = state.db.acquire().await?;
+        if let Some(user) = super::users::find(&mut conn, user_id).await? {
+            write_audit(&state, &user, "POST /v1/auth/logout", 204).await;
+        }
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, clear_cookie());
+    Ok(response)
+}
+
+/// The principal of a session's access token, if it is current.
+pub async fn principal(db: &PgPool, token: &str) -> Result<Principal, ApiError> {
+    let row: Option<(String, String, Option<Uuid>)> = sqlx::query_as(
+        "select u.email, u.role, u.caregiver_id
+         from session_tokens t
+         join sessions s on s.id = t.session_id
+         join users u on u.id = s.user_id
+         where t.digest = $1 and t.kind = 'access' and t.expires_at > now()
+           and s.revoked_at is null and s.expires_at > now() and u.active",
+    )
+    .bind(passwords::digest(token))
+    .fetch_optional(db)
+    .await?;
+    let (email, role, caregiver_id) = row.ok_or_else(|| {
+        ApiError::Unauthorized(
+            "the access token has expired or its session has ended: refresh or sign in again"
+                .to_owned(),
+        )
+    })?;
+    Ok(Principal {
+        subject: email,
+        role: Role::parse(&role).ok_or_else(|| ApiError::internal("unknown role in users"))?,
+        caregiver_id,
+        session: true,
+    })
+}
+
+/// Ends every open session of a user (a password change, deactivation).
+pub async fn revoke_all(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update sessions set revoked_at = now(), revoked_reason = $2
+         where user_id = $1 and revoked_at is null",
+    )
+    .bind(user_id)
+    .bind(reason)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+async fn revoke(conn: &mut PgConnection, session_id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update sessions set revoked_at = now(), revoked_reason = $2
+         where id = $1 and revoked_at is null",
+    )
+    .bind(session_id)
+    .bind(reason)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+struct Tokens {
+    access: String,
+    refresh: String,
+    refresh_max_age: i64,
+}
+
+async fn issue_tokens(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    session_expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Tokens, sqlx::Error> {
+    let (access, access_digest) = passwords::new_token(ACCESS_PREFIX);
+    let (refresh, refresh_digest) = passwords::new_token(REFRESH_PREFIX);
+    let access_expires = (now + Duration::minutes(accounts::ACCESS_TOKEN_MINUTES)).min(session_expires_at);
+    sqlx::query(
+        "insert into session_tokens (digest, session_id, kind, expires_at)
+         values ($1, $3, 'access', $4), ($2, $3, 'refresh', $5)",
+    )
+    .bind(access_digest)
+    .bind(refresh_digest)
+    .bind(session_id)
+    .bind(access_expires)
+    .bind(session_expires_at)
+    .execute(conn)
+    .await?;
+    Ok(Tokens {
+        access,
+        refresh,
+        refresh_max_age: (session_expires_at - now).num_seconds().max(0),
+    })
+}
+
+fn session_response(tokens: Tokens, session_expires_at: DateTime<Utc>, user: User) -> Response {
+    let cookie = format!(
+        "{REFRESH_COOKIE}={}; Path=/v1/auth; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
+        tokens.refresh, tokens.refresh_max_age
+    );
+    let session = Session {
+        access_token: tokens.access,
+        token_type: "Bearer",
+        expires_in: accounts::ACCESS_TOKEN_MINUTES * 60,
+        session_expires_at,
+        user,
+    };
+    let mut response = Json(session).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("a token is a valid header value"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static(
+        "homecare_refresh=; Path=/v1/auth; Max-Age=0; HttpOnly; Secure; SameSite=Strict",
+    )
+}
+
+/// A 401 that also clears the stale cookie.
+fn signed_out(detail: &str) -> ApiError {
+    ApiError::Unauthorized(detail.to_owned())
+}
+
+fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == REFRESH_COOKIE && value.starts_with(REFRESH_PREFIX))
+        .map(|(_, value)| value.to_owned())
+}
+
+fn too_many_attempts(wait: Duration) -> ApiError {
+    let minutes = (wait.num_seconds() + 59) / 60;
+    ApiError::TooManyRequests {
+        detail: format!(
+            "sign-in is locked for {minutes} more minute(s) after repeated failures"
+        ),
+        retry_after_secs: u64::try_from(wait.num_seconds().max(1)).unwrap_or(1),
+    }
+}
+
+/// The failures remembered for one key (its row locked with `for_update`).
+async fn throttle(
+    conn: &mut PgConnection,
+    key: &str,
+    for_update: bool,
+) -> Result<Option<Throttle>, sqlx::Error> {
+    let sql = if for_update {
+        "select failures, window_started_at, locked_until from sign_in_throttle where key = $1 for update"
+    } else {
+        "select failures, window_started_at, locked_until from sign_in_throttle where key = $1"
+    };
+    let row: Option<(i32, DateTime<Utc>, Option<DateTime<Utc>>)> =
+        sqlx::query_as(sql).bind(key).fetch_optional(conn).await?;
+    Ok(row.map(|(failures, window_started_at, locked_until)| Throttle {
+        failures: u32::try_from(failures).unwrap_or(1),
+        window_started_at,
+        locked_until,
+    }))
+}
+
+async fn locked_for(
+    db: &PgPool,
+    keys: &[(String, ThrottlePolicy)],
+    now: DateTime<Utc>,
+) -> Result<Option<Duration>, sqlx::Error> {
+    let mut conn = db.acquire().await?;
+    let mut longest = None;
+    for (key, _) in keys {
+        let wait = throttle(&mut conn, key, false)
+            .await?
+            .and_then(|t| t.locked_for(now));
+        longest = longest.max(wait);
+    }
+    Ok(longest)
+}
+
+/// Counts one failure against every key, in one transaction (the rows are
+/// locked, so concurrent failures on two replicas both count).
+async fn record_failure(
+    db: &PgPool,
+    keys: &[(String, ThrottlePolicy)],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    for (key, policy) in keys {
+        // A new key's first failure (no policy locks on one) is its row.
+        let inserted: Option<i32> = sqlx::query_scalar(
+            "insert into sign_in_throttle (key, failures, window_started_at) values ($1, 1, $2)
+             on conflict (key) do nothing returning failures",
+        )
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if inserted.is_some() {
+            continue;
+        }
+        let previous = throttle(&mut tx, key, true).await?;
+        let next = Throttle::after_failure(previous, now, policy);
+        sqlx::query(
+            "update sign_in_throttle set failures = $2, window_started_at = $3, locked_until = $4
+             where key = $1",
+        )
+        .bind(key)
+        .bind(i32::try_from(next.failures).unwrap_or(i32::MAX))
+        .bind(next.window_started_at)
+        .bind(next.locked_until)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+async fn write_audit(state: &AppState, user: &User, action: &str, status: u16) {
+    let principal = Principal {
+        subject: user.email.clone(),
+        role: user.role,
+        caregiver_id: user.caregiver_id,
+        session: true,
+    };
+    crate::audit::write(
+        state,
+        &principal,
+        action,
+        ("user", Some(&user.id.to_string())),
+        &Uuid::new_v4().to_string(),
+        status,
+        "",
+    )
+    .await;
+}

@@ -1,0 +1,72 @@
+//! The web console in a real browser: `web/tests/browser.mjs` drives Debian's
+//! Chromium through playwright-core against this test's API and worker. The
+//! console must be built (`./dev test` builds it: `npm ci && npm run build` in
+//! `web/`); a missing build or browser fails loudly, never skips.
+
+use std::path::Path;
+use std::process::Command;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::TestApp;
+
+const PASSWORD: &str = "correct horse battery";
+
+#[sqlx::test]
+async fn a_coordinator_signs_in_and_watches_the_day_change_live(db: PgPool) {
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    assert!(
+        web.join("dist/index.html").is_file() && web.join("node_modules/playwright-core").is_dir(),
+        "the console is not built: ./dev test builds it (npm ci && npm run build in web/)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    assert!(
+        Path::new(&chromium).is_file(),
+        "no Chromium at {chromium}: ./dev test installs Debian's chromium package"
+    );
+    let dist = web.join("dist");
+    let app = TestApp::start_with(db, |settings| settings.console_dir = dist).await;
+    for address in ["dana@agency.example", "lee@agency.example"] {
+        let (status, body) = app
+            .post(
+                "/v1/users",
+                json!({"email": address, "display_name": "Dana Whitfield", "role": "coordinator",
+                       "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // The console is served at / and any other path with the page (the
+    // router is the page's), never in place of an API answer.
+    for path in ["/", "/some/board/path"] {
+        let response = reqwest::get(format!("{}{path}", app.base)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-cache");
+        assert!(response.text().await.unwrap().contains("<div id=\"root\">"));
+    }
+    let response = reqwest::get(format!("{}/v1/no-such-route", app.base)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    let output = Command::new("node")
+        .arg("tests/browser.mjs")
+        .current_dir(&web)
+        .env("HOMECARE_URL", &app.base)
+        .env("HOMECARE_TOKEN", app.token(homecare_api::auth::Role::Admin, None))
+        .env("CONSOLE_EMAIL", "dana@agency.example")
+        .env("CONSOLE_PASSWORD", PASSWORD)
+        .env("CONSOLE_LOCK_EMAIL", "lee@agency.example")
+        .env("CHROMIUM", &chromium)
+        .env("SCREENSHOTS", &screenshots)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(output.status.success(), "browser test failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("console browser test passed"));
+    println!("screenshots in {}", screenshots.display());
+    app.shutdown().await;
+}

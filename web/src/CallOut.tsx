@@ -1,0 +1,101 @@
+import { useMemo, useState, type FormEvent } from "react";
+import { api, ApiProblem, type Schemas } from "./api";
+
+function localInput(at: number, timeZone: string): string {
+  const p = Object.fromEntries(
+    new Intl.DateTimeFormat("en-CA", {
+      timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    })
+      .formatToParts(at)
+      .map((x) => [x.type, x.value]),
+  );
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+}
+
+/** A wall-clock `YYYY-MM-DDTHH:MM` in `timeZone` as an instant. */
+export function instantOf(local: string, timeZone: string): string {
+  const [d, t] = local.split("T");
+  const [y, m, day] = d.split("-").map(Number);
+  const [h, min] = t.split(":").map(Number);
+  const wall = Date.UTC(y, m - 1, day, h, min);
+  const shown = Date.parse(localInput(wall, timeZone) + ":00Z");
+  return new Date(wall - (shown - wall)).toISOString();
+}
+
+/**
+ * Records a caregiver's call-out: the platform moves each affected visit to
+ * someone else or marks it unfilled, and the board shows it as it happens.
+ */
+export function CallOut(props: { caregiverId: string; name: string; timeZone: string; dayEnd: number; onClose: () => void }) {
+  const { caregiverId, name, timeZone, dayEnd, onClose } = props;
+  const [start, setStart] = useState(() => localInput(Date.now(), timeZone));
+  const [end, setEnd] = useState(() => localInput(Math.max(dayEnd, Date.now() + 3600_000), timeZone));
+  const [reason, setReason] = useState("");
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const [answer, setAnswer] = useState<string | null>(null);
+  // One key per form: a double click or a retry records one call-out.
+  const key = useMemo(() => crypto.randomUUID(), []);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setProblem(null);
+    try {
+      const result = await api<Schemas["CallOutResponse"]>(
+        "POST",
+        `/caregivers/${caregiverId}/call-outs`,
+        { start: instantOf(start, timeZone), end: instantOf(end, timeZone), reason },
+        { "idempotency-key": key },
+      );
+      const moved = result.changes.filter((c) => c.status === "assigned").length;
+      const unfilled = result.changes.filter((c) => c.status === "unfilled").length;
+      setAnswer(
+        result.status === "decided"
+          ? `Recorded: ${moved} visit(s) moved to someone else, ${unfilled} unfilled.`
+          : "Recorded: the visits are being re-decided; watch them move on the board.",
+      );
+    } catch (error) {
+      if (error instanceof ApiProblem) setProblem(error);
+      else throw error;
+    }
+  }
+
+  const field = (name: string) => {
+    const message = problem?.fieldError(name);
+    return message ? (
+      <span className="field-error" id={`callout-${name}-error`}>
+        {message}
+      </span>
+    ) : null;
+  };
+  return (
+    <aside className="panel" aria-label="Call-out">
+      <div className="panel-head">
+        <h2>{name} calls out</h2>
+        <button type="button" onClick={onClose} aria-label="Close the call-out panel">
+          ×
+        </button>
+      </div>
+      {problem && !problem.errors.length && (
+        <p role="alert" className="problem">
+          {problem.detail}
+        </p>
+      )}
+      {answer ? (
+        <p role="status">{answer}</p>
+      ) : (
+        <form className="action" onSubmit={submit}>
+          <label htmlFor="callout-start">From</label>
+          <input id="callout-start" type="datetime-local" value={start} onChange={(e) => setStart(e.target.value)} />
+          {field("start")}
+          <label htmlFor="callout-end">Until</label>
+          <input id="callout-end" type="datetime-local" value={end} onChange={(e) => setEnd(e.target.value)} />
+          {field("end")}
+          <label htmlFor="callout-reason">Reason</label>
+          <input id="callout-reason" value={reason} onChange={(e) => setReason(e.target.value)} />
+          {field("reason")}
+          <button type="submit">Record the call-out</button>
+        </form>
+      )}
+    </aside>
+  );
+}

@@ -1,0 +1,73 @@
+import { useState, type FormEvent } from "react";
+import { ApiProblem, login, type User } from "./api";
+
+/** The sign-in page: the API's field errors beside the fields, its refusals above. */
+export function Login({ onSignedIn }: { onSignedIn: (user: User) => void }) {
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setProblem(null);
+    try {
+      const session = await login(email, password);
+      onSignedIn(session.user);
+    } catch (error) {
+      setProblem(error instanceof ApiProblem ? error : new ApiProblem(0, "", String(error)));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const emailError = problem?.fieldError("email");
+  const passwordError = problem?.fieldError("password");
+  const general = problem && !emailError && !passwordError ? problem.detail : null;
+  return (
+    <main className="centered">
+      <form className="login" onSubmit={submit} noValidate aria-labelledby="login-title">
+        <h1 id="login-title">Sign in to homecare</h1>
+        {general && (
+          <p role="alert" className="problem">
+            {general}
+          </p>
+        )}
+        <label htmlFor="email">E-mail address</label>
+        <input
+          id="email"
+          type="email"
+          autoComplete="username"
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+          aria-invalid={Boolean(emailError)}
+          aria-describedby={emailError ? "email-error" : undefined}
+        />
+        {emailError && (
+          <span id="email-error" className="field-error">
+            {emailError}
+          </span>
+        )}
+        <label htmlFor="password">Password</label>
+        <input
+          id="password"
+          type="password"
+          autoComplete="current-password"
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          aria-invalid={Boolean(passwordError)}
+          aria-describedby={passwordError ? "password-error" : undefined}
+        />
+        {passwordError && (
+          <span id="password-error" className="field-error">
+            {passwordError}
+          </span>
+        )}
+        <button type="submit" disabled={busy}>
+          {busy ? "Signing in…" : "Sign in"}
+        </button>
+      </form>
+    </main>
+  );
+}

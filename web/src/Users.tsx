@@ -1,0 +1,140 @@
+import { useCallback, useEffect, useState, type ChangeEvent, type FormEvent, type ReactNode } from "react";
+import { all, api, ApiProblem, type Caregiver, type User } from "./api";
+import { roleValues } from "./generated/api";
+
+/** Accounts (admins): who may sign in, with which role; deactivation ends sessions at once. */
+export function Users({ caregivers, me }: { caregivers: Caregiver[]; me: User }) {
+  const [users, setUsers] = useState<User[]>([]);
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const [form, setForm] = useState({ email: "", display_name: "", role: "coordinator", caregiver_id: "", password: "" });
+  const [created, setCreated] = useState<string | null>(null);
+
+  const load = useCallback(() => {
+    all<User>("/users").then(setUsers).catch((e) => setProblem(e instanceof ApiProblem ? e : null));
+  }, []);
+  useEffect(load, [load]);
+
+  async function create(event: FormEvent) {
+    event.preventDefault();
+    setProblem(null);
+    setCreated(null);
+    try {
+      const user = await api<User>("POST", "/users", {
+        email: form.email,
+        display_name: form.display_name,
+        role: form.role,
+        caregiver_id: form.role === "caregiver" && form.caregiver_id ? form.caregiver_id : null,
+        password: form.password,
+      });
+      setCreated(user.email);
+      setForm({ email: "", display_name: "", role: "coordinator", caregiver_id: "", password: "" });
+      load();
+    } catch (error) {
+      if (error instanceof ApiProblem) setProblem(error);
+      else throw error;
+    }
+  }
+
+  async function setActive(user: User, active: boolean) {
+    setProblem(null);
+    try {
+      await api("PATCH", `/users/${user.id}`, { active });
+      load();
+    } catch (error) {
+      if (error instanceof ApiProblem) setProblem(error);
+      else throw error;
+    }
+  }
+
+  const field = (name: keyof typeof form, label: string, input: ReactNode) => {
+    const message = problem?.fieldError(name);
+    return (
+      <>
+        <label htmlFor={`user-${name}`}>{label}</label>
+        {input}
+        {message && (
+          <span className="field-error" id={`user-${name}-error`}>
+            {message}
+          </span>
+        )}
+      </>
+    );
+  };
+  const bind = (name: keyof typeof form) => ({
+    id: `user-${name}`,
+    value: form[name],
+    onChange: (e: ChangeEvent<HTMLInputElement | HTMLSelectElement>) => setForm({ ...form, [name]: e.target.value }),
+    "aria-describedby": problem?.fieldError(name) ? `user-${name}-error` : undefined,
+  });
+
+  return (
+    <main className="users" aria-label="Users">
+      <h2>Users</h2>
+      {problem && !problem.errors.length && (
+        <p role="alert" className="problem">
+          {problem.detail}
+        </p>
+      )}
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">E-mail</th>
+            <th scope="col">Role</th>
+            <th scope="col">State</th>
+            <th scope="col">
+              <span className="visually-hidden">Action</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {users.map((user) => (
+            <tr key={user.id}>
+              <td>{user.display_name}</td>
+              <td>{user.email}</td>
+              <td>{user.role}</td>
+              <td>{user.active ? "active" : "deactivated"}</td>
+              <td>
+                {user.id !== me.id && (
+                  <button type="button" onClick={() => setActive(user, !user.active)}>
+                    {user.active ? `Deactivate ${user.display_name}` : `Reactivate ${user.display_name}`}
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form className="resolve" onSubmit={create} aria-label="New user">
+        <h3>New user</h3>
+        {created && <p role="status">Created {created}.</p>}
+        {field("email", "E-mail address", <input type="email" {...bind("email")} />)}
+        {field("display_name", "Name", <input {...bind("display_name")} />)}
+        {field(
+          "role",
+          "Role",
+          <select {...bind("role")}>
+            {roleValues.map((role) => (
+              <option key={role}>{role}</option>
+            ))}
+          </select>,
+        )}
+        {form.role === "caregiver" &&
+          field(
+            "caregiver_id",
+            "Caregiver",
+            <select {...bind("caregiver_id")}>
+              <option value="">Choose…</option>
+              {caregivers.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {c.name}
+                </option>
+              ))}
+            </select>,
+          )}
+        {field("password", "Password (12+ characters)", <input type="password" autoComplete="new-password" {...bind("password")} />)}
+        <button type="submit">Create the user</button>
+      </form>
+    </main>
+  );
+}
