@@ -175,15 +175,16 @@ async fn main() -> anyhow::Result<()> {
         } => audit_verify(seal, &settings).await,
         Command::Plan { command } => plan(command),
         Command::Users {
-            command: UsersCommand::Create {
-                email,
-                role,
-                caregiver_id,
-                display_name,
-                password_file,
-                if_missing,
-                settings,
-            },
+            command:
+                UsersCommand::Create {
+                    email,
+                    role,
+                    caregiver_id,
+                    display_name,
+                    password_file,
+                    if_missing,
+                    settings,
+                },
         } => {
             create_user(
                 NewAccount {
@@ -371,7 +372,12 @@ async fn create_user(
     )
     .await
     .map_err(api_error)?;
-    println!("created {} ({}) with id {}", user.email, role.as_str(), user.id);
+    println!(
+        "created {} ({}) with id {}",
+        user.email,
+        role.as_str(),
+        user.id
+    );
     if generated {
         println!("password (shown once): {password}");
     }

@@ -108,8 +108,7 @@ impl Modify for Conventions {
         for (path, item) in openapi.paths.paths.iter_mut() {
             // Sign-in carries credentials or the refresh cookie, no bearer token.
             let open = crate::accounts::OPEN_ROUTES.contains(&path.as_str());
-            let authenticated =
-                (path.starts_with("/v1/") && !open) || path.starts_with("/codec/");
+            let authenticated = (path.starts_with("/v1/") && !open) || path.starts_with("/codec/");
             let methods = [
                 (false, item.get.as_mut()),
                 (true, item.post.as_mut()),
@@ -129,7 +128,8 @@ impl Modify for Conventions {
                     )]);
                 }
                 if open {
-                    statuses.extend(["401", "422", "429"]);
+                    // 403: the account is deactivated.
+                    statuses.extend(["401", "403", "422", "429"]);
                 }
                 if has_body {
                     statuses.extend(["400", "413"]);

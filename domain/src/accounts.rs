@@ -76,7 +76,11 @@ pub fn check_password(errors: &mut FieldErrors, field: &str, password: &str, ema
         "must not be the e-mail address",
     );
     errors.check(
-        password.chars().collect::<std::collections::BTreeSet<_>>().len() >= 4,
+        password
+            .chars()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            >= 4,
         field,
         "must use at least 4 different characters",
     );
@@ -204,10 +208,26 @@ mod tests {
         };
         assert!(check("correct horse battery").is_empty());
         assert!(check("short")[0].contains("at least 12"));
-        assert!(check(&"x".repeat(257)).iter().any(|m| m.contains("at most 256")));
-        assert!(check("aaaaaaaaaaaaaaaa").iter().any(|m| m.contains("4 different")));
-        assert!(check("Maria@agency.example").iter().any(|m| m.contains("e-mail")));
-        assert!(check("tab\tseparated words").iter().any(|m| m.contains("control")));
+        assert!(
+            check(&"x".repeat(257))
+                .iter()
+                .any(|m| m.contains("at most 256"))
+        );
+        assert!(
+            check("aaaaaaaaaaaaaaaa")
+                .iter()
+                .any(|m| m.contains("4 different"))
+        );
+        assert!(
+            check("Maria@agency.example")
+                .iter()
+                .any(|m| m.contains("e-mail"))
+        );
+        assert!(
+            check("tab\tseparated words")
+                .iter()
+                .any(|m| m.contains("control"))
+        );
     }
 
     #[test]

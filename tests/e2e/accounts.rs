@@ -20,7 +20,11 @@ struct SignedIn {
     body: Value,
 }
 
-async fn login(app: &TestApp, email: &str, password: &str) -> Result<SignedIn, (StatusCode, Value, Option<String>)> {
+async fn login(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+) -> Result<SignedIn, (StatusCode, Value, Option<String>)> {
     let response = reqwest::Client::new()
         .post(format!("{}/v1/auth/login", app.base))
         .json(&json!({"email": email, "password": password}))
@@ -30,7 +34,9 @@ async fn login(app: &TestApp, email: &str, password: &str) -> Result<SignedIn, (
     session_from(response).await
 }
 
-async fn session_from(response: reqwest::Response) -> Result<SignedIn, (StatusCode, Value, Option<String>)> {
+async fn session_from(
+    response: reqwest::Response,
+) -> Result<SignedIn, (StatusCode, Value, Option<String>)> {
     let status = response.status();
     let retry_after = response
         .headers()
@@ -56,7 +62,10 @@ async fn session_from(response: reqwest::Response) -> Result<SignedIn, (StatusCo
     })
 }
 
-async fn refresh(app: &TestApp, cookie: &str) -> Result<SignedIn, (StatusCode, Value, Option<String>)> {
+async fn refresh(
+    app: &TestApp,
+    cookie: &str,
+) -> Result<SignedIn, (StatusCode, Value, Option<String>)> {
     let response = reqwest::Client::new()
         .post(format!("{}/v1/auth/refresh", app.base))
         .header(COOKIE, cookie)
@@ -122,7 +131,10 @@ async fn a_person_signs_in_refreshes_once_per_cookie_and_signs_out(db: PgPool) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let mut fields = field_errors(&body);
     fields.sort();
-    assert_eq!(fields, ["caregiver_id", "display_name", "email", "password"]);
+    assert_eq!(
+        fields,
+        ["caregiver_id", "display_name", "email", "password"]
+    );
     let (status, body) = app
         .post(
             "/v1/users",
@@ -130,14 +142,29 @@ async fn a_person_signs_in_refreshes_once_per_cookie_and_signs_out(db: PgPool) {
                    "password": PASSWORD}),
         )
         .await;
-    assert_eq!((status, field_errors(&body)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["email".to_owned()]));
-    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.db).await.unwrap();
+    assert_eq!(
+        (status, field_errors(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, vec!["email".to_owned()])
+    );
+    let users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(users, 1);
 
     // A wrong password and an unknown address get the same answer.
-    let wrong = login(&app, "dana@agency.example", "wrong horse battery").await.err().unwrap();
-    let unknown = login(&app, "nobody@agency.example", PASSWORD).await.err().unwrap();
-    assert_eq!((wrong.0, unknown.0), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    let wrong = login(&app, "dana@agency.example", "wrong horse battery")
+        .await
+        .err()
+        .unwrap();
+    let unknown = login(&app, "nobody@agency.example", PASSWORD)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        (wrong.0, unknown.0),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
     assert_eq!(wrong.1["detail"], unknown.1["detail"]);
 
     let first = login(&app, "DANA@agency.example", PASSWORD).await.unwrap();
@@ -153,17 +180,28 @@ async fn a_person_signs_in_refreshes_once_per_cookie_and_signs_out(db: PgPool) {
         .json()
         .await
         .unwrap();
-    assert_eq!((me["subject"].as_str(), me["role"].as_str()), (Some("dana@agency.example"), Some("coordinator")));
+    assert_eq!(
+        (me["subject"].as_str(), me["role"].as_str()),
+        (Some("dana@agency.example"), Some("coordinator"))
+    );
     assert_eq!(me["user"]["id"], user["id"]);
-    assert_eq!(status_with(&app, &first.access, "/v1/visits").await, StatusCode::OK);
+    assert_eq!(
+        status_with(&app, &first.access, "/v1/visits").await,
+        StatusCode::OK
+    );
     // A coordinator is not an admin.
-    assert_eq!(status_with(&app, &first.access, "/v1/users").await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status_with(&app, &first.access, "/v1/users").await,
+        StatusCode::FORBIDDEN
+    );
     // Only digests are stored.
-    let stored: i64 = sqlx::query_scalar("select count(*) from session_tokens where digest = sha256(convert_to($1, 'UTF8'))")
-        .bind(&first.access)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let stored: i64 = sqlx::query_scalar(
+        "select count(*) from session_tokens where digest = sha256(convert_to($1, 'UTF8'))",
+    )
+    .bind(&first.access)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
     assert_eq!(stored, 1);
 
     // Refreshing rotates the cookie; the old one is good no more, and its
@@ -171,12 +209,26 @@ async fn a_person_signs_in_refreshes_once_per_cookie_and_signs_out(db: PgPool) {
     let second = refresh(&app, &first.cookie).await.unwrap();
     assert_ne!(second.cookie, first.cookie);
     assert_ne!(second.access, first.access);
-    assert_eq!(status_with(&app, &second.access, "/v1/visits").await, StatusCode::OK);
+    assert_eq!(
+        status_with(&app, &second.access, "/v1/visits").await,
+        StatusCode::OK
+    );
     let reused = refresh(&app, &first.cookie).await.err().unwrap();
     assert_eq!(reused.0, StatusCode::UNAUTHORIZED);
-    assert!(reused.1["detail"].as_str().unwrap().contains("already used"));
-    assert_eq!(status_with(&app, &second.access, "/v1/visits").await, StatusCode::UNAUTHORIZED);
-    assert_eq!(refresh(&app, &second.cookie).await.err().unwrap().0, StatusCode::UNAUTHORIZED);
+    assert!(
+        reused.1["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already used")
+    );
+    assert_eq!(
+        status_with(&app, &second.access, "/v1/visits").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        refresh(&app, &second.cookie).await.err().unwrap().0,
+        StatusCode::UNAUTHORIZED
+    );
 
     // Logout ends the session: its access token and cookie are refused.
     let third = login(&app, "dana@agency.example", PASSWORD).await.unwrap();
@@ -187,19 +239,45 @@ async fn a_person_signs_in_refreshes_once_per_cookie_and_signs_out(db: PgPool) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert!(response.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
-    assert_eq!(status_with(&app, &third.access, "/v1/visits").await, StatusCode::UNAUTHORIZED);
-    assert_eq!(refresh(&app, &third.cookie).await.err().unwrap().0, StatusCode::UNAUTHORIZED);
+    assert!(
+        response.headers()[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(
+        status_with(&app, &third.access, "/v1/visits").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        refresh(&app, &third.cookie).await.err().unwrap().0,
+        StatusCode::UNAUTHORIZED
+    );
 
     // Deactivation ends sessions at once and refuses sign-in.
     let fourth = login(&app, "dana@agency.example", PASSWORD).await.unwrap();
     let id = user["id"].as_str().unwrap();
     let (status, body) = app
-        .request(reqwest::Method::PATCH, &format!("/v1/users/{id}"), Some(json!({"active": false})), None)
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/v1/users/{id}"),
+            Some(json!({"active": false})),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(status_with(&app, &fourth.access, "/v1/visits").await, StatusCode::UNAUTHORIZED);
-    assert_eq!(login(&app, "dana@agency.example", PASSWORD).await.err().unwrap().0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status_with(&app, &fourth.access, "/v1/visits").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&app, "dana@agency.example", PASSWORD)
+            .await
+            .err()
+            .unwrap()
+            .0,
+        StatusCode::FORBIDDEN
+    );
     // A new password, once reactivated, is the one that works.
     let (status, _) = app
         .request(
@@ -211,7 +289,9 @@ async fn a_person_signs_in_refreshes_once_per_cookie_and_signs_out(db: PgPool) {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(login(&app, "dana@agency.example", PASSWORD).await.is_err());
-    login(&app, "dana@agency.example", "staple battery horse correct").await.unwrap();
+    login(&app, "dana@agency.example", "staple battery horse correct")
+        .await
+        .unwrap();
 
     // Sign-ins and sign-outs are on the audit trail, under the person's name.
     let audited: Vec<(String, i32)> = sqlx::query_as(
@@ -221,9 +301,18 @@ async fn a_person_signs_in_refreshes_once_per_cookie_and_signs_out(db: PgPool) {
     .await
     .unwrap();
     let actions: Vec<String> = audited.iter().map(|(a, s)| format!("{a} {s}")).collect();
-    assert!(actions.contains(&"POST /v1/auth/login 401".to_owned()), "{actions:?}");
-    assert!(actions.contains(&"POST /v1/auth/login 200".to_owned()), "{actions:?}");
-    assert!(actions.contains(&"POST /v1/auth/logout 204".to_owned()), "{actions:?}");
+    assert!(
+        actions.contains(&"POST /v1/auth/login 401".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"POST /v1/auth/login 200".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"POST /v1/auth/logout 204".to_owned()),
+        "{actions:?}"
+    );
     app.shutdown().await;
 }
 
@@ -234,29 +323,46 @@ async fn guessing_locks_the_account_then_the_address(db: PgPool) {
     create_user(&app, "lee@agency.example", "billing", None).await;
     create_user(&app, "sam@agency.example", "admin", None).await;
     for attempt in 1..=5 {
-        let (status, ..) = login(&app, "dana@agency.example", &format!("guess number {attempt}"))
-            .await
-            .err()
-            .unwrap();
+        let (status, ..) = login(
+            &app,
+            "dana@agency.example",
+            &format!("guess number {attempt}"),
+        )
+        .await
+        .err()
+        .unwrap();
         assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
     }
     // Locked: even the right password is refused, with when to come back.
-    let (status, body, retry_after) = login(&app, "dana@agency.example", PASSWORD).await.err().unwrap();
+    let (status, body, retry_after) = login(&app, "dana@agency.example", PASSWORD)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-    assert_eq!(body["type"], "https://docs.homecare.dev/problems/too_many_attempts");
+    assert_eq!(
+        body["type"],
+        "https://docs.homecare.dev/problems/too_many_attempts"
+    );
     let retry_after: i64 = retry_after.unwrap().parse().unwrap();
     assert!((800..=900).contains(&retry_after), "{retry_after}");
     // Another account from the same address still signs in.
     login(&app, "lee@agency.example", PASSWORD).await.unwrap();
     // Twenty failures from one address lock the address, whatever the account.
     for n in 6..=20 {
-        let (status, ..) = login(&app, &format!("guess{n}@agency.example"), "not the password")
-            .await
-            .err()
-            .unwrap();
+        let (status, ..) = login(
+            &app,
+            &format!("guess{n}@agency.example"),
+            "not the password",
+        )
+        .await
+        .err()
+        .unwrap();
         assert_eq!(status, StatusCode::UNAUTHORIZED, "failure {n}");
     }
-    let (status, ..) = login(&app, "sam@agency.example", PASSWORD).await.err().unwrap();
+    let (status, ..) = login(&app, "sam@agency.example", PASSWORD)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     let locked: Vec<String> = sqlx::query_scalar(
         "select key from sign_in_throttle where locked_until > now() order by key",
@@ -279,7 +385,13 @@ async fn a_caregiver_account_sees_its_own_visits_and_events_only(db: PgPool) {
                    "caregiver_id": caregiver, "password": PASSWORD}),
         )
         .await;
-    assert_eq!((status, field_errors(&body)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["caregiver_id".to_owned()]));
+    assert_eq!(
+        (status, field_errors(&body)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec!["caregiver_id".to_owned()]
+        )
+    );
     create_user(&app, "maria@agency.example", "caregiver", Some(&caregiver)).await;
     // One account per caregiver.
     let (status, body) = app
@@ -289,13 +401,28 @@ async fn a_caregiver_account_sees_its_own_visits_and_events_only(db: PgPool) {
                    "caregiver_id": caregiver, "password": PASSWORD}),
         )
         .await;
-    assert_eq!((status, field_errors(&body)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["caregiver_id".to_owned()]));
+    assert_eq!(
+        (status, field_errors(&body)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec!["caregiver_id".to_owned()]
+        )
+    );
     let maria = login(&app, "maria@agency.example", PASSWORD).await.unwrap();
     assert_eq!(maria.body["user"]["caregiver_id"], caregiver.as_str());
-    assert_eq!(status_with(&app, &maria.access, &format!("/v1/caregivers/{caregiver}")).await, StatusCode::OK);
+    assert_eq!(
+        status_with(&app, &maria.access, &format!("/v1/caregivers/{caregiver}")).await,
+        StatusCode::OK
+    );
     let other = app.create_caregiver(&[]).await;
-    assert_eq!(status_with(&app, &maria.access, &format!("/v1/caregivers/{other}")).await, StatusCode::FORBIDDEN);
-    assert_eq!(status_with(&app, &maria.access, "/v1/clients").await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status_with(&app, &maria.access, &format!("/v1/caregivers/{other}")).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status_with(&app, &maria.access, "/v1/clients").await,
+        StatusCode::FORBIDDEN
+    );
     // The event socket takes the session's token too.
     let socket = app.events_as("", &maria.access).await;
     socket.close().await;
@@ -314,21 +441,48 @@ async fn the_cli_creates_accounts_and_set_up_runs_it_again_harmlessly(db: PgPool
         let output = Command::new(env!("CARGO_BIN_EXE_homecare"))
             .args(["users", "create"])
             .args(args)
-            .env("DATABASE_URL", format!("postgres://postgres@127.0.0.1:5432/{database}"))
+            .env(
+                "DATABASE_URL",
+                format!("postgres://postgres@127.0.0.1:5432/{database}"),
+            )
             .env("RUST_LOG", "warn")
             .output()
             .unwrap();
         (
             output.status.success(),
-            String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout).into_owned()
+                + &String::from_utf8_lossy(&output.stderr),
         )
     };
     let file = password_file.to_str().unwrap();
-    let (ok, out) = run(&["--email", "admin@agency.example", "--role", "admin", "--password-file", file, "--if-missing"]);
+    let (ok, out) = run(&[
+        "--email",
+        "admin@agency.example",
+        "--role",
+        "admin",
+        "--password-file",
+        file,
+        "--if-missing",
+    ]);
     assert!(ok, "{out}");
-    let (ok, out) = run(&["--email", "admin@agency.example", "--role", "admin", "--password-file", file, "--if-missing"]);
+    let (ok, out) = run(&[
+        "--email",
+        "admin@agency.example",
+        "--role",
+        "admin",
+        "--password-file",
+        file,
+        "--if-missing",
+    ]);
     assert!(ok && out.contains("nothing changed"), "{out}");
-    let (ok, out) = run(&["--email", "admin@agency.example", "--role", "admin", "--password-file", file]);
+    let (ok, out) = run(&[
+        "--email",
+        "admin@agency.example",
+        "--role",
+        "admin",
+        "--password-file",
+        file,
+    ]);
     assert!(!ok && out.contains("--email"), "{out}");
     let (ok, out) = run(&["--email", "x@agency.example", "--role", "nurse"]);
     assert!(!ok && out.contains("--role nurse"), "{out}");
@@ -342,9 +496,16 @@ async fn the_cli_creates_accounts_and_set_up_runs_it_again_harmlessly(db: PgPool
         .find_map(|line| line.strip_prefix("password (shown once): "))
         .unwrap()
         .to_owned();
-    let admin = login(&app, "admin@agency.example", "a development password").await.unwrap();
-    assert_eq!(status_with(&app, &admin.access, "/v1/users").await, StatusCode::OK);
-    login(&app, "billing@agency.example", &generated).await.unwrap();
+    let admin = login(&app, "admin@agency.example", "a development password")
+        .await
+        .unwrap();
+    assert_eq!(
+        status_with(&app, &admin.access, "/v1/users").await,
+        StatusCode::OK
+    );
+    login(&app, "billing@agency.example", &generated)
+        .await
+        .unwrap();
     std::fs::remove_dir_all(dir).unwrap();
     app.shutdown().await;
 }

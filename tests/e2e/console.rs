@@ -4,7 +4,6 @@
 //! `web/`); a missing build or browser fails loudly, never skips.
 
 use std::path::Path;
-use std::process::Command;
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -46,26 +45,39 @@ async fn a_coordinator_signs_in_and_watches_the_day_change_live(db: PgPool) {
         assert_eq!(response.headers()["cache-control"], "no-cache");
         assert!(response.text().await.unwrap().contains("<div id=\"root\">"));
     }
-    let response = reqwest::get(format!("{}/v1/no-such-route", app.base)).await.unwrap();
+    let response = reqwest::get(format!("{}/v1/no-such-route", app.base))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
-    let output = Command::new("node")
+    // Asynchronously: the API under test runs on this test's runtime.
+    let output = tokio::process::Command::new("node")
         .arg("tests/browser.mjs")
         .current_dir(&web)
         .env("HOMECARE_URL", &app.base)
-        .env("HOMECARE_TOKEN", app.token(homecare_api::auth::Role::Admin, None))
+        .env(
+            "HOMECARE_TOKEN",
+            app.token(homecare_api::auth::Role::Admin, None),
+        )
         .env("CONSOLE_EMAIL", "dana@agency.example")
         .env("CONSOLE_PASSWORD", PASSWORD)
         .env("CONSOLE_LOCK_EMAIL", "lee@agency.example")
         .env("CHROMIUM", &chromium)
         .env("SCREENSHOTS", &screenshots)
         .output()
+        .await
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
-    assert!(output.status.success(), "browser test failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "browser test failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("console browser test passed"));
     println!("screenshots in {}", screenshots.display());
     app.shutdown().await;

@@ -159,6 +159,28 @@ export function Board({ user }: { user: User }) {
     }
   });
 
+  // A caregiver or client added since the load (a frame names them): fetch
+  // the lists again.
+  // Each unknown id is looked up once.
+  const fetchingNames = useRef(false);
+  const lookedUp = useRef(new Set<string>());
+  useEffect(() => {
+    const known = new Set(caregivers.map((c) => c.id));
+    const missing = [...visits.current.values()]
+      .flatMap((v) => [...(clients.has(v.clientId) ? [] : [v.clientId]), ...v.caregiverIds.filter((id) => !known.has(id))])
+      .filter((id) => !lookedUp.current.has(id));
+    if (!missing.length || fetchingNames.current || !loaded.current) return;
+    missing.forEach((id) => lookedUp.current.add(id));
+    fetchingNames.current = true;
+    Promise.all([all<Caregiver>("/caregivers"), all<Client>("/clients")])
+      .then(([caregiverRows, clientRows]) => {
+        setCaregivers(caregiverRows);
+        setClients(new Map(clientRows.map((c) => [c.id, c.name])));
+      })
+      .catch(() => {})
+      .finally(() => (fetchingNames.current = false));
+  });
+
   const order = useMemo(
     () => [...caregivers].filter((c) => c.active).sort((a, b) => a.name.localeCompare(b.name)).map((c) => c.id),
     [caregivers],
@@ -271,7 +293,8 @@ export function Board({ user }: { user: User }) {
                   const state = displayState(visit, now, lateMinutes);
                   const at = position(visit, window_.from, window_.to);
                   const client = clients.get(visit.clientId) ?? "Client";
-                  const label = `${client}, ${clock(visit.start, timeZone)}–${clock(visit.end, timeZone)}, ${STATE_LABELS[state]}`;
+                  // The button's name is its text (with the times for screen readers).
+                  const label = `${client} ${STATE_LABELS[state]}, ${clock(visit.start, timeZone)}–${clock(visit.end, timeZone)}`;
                   return (
                     <button
                       type="button"
@@ -279,13 +302,15 @@ export function Board({ user }: { user: User }) {
                       className={`block state-${state}`}
                       style={{ left: `${at.left}%`, width: `${Math.max(at.width, 0.8)}%` }}
                       onClick={() => setSelected(visit.id)}
-                      aria-label={label}
                       title={label}
                       data-visit={visit.id}
                       data-state={state}
                     >
-                      <span className="block-client">{client}</span>
+                      <span className="block-client">{client}</span>{" "}
                       <span className="block-state">{STATE_LABELS[state]}</span>
+                      <span className="visually-hidden">
+                        , {clock(visit.start, timeZone)}–{clock(visit.end, timeZone)}
+                      </span>
                     </button>
                   );
                 })}

@@ -31,6 +31,8 @@ function visit(overrides: Partial<Visit> = {}): Visit {
   } as Visit;
 }
 
+// Visit events carry the visit's summary flattened into their data, as the
+// generated event types say.
 function frame(type: string, time: string, data: Record<string, unknown>, sequence = 1): Frame {
   return {
     sequence,
@@ -74,30 +76,24 @@ describe("the day board", () => {
 
   it("moves a visit with each frame and never back with an older one", () => {
     const visits = new Map<string, BoardVisit>([[visit().id, fromVisit(visit())]]);
-    const checkedIn = frame("homecare.visit.checked_in", "2026-12-02T14:01:00Z", { visit: summary("checked_in") });
+    const checkedIn = frame("homecare.visit.checked_in", "2026-12-02T14:01:00Z", summary("checked_in"));
     expect(applyFrame(visits, checkedIn)).not.toBeNull();
     expect(visits.get(visit().id)!.status).toBe("checked_in");
-    const stale = frame("homecare.visit.assigned", "2026-12-01T09:00:00Z", {
-      assignment: { visit: summary("assigned"), caregiver_ids: [caregiver] },
-    });
+    const stale = frame("homecare.visit.assigned", "2026-12-01T09:00:00Z", { ...summary("assigned"), caregiver_ids: [caregiver] });
     expect(applyFrame(visits, stale)).toBeNull();
     expect(visits.get(visit().id)!.status).toBe("checked_in");
-    const held = frame("homecare.visit.held", "2026-12-02T16:01:00Z", { visit: summary("completed") });
+    const held = frame("homecare.visit.held", "2026-12-02T16:01:00Z", summary("completed"));
     applyFrame(visits, held);
     expect(displayState(visits.get(visit().id)!, start, 10)).toBe("held");
-    const invoiced = frame("homecare.invoice.created", "2026-12-02T17:00:00Z", { visit: summary("invoiced") });
+    const invoiced = frame("homecare.invoice.created", "2026-12-02T17:00:00Z", summary("invoiced"));
     applyFrame(visits, invoiced);
     expect(displayState(visits.get(visit().id)!, start, 10)).toBe("invoiced");
   });
 
   it("asks for a visit it has not seen and moves a called-out visit to the unfilled lane", () => {
     const visits = new Map<string, BoardVisit>([[visit().id, fromVisit(visit())]]);
-    expect(applyFrame(visits, frame("homecare.visit.checked_in", "2026-12-02T14:00:00Z", {
-      visit: { ...summary("checked_in"), visit_id: "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb" },
-    }))).toEqual({ unknown: "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb" });
-    applyFrame(visits, frame("homecare.visit.unfilled", "2026-12-02T08:00:00Z", {
-      assignment: { visit: summary("unfilled", null), caregiver_ids: [] },
-    }));
+    expect(applyFrame(visits, frame("homecare.visit.checked_in", "2026-12-02T14:00:00Z", { ...summary("checked_in"), visit_id: "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb" }))).toEqual({ unknown: "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb" });
+    applyFrame(visits, frame("homecare.visit.unfilled", "2026-12-02T08:00:00Z", { ...summary("unfilled", null), caregiver_ids: [] }));
     const [unfilled, ...rest] = lanes(visits.values(), [caregiver, other]);
     expect(unfilled.caregiverId).toBeNull();
     expect(unfilled.visits.map((v) => v.id)).toEqual([visit().id]);

@@ -3,6 +3,9 @@
 // from the visit summary every visit event carries.
 import type { Visit } from "./api";
 import type { Frame } from "./events";
+import type { components } from "./generated/events";
+
+type EventSchemas = components["schemas"];
 
 export const BOARD_STATES = [
   "scheduled",
@@ -84,25 +87,17 @@ export function displayState(visit: BoardVisit, now: number, lateMinutes: number
   }
 }
 
-type Summary = {
-  visit_id: string;
-  client_id: string;
-  caregiver_id?: string | null;
-  status: Visit["status"];
-  scheduled_start: string;
-  scheduled_end: string;
-};
+/** What every visit event's data carries (flattened into it), as generated. */
+type Summary = EventSchemas["VisitSummary"];
 
-/** The visit summary a frame carries, if it is about a visit. */
+/** The visit summary a frame carries, if it is about a visit (assignments add everyone booked). */
 export function summaryOf(frame: Frame): { summary: Summary; caregiverIds?: string[] } | null {
-  const data = frame.event.data as Record<string, unknown>;
-  if (data && typeof data === "object") {
-    const assignment = data.assignment as { visit: Summary; caregiver_ids: string[] } | undefined;
-    if (assignment?.visit) return { summary: assignment.visit, caregiverIds: assignment.caregiver_ids };
-    const visit = data.visit as Summary | undefined;
-    if (visit?.visit_id) return { summary: visit };
-  }
-  return null;
+  const data = frame.event.data as Partial<Summary> & { caregiver_ids?: unknown };
+  if (typeof data?.visit_id !== "string" || typeof data.scheduled_start !== "string") return null;
+  return {
+    summary: data as Summary,
+    caregiverIds: Array.isArray(data.caregiver_ids) ? (data.caregiver_ids as string[]) : undefined,
+  };
 }
 
 /**

@@ -37,7 +37,8 @@ async function call(method, path, body, headers = {}) {
 }
 
 async function axe(page, name) {
-  await page.addScriptTag({ content: axeSource });
+  // Through the DevTools protocol: the page's CSP (rightly) refuses inline scripts.
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(axeSource);
   const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
   const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   for (const v of serious) console.error(`axe ${name}: ${v.id} (${v.impact}): ${v.nodes.map((n) => n.target).join(" ")}`);
@@ -72,7 +73,20 @@ const failures = [];
 const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, timezoneId: zone });
 const page = await context.newPage();
 page.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
-page.on("console", (message) => message.type() === "error" && !/40[13]|429/.test(message.text()) && failures.push(`console: ${message.text()}`));
+page.on("console", (message) => {
+  if (process.env.DEBUG_CONSOLE) console.error(`[page ${message.type()}] ${message.text()}`);
+  if (message.type() === "error" && !/ (401|403|422|429) /.test(message.text())) failures.push(`console: ${message.text()}`);
+});
+// On any failure, what the page showed.
+process.on("uncaughtException", async (error) => {
+  console.error(String(error.stack ?? error));
+  console.error("failures so far:", failures);
+  try {
+    console.error((await page.locator("body").innerText()).slice(0, 3000));
+    if (screenshots) await page.screenshot({ path: `${screenshots}/failure.png` });
+  } catch {}
+  process.exit(1);
+});
 
 // The page's own headers: a CSP without inline scripts, and no token stored.
 const first = await page.goto(base + "/");
@@ -84,31 +98,31 @@ await axe(page, "sign-in");
 await shot(page, "sign-in");
 
 // A wrong password is refused on the page; repeated ones lock the account.
-await page.getByLabel("E-mail address").fill(email);
-await page.getByLabel("Password").fill("not the password at all");
+await page.getByLabel("E-mail address", { exact: true }).fill(email);
+await page.getByLabel("Password", { exact: true }).fill("not the password at all");
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.getByRole("alert").filter({ hasText: "wrong" }).waitFor();
 const lockEmail = process.env.CONSOLE_LOCK_EMAIL;
 if (lockEmail) {
-  await page.getByLabel("E-mail address").fill(lockEmail);
+  await page.getByLabel("E-mail address", { exact: true }).fill(lockEmail);
   for (let n = 1; n <= 5; n++) {
-    await page.getByLabel("Password").fill(`wrong guess ${n} here`);
+    await page.getByLabel("Password", { exact: true }).fill(`wrong guess ${n} here`);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("alert").filter({ hasText: "wrong" }).waitFor();
   }
-  await page.getByLabel("Password").fill(password);
+  await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("alert").filter({ hasText: "locked" }).waitFor();
   console.log("lockout: engaged after 5 wrong passwords");
 }
 // Field errors appear beside the field.
-await page.getByLabel("E-mail address").fill("not an address");
+await page.getByLabel("E-mail address", { exact: true }).fill("not an address");
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.locator("#email-error").waitFor();
 
 // Sign in; the board connects to the feed.
-await page.getByLabel("E-mail address").fill(email);
-await page.getByLabel("Password").fill(password);
+await page.getByLabel("E-mail address", { exact: true }).fill(email);
+await page.getByLabel("Password", { exact: true }).fill(password);
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.getByTestId("feed-state").filter({ hasText: "Live" }).waitFor();
 const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
@@ -119,7 +133,7 @@ assert.ok(cookies.every((c) => !c.name.includes("refresh") || c.httpOnly), "the 
 // The field, through the API: a client, two caregivers, a visit in an hour.
 const start = new Date(Math.ceil((Date.now() + 60 * 60_000) / 60_000) * 60_000);
 const end = new Date(start.getTime() + 60 * 60_000);
-await page.getByLabel("Day").fill(localDate(start));
+await page.getByLabel("Day", { exact: true }).fill(localDate(start));
 const client = await call("POST", "/clients", {
   name: "Eleanor Park", address: "1452 W Belmont Ave, Chicago", latitude: 41.94, longitude: -87.67, timezone: zone,
 });
@@ -147,12 +161,12 @@ const caller = before.caregiver_id === maria.id ? maria : james;
 const stays = caller === maria ? james : maria;
 // Recorded from the board: the caller's lane has the button.
 await page.getByRole("button", { name: `Record a call-out for ${caller.name}` }).click();
-await page.getByLabel("From").fill(localInput(new Date(end.getTime() + 20 * 60_000)));
-await page.getByLabel("Until").fill(localInput(new Date(end.getTime() + 100 * 60_000)));
+await page.getByLabel("From", { exact: true }).fill(localInput(new Date(end.getTime() + 20 * 60_000)));
+await page.getByLabel("Until", { exact: true }).fill(localInput(new Date(end.getTime() + 100 * 60_000)));
 await page.getByRole("button", { name: "Record the call-out" }).click();
 await page.locator("#callout-reason-error").waitFor();
 assert.ok(await page.locator("#callout-reason-error").isVisible(), "a blank reason is refused beside the field");
-await page.getByLabel("Reason").fill("sick");
+await page.getByLabel("Reason", { exact: true }).fill("sick");
 await page.getByRole("button", { name: "Record the call-out" }).click();
 await page.getByRole("status").filter({ hasText: "Recorded" }).waitFor();
 await page.waitForFunction(
@@ -186,8 +200,8 @@ const hold = page.locator(`[data-hold="${visit.id}"]`);
 await hold.waitFor();
 await axe(page, "EVV holds");
 await shot(page, "holds");
-await hold.getByLabel("Resolution").selectOption("service_outside_home");
-await hold.getByLabel("Note").fill("Took Eleanor to her appointment; confirmed with her daughter.");
+await hold.getByLabel("Resolution", { exact: true }).selectOption("service_outside_home");
+await hold.getByLabel("Note", { exact: true }).fill("Took Eleanor to her appointment; confirmed with her daughter.");
 await hold.getByRole("button", { name: "Resolve" }).click();
 await hold.waitFor({ state: "detached", timeout: 30_000 });
 await page.getByRole("link", { name: "Day board" }).click();

@@ -2,9 +2,9 @@
 //! crate's default: 19 MiB, 2 passes, 1 lane) and the random secrets of
 //! sessions. Hashing is slow on purpose, so it runs off the async threads.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
@@ -80,8 +80,16 @@ mod tests {
     async fn a_hash_verifies_its_password_only() {
         let hash = hash("correct horse battery".to_owned()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify("correct horse battery".to_owned(), Some(hash.clone())).await.unwrap());
-        assert!(!verify("correct horse battery!".to_owned(), Some(hash)).await.unwrap());
+        assert!(
+            verify("correct horse battery".to_owned(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify("correct horse battery!".to_owned(), Some(hash))
+                .await
+                .unwrap()
+        );
         // The decoy parses and matches nothing.
         assert!(!verify("anything at all".to_owned(), None).await.unwrap());
     }

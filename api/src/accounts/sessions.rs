@@ -11,14 +11,17 @@ use std::net::SocketAddr;
 use axum::Json;
 use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::serve::IncomingStream;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::serve::IncomingStream;
 use chrono::{DateTime, Duration, Utc};
-use homecare_domain::accounts::{self, ACCOUNT_THROTTLE, ADDRESS_THROTTLE, Throttle, ThrottlePolicy};
+use homecare_domain::accounts::{
+    self, ACCOUNT_THROTTLE, ADDRESS_THROTTLE, Throttle, ThrottlePolicy,
+};
 use homecare_domain::validation::FieldErrors;
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -110,11 +113,18 @@ pub(super) async fn login(
 ) -> Result<Response, ApiError> {
     let mut errors = FieldErrors::default();
     let email = accounts::check_email(&mut errors, "email", &credentials.email);
-    errors.check(!credentials.password.is_empty(), "password", "must not be empty");
+    errors.check(
+        !credentials.password.is_empty(),
+        "password",
+        "must not be empty",
+    );
     errors.check(
         credentials.password.chars().count() <= accounts::MAX_PASSWORD_CHARS,
         "password",
-        format!("must be at most {} characters", accounts::MAX_PASSWORD_CHARS),
+        format!(
+            "must be at most {} characters",
+            accounts::MAX_PASSWORD_CHARS
+        ),
     );
     errors.into_result()?;
     let email = email.expect("checked");
@@ -169,6 +179,17 @@ pub(super) async fn login(
     Ok(session_response(tokens, session_expires_at, user))
 }
 
+/// A refresh token's row: its session, when it was used and expires, and its
+/// session's revocation, end and user.
+type RefreshRow = (
+    Uuid,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+    Uuid,
+);
+
 /// Renews the access token with the refresh cookie, and rotates the cookie.
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", operation_id = "refresh_session",
     responses(
@@ -179,21 +200,19 @@ pub(super) async fn refresh(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let token = refresh_cookie(&headers).ok_or_else(|| {
-        signed_out("no session: sign in again (the refresh cookie is missing)")
-    })?;
+    let token = refresh_cookie(&headers)
+        .ok_or_else(|| signed_out("no session: sign in again (the refresh cookie is missing)"))?;
     let now = Utc::now();
     let mut tx = state.db.begin().await?;
-    let row: Option<(Uuid, Option<DateTime<Utc>>, DateTime<Utc>, Option<DateTime<Utc>>, DateTime<Utc>, Uuid)> =
-        sqlx::query_as(
-            "select t.session_id, t.used_at, t.expires_at, s.revoked_at, s.expires_at, s.user_id
+    let row: Option<RefreshRow> = sqlx::query_as(
+        "select t.session_id, t.used_at, t.expires_at, s.revoked_at, s.expires_at, s.user_id
              from session_tokens t join sessions s on s.id = t.session_id
              where t.digest = $1 and t.kind = 'refresh'
              for update of t, s",
-        )
-        .bind(passwords::digest(&token))
-        .fetch_optional(&mut *tx)
-        .await?;
+    )
+    .bind(passwords::digest(&token))
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some((session_id, used_at, token_expires, revoked_at, session_expires_at, user_id)) = row
     else {
         return Err(signed_out("the session is unknown: sign in again"));
@@ -312,7 +331,11 @@ pub async fn revoke_all(
     .map(|_| ())
 }
 
-async fn revoke(conn: &mut PgConnection, session_id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
+async fn revoke(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update sessions set revoked_at = now(), revoked_reason = $2
          where id = $1 and revoked_at is null",
@@ -338,7 +361,8 @@ async fn issue_tokens(
 ) -> Result<Tokens, sqlx::Error> {
     let (access, access_digest) = passwords::new_token(ACCESS_PREFIX);
     let (refresh, refresh_digest) = passwords::new_token(REFRESH_PREFIX);
-    let access_expires = (now + Duration::minutes(accounts::ACCESS_TOKEN_MINUTES)).min(session_expires_at);
+    let access_expires =
+        (now + Duration::minutes(accounts::ACCESS_TOKEN_MINUTES)).min(session_expires_at);
     sqlx::query(
         "insert into session_tokens (digest, session_id, kind, expires_at)
          values ($1, $3, 'access', $4), ($2, $3, 'refresh', $5)",
@@ -404,9 +428,7 @@ fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
 fn too_many_attempts(wait: Duration) -> ApiError {
     let minutes = (wait.num_seconds() + 59) / 60;
     ApiError::TooManyRequests {
-        detail: format!(
-            "sign-in is locked for {minutes} more minute(s) after repeated failures"
-        ),
+        detail: format!("sign-in is locked for {minutes} more minute(s) after repeated failures"),
         retry_after_secs: u64::try_from(wait.num_seconds().max(1)).unwrap_or(1),
     }
 }
@@ -424,11 +446,13 @@ async fn throttle(
     };
     let row: Option<(i32, DateTime<Utc>, Option<DateTime<Utc>>)> =
         sqlx::query_as(sql).bind(key).fetch_optional(conn).await?;
-    Ok(row.map(|(failures, window_started_at, locked_until)| Throttle {
-        failures: u32::try_from(failures).unwrap_or(1),
-        window_started_at,
-        locked_until,
-    }))
+    Ok(
+        row.map(|(failures, window_started_at, locked_until)| Throttle {
+            failures: u32::try_from(failures).unwrap_or(1),
+            window_started_at,
+            locked_until,
+        }),
+    )
 }
 
 async fn locked_for(
@@ -491,6 +515,8 @@ async fn write_audit(state: &AppState, user: &User, action: &str, status: u16) {
         caregiver_id: user.caregiver_id,
         session: true,
     };
+    // The digest names the account, never the password.
+    let digest = hex::encode(sha2::Sha256::digest(user.email.as_bytes()));
     crate::audit::write(
         state,
         &principal,
@@ -498,7 +524,7 @@ async fn write_audit(state: &AppState, user: &User, action: &str, status: u16) {
         ("user", Some(&user.id.to_string())),
         &Uuid::new_v4().to_string(),
         status,
-        "",
+        &digest,
     )
     .await;
 }

@@ -69,9 +69,17 @@ pub struct UserChanges {
     pub password: Option<String>,
 }
 
-type UserRow = (Uuid, String, String, String, Option<Uuid>, bool, DateTime<Utc>, DateTime<Utc>);
-const COLUMNS: &str =
-    "id, email, display_name, role, caregiver_id, active, created_at, updated_at";
+type UserRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    Option<Uuid>,
+    bool,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+const COLUMNS: &str = "id, email, display_name, role, caregiver_id, active, created_at, updated_at";
 
 fn from_row(row: UserRow) -> Result<User, ApiError> {
     let (id, email, display_name, role, caregiver_id, active, created_at, updated_at) = row;
@@ -115,16 +123,19 @@ pub async fn exists(db: &PgPool, email: &str) -> Result<bool, ApiError> {
 }
 
 pub(super) async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<User>, ApiError> {
-    let row: Option<UserRow> = sqlx::query_as(&format!("select {COLUMNS} from users where id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    let row: Option<UserRow> =
+        sqlx::query_as(&format!("select {COLUMNS} from users where id = $1"))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
     row.map(from_row).transpose()
 }
 
 fn check_caregiver_link(errors: &mut FieldErrors, role: Role, caregiver_id: Option<Uuid>) {
     match (role, caregiver_id) {
-        (Role::Caregiver, None) => errors.add("caregiver_id", "a caregiver account names its caregiver"),
+        (Role::Caregiver, None) => {
+            errors.add("caregiver_id", "a caregiver account names its caregiver")
+        }
         (Role::Caregiver, Some(_)) | (_, None) => {}
         (_, Some(_)) => errors.add("caregiver_id", "only a caregiver account names a caregiver"),
     }
@@ -155,27 +166,32 @@ pub async fn create_user(db: &PgPool, new: NewUser) -> Result<User, ApiError> {
     .fetch_one(db)
     .await
     .map_err(|e| match ApiError::from(e) {
-        ApiError::Conflict { code: "duplicate", detail } if detail.contains("email") => {
+        ApiError::Conflict {
+            code: "duplicate",
+            detail,
+        } if detail.contains("email") => {
             ApiError::field("email", "an account with this e-mail address exists")
         }
-        ApiError::Conflict { code: "duplicate", .. } => {
-            ApiError::field("caregiver_id", "this caregiver already has an account")
-        }
+        ApiError::Conflict {
+            code: "duplicate", ..
+        } => ApiError::field("caregiver_id", "this caregiver already has an account"),
         other => other,
     })?;
     from_row(row)
 }
 
 async fn ensure_caregiver(db: &PgPool, caregiver: Uuid) -> Result<(), ApiError> {
-    let exists: bool =
-        sqlx::query_scalar("select exists (select 1 from caregivers where id = $1)")
-            .bind(caregiver)
-            .fetch_one(db)
-            .await?;
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from caregivers where id = $1)")
+        .bind(caregiver)
+        .fetch_one(db)
+        .await?;
     if exists {
         Ok(())
     } else {
-        Err(ApiError::field("caregiver_id", format!("caregiver {caregiver} not found")))
+        Err(ApiError::field(
+            "caregiver_id",
+            format!("caregiver {caregiver} not found"),
+        ))
     }
 }
 
@@ -188,7 +204,10 @@ pub(super) async fn create(
     State(state): State<AppState>,
     ApiJson(new): ApiJson<NewUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
-    Ok((StatusCode::CREATED, Json(create_user(&state.db, new).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(create_user(&state.db, new).await?),
+    ))
 }
 
 /// Every account, by e-mail address (admin).
@@ -208,7 +227,9 @@ pub(super) async fn list(
     .bind(offset)
     .fetch_all(&state.db)
     .await?;
-    Ok(Json(rows.into_iter().map(from_row).collect::<Result<_, _>>()?))
+    Ok(Json(
+        rows.into_iter().map(from_row).collect::<Result<_, _>>()?,
+    ))
 }
 
 /// One account (admin).
@@ -259,8 +280,16 @@ pub(super) async fn update(
     }
     check_caregiver_link(&mut errors, role, caregiver_id);
     if principal.subject == current.email {
-        errors.check(changes.active != Some(false), "active", "you cannot deactivate your own account");
-        errors.check(role == current.role, "role", "you cannot change your own role");
+        errors.check(
+            changes.active != Some(false),
+            "active",
+            "you cannot deactivate your own account",
+        );
+        errors.check(
+            role == current.role,
+            "role",
+            "you cannot change your own role",
+        );
     }
     errors.into_result()?;
     if let Some(caregiver) = caregiver_id.filter(|c| Some(*c) != current.caregiver_id) {

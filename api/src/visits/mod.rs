@@ -347,10 +347,10 @@ async fn list(
         ),
         None => None,
     };
-    if let (Some(from), Some(to)) = (filter.from, filter.to) {
-        if from >= to {
-            return Err(ApiError::field("to", "must be after from"));
-        }
+    if let (Some(from), Some(to)) = (filter.from, filter.to)
+        && from >= to
+    {
+        return Err(ApiError::field("to", "must be after from"));
     }
     let visits = sqlx::query_as::<_, Visit>(&format!(
         "select {COLUMNS} from visits
