@@ -204,24 +204,31 @@ pub(crate) enum Command {
     },
 }
 
+/// An account as `homecare users create` takes it.
+#[derive(clap::Args)]
+pub(crate) struct NewAccount {
+    #[arg(long)]
+    pub(crate) email: String,
+    /// admin, coordinator, billing or caregiver.
+    #[arg(long)]
+    pub(crate) role: String,
+    /// Required for the caregiver role: the caregiver the account stands for.
+    #[arg(long)]
+    pub(crate) caregiver_id: Option<Uuid>,
+    /// The name shown in the console (default: the address's name part).
+    #[arg(long)]
+    pub(crate) display_name: Option<String>,
+    #[arg(long)]
+    pub(crate) password_file: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 pub(crate) enum UsersCommand {
     /// Create an account. The password is the first line of --password-file,
     /// or one is generated and printed once.
     Create {
-        #[arg(long)]
-        email: String,
-        /// admin, coordinator, billing or caregiver.
-        #[arg(long)]
-        role: String,
-        /// Required for the caregiver role: the caregiver the account stands for.
-        #[arg(long)]
-        caregiver_id: Option<Uuid>,
-        /// The name shown in the console (default: the address's name part).
-        #[arg(long)]
-        display_name: Option<String>,
-        #[arg(long)]
-        password_file: Option<PathBuf>,
+        #[command(flatten)]
+        account: NewAccount,
         /// Succeed without a change when the address already has an account
         /// (set-up scripts run it every time).
         #[arg(long)]

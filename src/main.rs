@@ -13,7 +13,8 @@ use uuid::Uuid;
 mod commands;
 
 use commands::{
-    AuditCommand, BillingCommand, Cli, Command, HistoryCommand, PlanCommand, UsersCommand,
+    AuditCommand, BillingCommand, Cli, Command, HistoryCommand, NewAccount, PlanCommand,
+    UsersCommand,
 };
 
 fn init_tracing(format: &str) {
@@ -177,28 +178,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Users {
             command:
                 UsersCommand::Create {
-                    email,
-                    role,
-                    caregiver_id,
-                    display_name,
-                    password_file,
+                    account,
                     if_missing,
                     settings,
                 },
-        } => {
-            create_user(
-                NewAccount {
-                    email,
-                    role,
-                    caregiver_id,
-                    display_name,
-                    password_file,
-                },
-                if_missing,
-                &settings,
-            )
-            .await
-        }
+        } => create_user(account, if_missing, &settings).await,
         Command::Billing {
             command:
                 BillingCommand::Export837p {
@@ -320,14 +304,6 @@ fn token(
     )?;
     println!("{token}");
     Ok(())
-}
-
-struct NewAccount {
-    email: String,
-    role: String,
-    caregiver_id: Option<Uuid>,
-    display_name: Option<String>,
-    password_file: Option<PathBuf>,
 }
 
 async fn create_user(

@@ -84,6 +84,18 @@ async fn status_with(app: &TestApp, token: &str, path: &str) -> StatusCode {
         .status()
 }
 
+/// Neither the session's access token nor its refresh cookie works any more.
+async fn assert_signed_out(app: &TestApp, session: &SignedIn) {
+    assert_eq!(
+        status_with(app, &session.access, "/v1/visits").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        refresh(app, &session.cookie).await.err().unwrap().0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 async fn create_user(app: &TestApp, email: &str, role: &str, caregiver: Option<&str>) -> Value {
     let (status, body) = app
         .post(
@@ -221,14 +233,7 @@ async fn a_person_signs_in_refreshes_once_per_cookie_and_signs_out(db: PgPool) {
             .unwrap()
             .contains("already used")
     );
-    assert_eq!(
-        status_with(&app, &second.access, "/v1/visits").await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        refresh(&app, &second.cookie).await.err().unwrap().0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_signed_out(&app, &second).await;
 
     // Logout ends the session: its access token and cookie are refused.
     let third = login(&app, "dana@agency.example", PASSWORD).await.unwrap();
@@ -245,14 +250,7 @@ async fn a_person_signs_in_refreshes_once_per_cookie_and_signs_out(db: PgPool) {
             .unwrap()
             .contains("Max-Age=0")
     );
-    assert_eq!(
-        status_with(&app, &third.access, "/v1/visits").await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        refresh(&app, &third.cookie).await.err().unwrap().0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_signed_out(&app, &third).await;
 
     // Deactivation ends sessions at once and refuses sign-in.
     let fourth = login(&app, "dana@agency.example", PASSWORD).await.unwrap();

@@ -15,6 +15,7 @@ import { EventFeed, type FeedState, type Frame } from "./events";
 import { CallOut } from "./CallOut";
 import { Holds } from "./Holds";
 import { Users } from "./Users";
+import { clock } from "./time";
 import { VisitPanel } from "./VisitPanel";
 
 const ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "Europe/London"];
@@ -25,9 +26,6 @@ function today(timeZone: string): string {
   );
 }
 
-function clock(at: number, timeZone: string): string {
-  return new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit" }).format(at);
-}
 
 type View = "board" | "holds" | "users";
 const PAGES: [View, string, string][] = [

@@ -1,26 +1,7 @@
 import { useMemo, useState, type FormEvent } from "react";
 import { api, ApiProblem, type Schemas } from "./api";
-
-function localInput(at: number, timeZone: string): string {
-  const p = Object.fromEntries(
-    new Intl.DateTimeFormat("en-CA", {
-      timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
-    })
-      .formatToParts(at)
-      .map((x) => [x.type, x.value]),
-  );
-  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
-}
-
-/** A wall-clock `YYYY-MM-DDTHH:MM` in `timeZone` as an instant. */
-export function instantOf(local: string, timeZone: string): string {
-  const [d, t] = local.split("T");
-  const [y, m, day] = d.split("-").map(Number);
-  const [h, min] = t.split(":").map(Number);
-  const wall = Date.UTC(y, m - 1, day, h, min);
-  const shown = Date.parse(localInput(wall, timeZone) + ":00Z");
-  return new Date(wall - (shown - wall)).toISOString();
-}
+import { Field } from "./Field";
+import { instantOf, localInput } from "./time";
 
 /**
  * Records a caregiver's call-out: the platform moves each affected visit to
@@ -59,14 +40,6 @@ export function CallOut(props: { caregiverId: string; name: string; timeZone: st
     }
   }
 
-  const field = (name: string) => {
-    const message = problem?.fieldError(name);
-    return message ? (
-      <span className="field-error" id={`callout-${name}-error`}>
-        {message}
-      </span>
-    ) : null;
-  };
   return (
     <aside className="panel" aria-label="Call-out">
       <div className="panel-head">
@@ -84,15 +57,15 @@ export function CallOut(props: { caregiverId: string; name: string; timeZone: st
         <p role="status">{answer}</p>
       ) : (
         <form className="action" onSubmit={submit}>
-          <label htmlFor="callout-start">From</label>
-          <input id="callout-start" type="datetime-local" value={start} onChange={(e) => setStart(e.target.value)} />
-          {field("start")}
-          <label htmlFor="callout-end">Until</label>
-          <input id="callout-end" type="datetime-local" value={end} onChange={(e) => setEnd(e.target.value)} />
-          {field("end")}
-          <label htmlFor="callout-reason">Reason</label>
-          <input id="callout-reason" value={reason} onChange={(e) => setReason(e.target.value)} />
-          {field("reason")}
+          <Field id="callout-start" name="start" label="From" problem={problem}>
+            <input type="datetime-local" value={start} onChange={(e) => setStart(e.target.value)} />
+          </Field>
+          <Field id="callout-end" name="end" label="Until" problem={problem}>
+            <input type="datetime-local" value={end} onChange={(e) => setEnd(e.target.value)} />
+          </Field>
+          <Field id="callout-reason" name="reason" label="Reason" problem={problem}>
+            <input value={reason} onChange={(e) => setReason(e.target.value)} />
+          </Field>
           <button type="submit">Record the call-out</button>
         </form>
       )}

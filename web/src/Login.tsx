@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { ApiProblem, login, type User } from "./api";
+import { Field } from "./Field";
 
 /** The sign-in page: the API's field errors beside the fields, its refusals above. */
 export function Login({ onSignedIn }: { onSignedIn: (user: User) => void }) {
@@ -22,9 +23,7 @@ export function Login({ onSignedIn }: { onSignedIn: (user: User) => void }) {
     }
   }
 
-  const emailError = problem?.fieldError("email");
-  const passwordError = problem?.fieldError("password");
-  const general = problem && !emailError && !passwordError ? problem.detail : null;
+  const general = problem && !problem.errors.length ? problem.detail : null;
   return (
     <main className="centered">
       <form className="login" onSubmit={submit} noValidate aria-labelledby="login-title">
@@ -34,36 +33,17 @@ export function Login({ onSignedIn }: { onSignedIn: (user: User) => void }) {
             {general}
           </p>
         )}
-        <label htmlFor="email">E-mail address</label>
-        <input
-          id="email"
-          type="email"
-          autoComplete="username"
-          value={email}
-          onChange={(e) => setEmail(e.target.value)}
-          aria-invalid={Boolean(emailError)}
-          aria-describedby={emailError ? "email-error" : undefined}
-        />
-        {emailError && (
-          <span id="email-error" className="field-error">
-            {emailError}
-          </span>
-        )}
-        <label htmlFor="password">Password</label>
-        <input
-          id="password"
-          type="password"
-          autoComplete="current-password"
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-          aria-invalid={Boolean(passwordError)}
-          aria-describedby={passwordError ? "password-error" : undefined}
-        />
-        {passwordError && (
-          <span id="password-error" className="field-error">
-            {passwordError}
-          </span>
-        )}
+        <Field id="email" name="email" label="E-mail address" problem={problem}>
+          <input type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} />
+        </Field>
+        <Field id="password" name="password" label="Password" problem={problem}>
+          <input
+            type="password"
+            autoComplete="current-password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
+        </Field>
         <button type="submit" disabled={busy}>
           {busy ? "Signing in…" : "Sign in"}
         </button>

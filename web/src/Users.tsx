@@ -1,5 +1,6 @@
-import { useCallback, useEffect, useState, type ChangeEvent, type FormEvent, type ReactNode } from "react";
+import { useCallback, useEffect, useState, type ChangeEvent, type FormEvent, type ReactElement } from "react";
 import { all, api, ApiProblem, type Caregiver, type User } from "./api";
+import { Field } from "./Field";
 import { roleValues } from "./generated/api";
 
 /** Accounts (admins): who may sign in, with which role; deactivation ends sessions at once. */
@@ -46,26 +47,15 @@ export function Users({ caregivers, me }: { caregivers: Caregiver[]; me: User })
     }
   }
 
-  const field = (name: keyof typeof form, label: string, input: ReactNode) => {
-    const message = problem?.fieldError(name);
-    return (
-      <>
-        <label htmlFor={`user-${name}`}>{label}</label>
-        {input}
-        {message && (
-          <span className="field-error" id={`user-${name}-error`}>
-            {message}
-          </span>
-        )}
-      </>
-    );
-  };
   const bind = (name: keyof typeof form) => ({
-    id: `user-${name}`,
     value: form[name],
     onChange: (e: ChangeEvent<HTMLInputElement | HTMLSelectElement>) => setForm({ ...form, [name]: e.target.value }),
-    "aria-describedby": problem?.fieldError(name) ? `user-${name}-error` : undefined,
   });
+  const field = (name: keyof typeof form, label: string, input: ReactElement<Record<string, unknown>>) => (
+    <Field id={`user-${name}`} name={name} label={label} problem={problem}>
+      {input}
+    </Field>
+  );
 
   return (
     <main className="users" aria-label="Users">

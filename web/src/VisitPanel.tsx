@@ -1,5 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { api, ApiProblem, type Schemas } from "./api";
+import { Field } from "./Field";
+import { instantOf, localInput } from "./time";
 
 type Detail = Schemas["VisitDetail"];
 type Candidates = Schemas["CandidatesView"];
@@ -12,23 +14,6 @@ function when(at: string, timeZone: string): string {
     hour: "2-digit",
     minute: "2-digit",
   }).format(Date.parse(at));
-}
-
-function localInput(at: string, timeZone: string): string {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-CA", {
-      timeZone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-    })
-      .formatToParts(Date.parse(at))
-      .map((p) => [p.type, p.value]),
-  );
-  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
 }
 
 /** A visit's side panel: details, timeline, candidates and what a coordinator can do. */
@@ -56,8 +41,8 @@ export function VisitPanel(props: {
     ]);
     setDetail(visit);
     setTimeline(events);
-    setStart((s) => s || localInput(visit.scheduled_start, timeZone));
-    setEnd((e) => e || localInput(visit.scheduled_end, timeZone));
+    setStart((s) => s || localInput(Date.parse(visit.scheduled_start), timeZone));
+    setEnd((e) => e || localInput(Date.parse(visit.scheduled_end), timeZone));
     if (["scheduled", "unfilled", "assigned"].includes(visit.status)) {
       setCandidates(await api<Candidates>("GET", `/visits/${visitId}/candidates`));
     } else {
@@ -82,21 +67,10 @@ export function VisitPanel(props: {
     }
   }
 
-  function toInstant(local: string): string {
-    // The inputs are wall-clock times in the board's zone.
-    const [d, t] = local.split("T");
-    const [y, m, day] = d.split("-").map(Number);
-    const [h, min] = t.split(":").map(Number);
-    const wall = Date.UTC(y, m - 1, day, h, min);
-    const probe = new Date(wall);
-    const shown = Date.parse(localInput(probe.toISOString(), timeZone) + ":00Z");
-    return new Date(wall - (shown - wall)).toISOString();
-  }
-
   const reschedule = (event: FormEvent) => {
     event.preventDefault();
     void act(() =>
-      api("POST", `/visits/${visitId}/reschedule`, { scheduled_start: toInstant(start), scheduled_end: toInstant(end) }),
+      api("POST", `/visits/${visitId}/reschedule`, { scheduled_start: instantOf(start, timeZone), scheduled_end: instantOf(end, timeZone) }),
     );
   };
   const cancel = (event: FormEvent) => {
@@ -111,14 +85,6 @@ export function VisitPanel(props: {
       }),
     );
 
-  const fieldError = (field: string) => {
-    const message = problem?.fieldError(field);
-    return message ? (
-      <span className="field-error" id={`${field}-error`}>
-        {message}
-      </span>
-    ) : null;
-  };
   const temporal = `${location.protocol}//${location.hostname}:8233/namespaces/default/workflows/${detail?.workflow.workflow_id ?? ""}`;
 
   return (
@@ -166,14 +132,9 @@ export function VisitPanel(props: {
           {candidates && (
             <>
               <h3>Candidates</h3>
-              <label htmlFor="override_reason">Weekly-cap override reason (if needed)</label>
-              <input
-                id="override_reason"
-                value={overrideReason}
-                onChange={(e) => setOverrideReason(e.target.value)}
-                aria-describedby={problem?.fieldError("override_reason") ? "override_reason-error" : undefined}
-              />
-              {fieldError("override_reason")}
+              <Field id="override_reason" name="override_reason" label="Weekly-cap override reason (if needed)" problem={problem}>
+                <input value={overrideReason} onChange={(e) => setOverrideReason(e.target.value)} />
+              </Field>
               <ul className="candidates">
                 {candidates.eligible.map((c) => (
                   <li key={c.caregiver_id}>
@@ -208,19 +169,19 @@ export function VisitPanel(props: {
             <>
               <form onSubmit={reschedule} className="action">
                 <h3>Reschedule</h3>
-                <label htmlFor="scheduled_start">Start</label>
-                <input id="scheduled_start" type="datetime-local" value={start} onChange={(e) => setStart(e.target.value)} />
-                {fieldError("scheduled_start")}
-                <label htmlFor="scheduled_end">End</label>
-                <input id="scheduled_end" type="datetime-local" value={end} onChange={(e) => setEnd(e.target.value)} />
-                {fieldError("scheduled_end")}
+                <Field id="scheduled_start" name="scheduled_start" label="Start" problem={problem}>
+                  <input type="datetime-local" value={start} onChange={(e) => setStart(e.target.value)} />
+                </Field>
+                <Field id="scheduled_end" name="scheduled_end" label="End" problem={problem}>
+                  <input type="datetime-local" value={end} onChange={(e) => setEnd(e.target.value)} />
+                </Field>
                 <button type="submit">Reschedule</button>
               </form>
               <form onSubmit={cancel} className="action">
                 <h3>Cancel</h3>
-                <label htmlFor="reason">Reason</label>
-                <input id="reason" value={cancelReason} onChange={(e) => setCancelReason(e.target.value)} />
-                {fieldError("reason")}
+                <Field id="reason" name="reason" label="Reason" problem={problem}>
+                  <input value={cancelReason} onChange={(e) => setCancelReason(e.target.value)} />
+                </Field>
                 <button type="submit">Cancel the visit</button>
               </form>
             </>

@@ -192,38 +192,4 @@ export function counts(visits: Iterable<BoardVisit>, now: number, lateMinutes: n
   return total;
 }
 
-/** The UTC offset (ms) of `timeZone` at instant `at`. */
-function offset(at: number, timeZone: string): number {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-US", {
-      timeZone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-    })
-      .formatToParts(at)
-      .map((p) => [p.type, p.value]),
-  );
-  const local = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second);
-  return local - Math.floor(at / 1000) * 1000;
-}
-
-/** The instant local midnight of `date` (YYYY-MM-DD) begins in `timeZone`. */
-export function localMidnight(date: string, timeZone: string): number {
-  const [y, m, d] = date.split("-").map(Number);
-  const wall = Date.UTC(y, m - 1, d);
-  let guess = wall - offset(wall, timeZone);
-  guess = wall - offset(guess, timeZone);
-  return guess;
-}
-
-/** The day's window: local midnight to the next local midnight (23 or 25 hours across a change). */
-export function dayWindow(date: string, timeZone: string): { from: number; to: number } {
-  const [y, m, d] = date.split("-").map(Number);
-  const next = new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
-  return { from: localMidnight(date, timeZone), to: localMidnight(next, timeZone) };
-}
+export { dayWindow } from "./time";

@@ -320,15 +320,7 @@ pub async fn revoke_all(
     user_id: Uuid,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update sessions set revoked_at = now(), revoked_reason = $2
-         where user_id = $1 and revoked_at is null",
-    )
-    .bind(user_id)
-    .bind(reason)
-    .execute(conn)
-    .await
-    .map(|_| ())
+    revoke_where(conn, "user_id", user_id, reason).await
 }
 
 async fn revoke(
@@ -336,11 +328,21 @@ async fn revoke(
     session_id: Uuid,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    revoke_where(conn, "id", session_id, reason).await
+}
+
+/// Revokes the open sessions whose `column` (`id` or `user_id`) is `id`.
+async fn revoke_where(
+    conn: &mut PgConnection,
+    column: &'static str,
+    id: Uuid,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
         "update sessions set revoked_at = now(), revoked_reason = $2
-         where id = $1 and revoked_at is null",
-    )
-    .bind(session_id)
+         where {column} = $1 and revoked_at is null"
+    ))
+    .bind(id)
     .bind(reason)
     .execute(conn)
     .await
