@@ -1,6 +1,6 @@
 import { useMemo, useState, type FormEvent } from "react";
 import { api, ApiProblem, type Schemas } from "./api";
-import { Field } from "./Field";
+import { Field, Panel } from "./Field";
 import { instantOf, localInput } from "./time";
 
 /**
@@ -41,18 +41,7 @@ export function CallOut(props: { caregiverId: string; name: string; timeZone: st
   }
 
   return (
-    <aside className="panel" aria-label="Call-out">
-      <div className="panel-head">
-        <h2>{name} calls out</h2>
-        <button type="button" onClick={onClose} aria-label="Close the call-out panel">
-          ×
-        </button>
-      </div>
-      {problem && !problem.errors.length && (
-        <p role="alert" className="problem">
-          {problem.detail}
-        </p>
-      )}
+    <Panel label="Call-out" title={`${name} calls out`} problem={problem} onClose={onClose}>
       {answer ? (
         <p role="status">{answer}</p>
       ) : (
@@ -69,6 +58,6 @@ export function CallOut(props: { caregiverId: string; name: string; timeZone: st
           <button type="submit">Record the call-out</button>
         </form>
       )}
-    </aside>
+    </Panel>
   );
 }

@@ -1,4 +1,4 @@
-import type { ReactElement } from "react";
+import type { ReactElement, ReactNode } from "react";
 import { cloneElement } from "react";
 import type { ApiProblem } from "./api";
 
@@ -24,5 +24,32 @@ export function Field(props: { id: string; name: string; label: string; problem:
         </span>
       )}
     </>
+  );
+}
+
+/** A refusal that is not about one field (those appear beside their fields). */
+export function ProblemAlert({ problem }: { problem: ApiProblem | null }) {
+  if (!problem || problem.errors.length) return null;
+  return (
+    <p role="alert" className="problem">
+      {problem.detail}
+    </p>
+  );
+}
+
+/** A side panel: its title, a close button named for it, and a refusal if any. */
+export function Panel(props: { label: string; title: string; problem: ApiProblem | null; onClose: () => void; children: ReactNode }) {
+  const { label, title, problem, onClose, children } = props;
+  return (
+    <aside className="panel" aria-label={label}>
+      <div className="panel-head">
+        <h2>{title}</h2>
+        <button type="button" onClick={onClose} aria-label={`Close the ${label.toLowerCase()} panel`}>
+          ×
+        </button>
+      </div>
+      <ProblemAlert problem={problem} />
+      {children}
+    </aside>
   );
 }

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { all, api, ApiProblem, type Schemas } from "./api";
 import type { Frame } from "./events";
+import { ProblemAlert } from "./Field";
 import { resolutionCodeValues } from "./generated/api";
 
 type Held = Schemas["HeldVisit"];
@@ -99,11 +100,7 @@ function Resolve({ visitId, exception }: { visitId: string; exception: Held["exc
       <p>
         <strong>{exception.code.replace(/_/g, " ")}</strong> {describe(exception.detail as Record<string, unknown>)}
       </p>
-      {problem && !problem.errors.length && (
-        <p role="alert" className="problem">
-          {problem.detail}
-        </p>
-      )}
+      <ProblemAlert problem={problem} />
       <label htmlFor={`code-${id}`}>Resolution</label>
       <select id={`code-${id}`} value={code} onChange={(e) => setCode(e.target.value)} aria-describedby={codeError ? `code-${id}-error` : undefined}>
         {resolutionCodeValues.map((value) => (

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { ApiProblem, login, type User } from "./api";
-import { Field } from "./Field";
+import { Field, ProblemAlert } from "./Field";
 
 /** The sign-in page: the API's field errors beside the fields, its refusals above. */
 export function Login({ onSignedIn }: { onSignedIn: (user: User) => void }) {
@@ -23,16 +23,11 @@ export function Login({ onSignedIn }: { onSignedIn: (user: User) => void }) {
     }
   }
 
-  const general = problem && !problem.errors.length ? problem.detail : null;
   return (
     <main className="centered">
       <form className="login" onSubmit={submit} noValidate aria-labelledby="login-title">
         <h1 id="login-title">Sign in to homecare</h1>
-        {general && (
-          <p role="alert" className="problem">
-            {general}
-          </p>
-        )}
+        <ProblemAlert problem={problem} />
         <Field id="email" name="email" label="E-mail address" problem={problem}>
           <input type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} />
         </Field>

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type ChangeEvent, type FormEvent, type ReactElement } from "react";
 import { all, api, ApiProblem, type Caregiver, type User } from "./api";
-import { Field } from "./Field";
+import { Field, ProblemAlert } from "./Field";
 import { roleValues } from "./generated/api";
 
 /** Accounts (admins): who may sign in, with which role; deactivation ends sessions at once. */
@@ -60,11 +60,7 @@ export function Users({ caregivers, me }: { caregivers: Caregiver[]; me: User })
   return (
     <main className="users" aria-label="Users">
       <h2>Users</h2>
-      {problem && !problem.errors.length && (
-        <p role="alert" className="problem">
-          {problem.detail}
-        </p>
-      )}
+      <ProblemAlert problem={problem} />
       <table>
         <thead>
           <tr>

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { api, ApiProblem, type Schemas } from "./api";
-import { Field } from "./Field";
+import { Field, Panel } from "./Field";
 import { instantOf, localInput } from "./time";
 
 type Detail = Schemas["VisitDetail"];
@@ -88,18 +88,7 @@ export function VisitPanel(props: {
   const temporal = `${location.protocol}//${location.hostname}:8233/namespaces/default/workflows/${detail?.workflow.workflow_id ?? ""}`;
 
   return (
-    <aside className="panel" aria-label="Visit">
-      <div className="panel-head">
-        <h2>{detail ? (clients.get(detail.client_id) ?? "Visit") : "Visit"}</h2>
-        <button type="button" onClick={onClose} aria-label="Close the visit panel">
-          ×
-        </button>
-      </div>
-      {problem && !problem.errors.length && (
-        <p role="alert" className="problem">
-          {problem.detail}
-        </p>
-      )}
+    <Panel label="Visit" title={detail ? (clients.get(detail.client_id) ?? "Visit") : "Visit"} problem={problem} onClose={onClose}>
       {detail && (
         <>
           <dl className="facts">
@@ -188,6 +177,6 @@ export function VisitPanel(props: {
           )}
         </>
       )}
-    </aside>
+    </Panel>
   );
 }
