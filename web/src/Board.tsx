@@ -12,8 +12,10 @@ import {
   type BoardVisit,
 } from "./board";
 import { EventFeed, type FeedState, type Frame } from "./events";
+import { Billing } from "./Billing";
 import { CallOut } from "./CallOut";
 import { Holds } from "./Holds";
+import { PlanDay } from "./PlanDay";
 import { Users } from "./Users";
 import { clock } from "./time";
 import { VisitPanel } from "./VisitPanel";
@@ -27,16 +29,24 @@ function today(timeZone: string): string {
 }
 
 
-type View = "board" | "holds" | "users";
+type View = "board" | "holds" | "billing" | "users";
 const PAGES: [View, string, string][] = [
   ["board", "Day board", "/"],
   ["holds", "EVV holds", "/holds"],
+  ["billing", "Billing", "/billing"],
   ["users", "Users", "/users"],
 ];
 
+/** Who sees a page: users are the admins' page, billing is not the coordinators'. */
+function mayView(view: View, user: User): boolean {
+  if (view === "users") return user.role === "admin";
+  if (view === "billing") return user.role === "admin" || user.role === "billing";
+  return true;
+}
+
 function viewOf(path: string, user: User): View {
   const found = PAGES.find(([, , p]) => p === path)?.[0] ?? "board";
-  return found === "users" && user.role !== "admin" ? "board" : found;
+  return mayView(found, user) ? found : "board";
 }
 
 const FEED_LABELS: Record<FeedState, string> = {
@@ -47,15 +57,21 @@ const FEED_LABELS: Record<FeedState, string> = {
 
 /** The home page: one lane per caregiver, the day's visits live from `/v1/events`. */
 export function Board({ user }: { user: User }) {
+  // `?day=YYYY-MM-DD&zone=...` opens a given day (a link, the board bench).
+  const query = new URLSearchParams(location.search);
   const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const [timeZone, setTimeZone] = useState(ZONES.includes(browserZone) ? browserZone : "America/Chicago");
-  const [date, setDate] = useState(() => today(timeZone));
+  const asked = query.get("zone");
+  const [timeZone, setTimeZone] = useState(
+    asked && ZONES.includes(asked) ? asked : ZONES.includes(browserZone) ? browserZone : "America/Chicago",
+  );
+  const [date, setDate] = useState(() => (/^\d{4}-\d{2}-\d{2}$/.test(query.get("day") ?? "") ? query.get("day")! : today(timeZone)));
   const [caregivers, setCaregivers] = useState<Caregiver[]>([]);
   const [clients, setClients] = useState<Map<string, string>>(new Map());
   const [lateMinutes, setLateMinutes] = useState(10);
   const [feedState, setFeedState] = useState<FeedState>("connecting");
   const [selected, setSelected] = useState<string | null>(null);
   const [callingOut, setCallingOut] = useState<string | null>(null);
+  const [planning, setPlanning] = useState(false);
   const [view, setView] = useState<View>(() => viewOf(location.pathname, user));
   const [lastFrame, setLastFrame] = useState<Frame | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -132,6 +148,7 @@ export function Board({ user }: { user: User }) {
         loaded.current = true;
         for (const frame of queued.current.splice(0)) apply(frame);
         redraw();
+        readyPending.current = true;
       })
       .catch((error) => !cancelled && setLoadError(String(error.message ?? error)));
     return () => {
@@ -144,6 +161,15 @@ export function Board({ user }: { user: User }) {
     const timer = setInterval(() => setNow(Date.now()), 30_000);
     return () => clearInterval(timer);
   }, []);
+
+  // When the day's blocks are first on the page (browser traces, the board bench).
+  const readyPending = useRef(false);
+  useEffect(() => {
+    if (readyPending.current) {
+      readyPending.current = false;
+      performance.mark("board-ready");
+    }
+  });
 
   // How long a frame took to reach the page, for browser traces.
   useEffect(() => {
@@ -196,7 +222,7 @@ export function Board({ user }: { user: User }) {
       <header className="topbar">
         <h1>homecare</h1>
         <nav aria-label="Pages" className="pages">
-          {PAGES.filter(([key]) => key !== "users" || user.role === "admin").map(([key, label, path]) => (
+          {PAGES.filter(([key]) => mayView(key, user)).map(([key, label, path]) => (
             <a
               key={key}
               href={path}
@@ -223,6 +249,11 @@ export function Board({ user }: { user: User }) {
               ))}
             </select>
           </label>
+          {user.role !== "billing" && (
+            <button type="button" onClick={() => setPlanning(true)}>
+              Plan the day
+            </button>
+          )}
           <span role="status" className={`feed feed-${feedState}`} data-testid="feed-state">
             {FEED_LABELS[feedState]}
           </span>
@@ -257,6 +288,7 @@ export function Board({ user }: { user: User }) {
         </p>
       )}
       {view === "users" && <Users caregivers={caregivers} me={user} />}
+      {view === "billing" && <Billing clients={clients} />}
       {view === "holds" && <Holds clients={clients} names={names} timeZone={timeZone} lastFrame={lastFrame} />}
       <main className="board" aria-label="Day board" hidden={view !== "board"}>
         <div className="axis" aria-hidden="true">
@@ -317,6 +349,9 @@ export function Board({ user }: { user: User }) {
           ))}
         </ul>
       </main>
+      {planning && (
+        <PlanDay date={date} timeZone={timeZone} lastFrame={lastFrame} onClose={() => setPlanning(false)} />
+      )}
       {callingOut && (
         <CallOut
           key={callingOut}

@@ -218,6 +218,16 @@ await page.getByRole("button", { name: "Close the visit panel" }).click();
 await axe(page, "board");
 await shot(page, "board");
 
+// Plan the day: the optimizer runs, its figures appear when it is done.
+await page.getByRole("button", { name: "Plan the day" }).click();
+await page.getByLabel("Search for (seconds)", { exact: true }).fill("2");
+await page.getByRole("complementary", { name: "Plan" }).getByRole("button", { name: "Plan the day" }).click();
+await page.getByTestId("plan-figures").waitFor({ timeout: 60_000 });
+console.log(`plan: ${(await page.getByTestId("plan-figures").innerText()).replace(/\s+/g, " ")}`);
+await axe(page, "plan the day");
+await shot(page, "plan");
+await page.getByRole("button", { name: "Close the plan panel" }).click();
+
 const measures = await page.evaluate(() =>
   performance.getEntriesByName("event-to-render").map((m) => m.duration),
 );

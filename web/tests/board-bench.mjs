@@ -1,0 +1,99 @@
+// The day board under load, in Chromium (production build): how long the
+// first render of a full day takes, and how long each live frame takes to
+// reach the page while visits are rescheduled at a steady rate through the
+// API. Run against a running platform with data (docs/benchmarks.md):
+//   HOMECARE_URL, HOMECARE_TOKEN (admin JWT), CONSOLE_EMAIL, CONSOLE_PASSWORD,
+//   DAY (YYYY-MM-DD), ZONE (default America/Chicago), RATE (events/s, 50),
+//   LIVE_SECONDS (20), CHROMIUM, SCREENSHOT (a PNG path, optional)
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+
+const base = process.env.HOMECARE_URL;
+const token = process.env.HOMECARE_TOKEN;
+const day = process.env.DAY;
+const zone = process.env.ZONE ?? "America/Chicago";
+const rate = Number(process.env.RATE ?? 50);
+const seconds = Number(process.env.LIVE_SECONDS ?? 20);
+assert(base && token && day && process.env.CONSOLE_EMAIL && process.env.CONSOLE_PASSWORD, "see the header for the environment");
+
+async function call(method, path, body) {
+  const response = await fetch(`${base}/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json().catch(() => null) };
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, timezoneId: zone });
+const page = await context.newPage();
+await page.goto(`${base}/`);
+await page.getByLabel("E-mail address", { exact: true }).fill(process.env.CONSOLE_EMAIL);
+await page.getByLabel("Password", { exact: true }).fill(process.env.CONSOLE_PASSWORD);
+await page.getByRole("button", { name: "Sign in" }).click();
+await page.getByTestId("feed-state").filter({ hasText: "Live" }).waitFor();
+
+// First render: a fresh load of the day (the session comes back from the
+// refresh cookie), from navigation start to the mark the board sets once the
+// day's blocks are committed.
+const renders = [];
+for (let run = 0; run < 3; run++) {
+  await page.goto(`${base}/?day=${day}&zone=${encodeURIComponent(zone)}`);
+  await page.waitForFunction(() => performance.getEntriesByName("board-ready").length > 0, null, { timeout: 60_000 });
+  const ready = await page.evaluate(() => performance.getEntriesByName("board-ready")[0].startTime);
+  const blocks = await page.locator("[data-visit]").count();
+  const lanes = await page.locator("li.lane").count();
+  renders.push(ready);
+  console.log(`first render ${run + 1}: ${ready.toFixed(0)} ms, ${blocks} blocks in ${lanes} lanes`);
+}
+await page.getByTestId("feed-state").filter({ hasText: "Live" }).waitFor();
+if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
+
+// Live: reschedule the day's assigned visits by a minute, back and forth, at
+// `rate` per second; every change is a frame the page must show.
+const from = new Date(`${day}T00:00:00Z`).getTime() - 14 * 3600_000;
+const to = from + 48 * 3600_000;
+const listed = await call("GET", `/visits?status=assigned&from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}&limit=1000`);
+const visits = listed.body.filter((v) => Date.parse(v.scheduled_start) > Date.now() + 3600_000);
+assert(visits.length > 0, "no assigned visits ahead on that day");
+await page.evaluate(() => performance.clearMeasures("event-to-render"));
+let sent = 0;
+let refused = 0;
+const started = Date.now();
+const inFlight = new Set();
+for (let n = 0; n < rate * seconds; n++) {
+  const due = started + (n * 1000) / rate;
+  const wait = due - Date.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  const visit = visits[n % visits.length];
+  const shift = (Math.floor(n / visits.length) % 2 === 0 ? 1 : -1) * 60_000;
+  const start = new Date(Date.parse(visit.scheduled_start) + shift);
+  const end = new Date(Date.parse(visit.scheduled_end) + shift);
+  visit.scheduled_start = start.toISOString();
+  visit.scheduled_end = end.toISOString();
+  const request = call("POST", `/visits/${visit.id}/reschedule`, {
+    scheduled_start: visit.scheduled_start,
+    scheduled_end: visit.scheduled_end,
+  }).then((answer) => {
+    if (answer.status === 200) sent += 1;
+    else refused += 1;
+  });
+  inFlight.add(request);
+  request.finally(() => inFlight.delete(request));
+}
+await Promise.all(inFlight);
+const elapsed = (Date.now() - started) / 1000;
+await new Promise((r) => setTimeout(r, 2000));
+const measures = (await page.evaluate(() => performance.getEntriesByName("event-to-render").map((m) => m.duration))).sort((a, b) => a - b);
+console.log(
+  `live: ${sent} reschedules accepted (${refused} refused) in ${elapsed.toFixed(1)} s = ${(sent / elapsed).toFixed(1)}/s; ` +
+    `${measures.length} frames shown; event-to-render p50 ${percentile(measures, 50).toFixed(1)} ms, ` +
+    `p95 ${percentile(measures, 95).toFixed(1)} ms, p99 ${percentile(measures, 99).toFixed(1)} ms, max ${measures.at(-1).toFixed(1)} ms`,
+);
+console.log(`first render: median ${[...renders].sort((a, b) => a - b)[1].toFixed(0)} ms of 3`);
+await browser.close();
