@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { all, api, logout, type Caregiver, type Client, type User, type Visit } from "./api";
 import {
   applyFrame,
@@ -9,6 +9,7 @@ import {
   lanes,
   position,
   STATE_LABELS,
+  type BoardState,
   type BoardVisit,
 } from "./board";
 import { EventFeed, type FeedState, type Frame } from "./events";
@@ -319,31 +320,18 @@ export function Board({ user }: { user: User }) {
               </div>
               <div className="track">
                 {nowLine !== null && <div className="now-line" style={{ left: `${nowLine}%` }} aria-hidden="true" />}
-                {lane.visits.map((visit) => {
-                  const state = displayState(visit, now, lateMinutes);
-                  const at = position(visit, window_.from, window_.to);
-                  const client = clients.get(visit.clientId) ?? "Client";
-                  // The button's name is its text (with the times for screen readers).
-                  const label = `${client} ${STATE_LABELS[state]}, ${clock(visit.start, timeZone)}–${clock(visit.end, timeZone)}`;
-                  return (
-                    <button
-                      type="button"
-                      key={visit.id}
-                      className={`block state-${state}`}
-                      style={{ left: `${at.left}%`, width: `${Math.max(at.width, 0.8)}%` }}
-                      onClick={() => setSelected(visit.id)}
-                      title={label}
-                      data-visit={visit.id}
-                      data-state={state}
-                    >
-                      <span className="block-client">{client}</span>{" "}
-                      <span className="block-state">{STATE_LABELS[state]}</span>
-                      <span className="visually-hidden">
-                        , {clock(visit.start, timeZone)}–{clock(visit.end, timeZone)}
-                      </span>
-                    </button>
-                  );
-                })}
+                {lane.visits.map((visit) => (
+                  <Block
+                    key={visit.id}
+                    visit={visit}
+                    state={displayState(visit, now, lateMinutes)}
+                    client={clients.get(visit.clientId) ?? "Client"}
+                    timeZone={timeZone}
+                    dayFrom={window_.from}
+                    dayTo={window_.to}
+                    onSelect={setSelected}
+                  />
+                ))}
               </div>
             </li>
           ))}
@@ -374,3 +362,36 @@ export function Board({ user }: { user: User }) {
     </div>
   );
 }
+
+/**
+ * One visit's block. A frame replaces only the visit it changes, so memo
+ * renders only that block again, not the whole day.
+ */
+const Block = memo(function Block(props: {
+  visit: BoardVisit;
+  state: BoardState;
+  client: string;
+  timeZone: string;
+  dayFrom: number;
+  dayTo: number;
+  onSelect: (id: string) => void;
+}) {
+  const { visit, state, client, timeZone, dayFrom, dayTo, onSelect } = props;
+  const at = position(visit, dayFrom, dayTo);
+  const times = `${clock(visit.start, timeZone)}–${clock(visit.end, timeZone)}`;
+  return (
+    <button
+      type="button"
+      className={`block state-${state}`}
+      style={{ left: `${at.left}%`, width: `${Math.max(at.width, 0.8)}%` }}
+      onClick={() => onSelect(visit.id)}
+      title={`${client} ${STATE_LABELS[state]}, ${times}`}
+      data-visit={visit.id}
+      data-state={state}
+    >
+      {/* The button's name is its text (with the times for screen readers). */}
+      <span className="block-client">{client}</span> <span className="block-state">{STATE_LABELS[state]}</span>
+      <span className="visually-hidden">, {times}</span>
+    </button>
+  );
+});

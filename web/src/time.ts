@@ -1,10 +1,13 @@
 // Wall-clock time in a named zone, with the browser's own Intl data: what a
 // coordinator reads and types is always the board's zone, not the browser's.
 
-/** The wall-clock fields of instant `at` in `timeZone`. */
-export function wallClock(at: number, timeZone: string): Record<string, string> {
-  return Object.fromEntries(
-    new Intl.DateTimeFormat("en-CA", {
+// Making a formatter costs far more than using one: one per zone, kept.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let found = formatters.get(timeZone);
+  if (!found) {
+    found = new Intl.DateTimeFormat("en-CA", {
       timeZone,
       hourCycle: "h23",
       year: "numeric",
@@ -13,7 +16,16 @@ export function wallClock(at: number, timeZone: string): Record<string, string> 
       hour: "2-digit",
       minute: "2-digit",
       second: "2-digit",
-    })
+    });
+    formatters.set(timeZone, found);
+  }
+  return found;
+}
+
+/** The wall-clock fields of instant `at` in `timeZone`. */
+export function wallClock(at: number, timeZone: string): Record<string, string> {
+  return Object.fromEntries(
+    formatter(timeZone)
       .formatToParts(at)
       .map((p) => [p.type, p.value]),
   );

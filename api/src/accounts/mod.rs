@@ -3,6 +3,7 @@
 //! bearer token), who-am-I, and the admins' `/v1/users`.
 
 pub mod passwords;
+mod revocation;
 pub mod sessions;
 pub mod users;
 

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::passwords;
-use super::sessions::revoke_all;
+use super::revocation::revoke_all;
 use crate::auth::{Principal, Role};
 use crate::clients::Page;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
