@@ -204,6 +204,7 @@ pub(super) async fn refresh(
     let token = refresh_cookie(&headers)
         .ok_or_else(|| signed_out("no session: sign in again (the refresh cookie is missing)"))?;
     let now = Utc::now();
+    let digest = passwords::digest(&token);
     let mut tx = state.db.begin().await?;
     let row: Option<RefreshRow> = sqlx::query_as(
         "select t.session_id, t.used_at, t.expires_at, s.revoked_at, s.expires_at, s.user_id
@@ -211,7 +212,7 @@ pub(super) async fn refresh(
              where t.digest = $1 and t.kind = 'refresh'
              for update of t, s",
     )
-    .bind(passwords::digest(&token))
+    .bind(&digest)
     .fetch_optional(&mut *tx)
     .await?;
     let Some((session_id, used_at, token_expires, revoked_at, session_expires_at, user_id)) = row
@@ -234,7 +235,7 @@ pub(super) async fn refresh(
         .filter(|user| user.active)
         .ok_or_else(|| signed_out("the account is deactivated"))?;
     sqlx::query("update session_tokens set used_at = $2 where digest = $1")
-        .bind(passwords::digest(&token))
+        .bind(&digest)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -377,7 +378,8 @@ fn clear_cookie() -> HeaderValue {
     )
 }
 
-/// A 401 that also clears the stale cookie.
+/// The 401 for a session that cannot be renewed (the cookie stays until it
+/// expires or a logout clears it; it is good for nothing).
 fn signed_out(detail: &str) -> ApiError {
     ApiError::Unauthorized(detail.to_owned())
 }

@@ -79,6 +79,18 @@ type UserRow = (
     DateTime<Utc>,
     DateTime<Utc>,
 );
+/// A row of [`COLUMNS`] followed by `password_hash`.
+type UserRowWithHash = (
+    Uuid,
+    String,
+    String,
+    String,
+    Option<Uuid>,
+    bool,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    String,
+);
 const COLUMNS: &str = "id, email, display_name, role, caregiver_id, active, created_at, updated_at";
 
 fn from_row(row: UserRow) -> Result<User, ApiError> {
@@ -100,16 +112,29 @@ pub(super) async fn find_by_email(
     db: &PgPool,
     email: &str,
 ) -> Result<Option<(User, String)>, ApiError> {
-    let row: Option<(Uuid, String)> =
-        sqlx::query_as("select id, password_hash from users where email = $1")
-            .bind(email)
-            .fetch_optional(db)
-            .await?;
-    let Some((id, hash)) = row else {
+    // One read: the account's columns and its hash.
+    let row: Option<UserRowWithHash> = sqlx::query_as(&format!(
+        "select {COLUMNS}, password_hash from users where email = $1"
+    ))
+    .bind(email)
+    .fetch_optional(db)
+    .await?;
+    let Some((id, email, display_name, role, caregiver_id, active, created_at, updated_at, hash)) =
+        row
+    else {
         return Ok(None);
     };
-    let mut conn = db.acquire().await?;
-    Ok(find(&mut conn, id).await?.map(|user| (user, hash)))
+    let user = from_row((
+        id,
+        email,
+        display_name,
+        role,
+        caregiver_id,
+        active,
+        created_at,
+        updated_at,
+    ))?;
+    Ok(Some((user, hash)))
 }
 
 /// Whether `email` (normalised) has an account.
