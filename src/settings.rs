@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use homecare_api::ApiConfig;
 use homecare_api::auth::AuthConfig;
+use homecare_api::client_address::TrustedProxies;
 use homecare_store::EventBusConfig;
 use homecare_store::codec::PayloadCrypto;
 use homecare_store::temporal::TemporalSettings;
@@ -106,6 +107,12 @@ pub struct Settings {
     /// The built web console (`./dev up` builds it with Vite), served at `/`.
     #[arg(long, env = "HOMECARE_CONSOLE_DIR", default_value = "web/dist")]
     pub console_dir: std::path::PathBuf,
+    /// Proxies in front of the API (HAProxy, the site's load balancer) whose
+    /// `X-Forwarded-For` names the client: comma-separated addresses or CIDR
+    /// blocks. Sign-in and bad-token throttles count per client address;
+    /// without this, behind a proxy every client counts as the proxy.
+    #[arg(long, env = "HOMECARE_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
 }
 
 /// Parses the payload keys without ever echoing them: clap's own error for a
@@ -278,6 +285,8 @@ impl Settings {
                 .filter(|o| !o.is_empty())
                 .collect(),
             console_dir: Some(self.console_dir.clone()),
+            trusted_proxies: TrustedProxies::parse(&self.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("HOMECARE_TRUSTED_PROXIES: {e}"))?,
         })
     }
 

@@ -12,6 +12,7 @@ mod calendar;
 mod care_plans;
 mod caregivers;
 mod claims;
+pub mod client_address;
 mod clients;
 mod codec;
 mod console;
@@ -121,8 +122,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The peer's address reaches handlers (sign-in throttles it).
-    let app = router(state).into_make_service_with_connect_info::<accounts::sessions::Peer>();
+    // The peer's address reaches handlers (sign-in and bad tokens are throttled by it).
+    let app = router(state).into_make_service_with_connect_info::<client_address::Peer>();
     match tls {
         Some(config) => {
             axum::serve(tls::TlsListener::new(listener, config)?, app)

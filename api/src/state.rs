@@ -28,6 +28,8 @@ pub struct ApiConfig {
     pub codec_cors_origins: Vec<String>,
     /// The built console (`web/dist`), served at `/`.
     pub console_dir: Option<std::path::PathBuf>,
+    /// Proxies whose `X-Forwarded-For` names the client's address.
+    pub trusted_proxies: crate::client_address::TrustedProxies,
 }
 
 #[derive(Clone)]

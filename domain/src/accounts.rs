@@ -115,6 +115,18 @@ pub const ADDRESS_THROTTLE: ThrottlePolicy = ThrottlePolicy {
     max_lock: Duration::hours(24),
 };
 
+/// Per address, for bearer tokens: 50 refused tokens (unknown, expired or
+/// badly signed) in a minute make the address's next unverified tokens
+/// answer 429 for a minute, then 2, 4... up to an hour. A valid token is
+/// never refused by it: an office shares its address with whoever probes
+/// from it, and a token cannot be guessed.
+pub const BEARER_THROTTLE: ThrottlePolicy = ThrottlePolicy {
+    limit: 50,
+    window: Duration::minutes(1),
+    lock: Duration::minutes(1),
+    max_lock: Duration::hours(1),
+};
+
 /// What is remembered about a key's failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttle {

@@ -1,14 +1,18 @@
 //! People sign in: accounts made by an admin (or `homecare users create`),
 //! Argon2id passwords, a short access token and a rotating refresh cookie,
-//! logout and deactivation that end sessions at once, and the lockout that
-//! stops password guessing per account and per address.
+//! logout and deactivation that end sessions at once, the lockout that stops
+//! password guessing per account and per address, and the back-off on bad
+//! bearer tokens per address (behind a trusted proxy, the forwarded one).
 
+use std::net::IpAddr;
 use std::process::Command;
 
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+
+use homecare_api::auth::Role;
 
 use crate::helpers::{TestApp, authenticated_client};
 
@@ -505,5 +509,87 @@ async fn the_cli_creates_accounts_and_set_up_runs_it_again_harmlessly(db: PgPool
         .await
         .unwrap();
     std::fs::remove_dir_all(dir).unwrap();
+    app.shutdown().await;
+}
+
+#[sqlx::test]
+async fn bad_tokens_back_off_per_address_and_only_a_trusted_proxy_names_the_address(db: PgPool) {
+    let app = TestApp::start_with(db, |settings| {
+        settings.trusted_proxies = "127.0.0.1".to_owned();
+    })
+    .await;
+    let limit = homecare_domain::accounts::BEARER_THROTTLE.limit;
+    let admin = app.token(Role::Admin, None);
+    // 127.0.0.2 is not a proxy: what it says in X-Forwarded-For is ignored.
+    let direct = reqwest::Client::builder()
+        .local_address(IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    // 127.0.0.1 is the trusted proxy: the address it forwards is the client's.
+    let proxy = reqwest::Client::new();
+    let get = |client: &reqwest::Client, token: &str, forwarded: &str| {
+        client
+            .get(format!("{}/v1/visits", app.base))
+            .bearer_auth(token)
+            .header("x-forwarded-for", forwarded)
+            .send()
+    };
+    for n in 1..limit {
+        let response = get(&direct, &format!("hc_at_guess{n}"), &format!("203.0.113.{n}"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "guess {n}");
+    }
+    // The limit-th bad token locks the address's unverified tokens out.
+    let response = get(&direct, "not.a.jwt", "203.0.113.99").await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: i64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((50..=60).contains(&retry_after), "{retry_after}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["type"],
+        "https://docs.homecare.dev/problems/too_many_attempts"
+    );
+    // A valid token from the same address is still served (an office shares
+    // its address with whoever is probing from it).
+    let response = get(&direct, &admin, "203.0.113.99").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // Through the proxy, another client is not locked; the locked one is.
+    let response = get(&proxy, "hc_at_other", "198.51.100.7").await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = get(&proxy, "hc_at_again", "198.51.100.7, 127.0.0.2").await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let keys: Vec<(String, i32, bool)> = sqlx::query_as(
+        "select key, failures, coalesce(locked_until > now(), false) from sign_in_throttle order by key",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        keys,
+        [
+            ("bearer:127.0.0.2".to_owned(), i32::try_from(limit).unwrap(), true),
+            ("bearer:198.51.100.7".to_owned(), 1, false),
+        ]
+    );
+    // Sign-in through the proxy: the session records the forwarded address.
+    create_user(&app, "dana@agency.example", "coordinator", None).await;
+    let response = proxy
+        .post(format!("{}/v1/auth/login", app.base))
+        .header("x-forwarded-for", "192.0.2.44")
+        .json(&json!({"email": "dana@agency.example", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let address: String = sqlx::query_scalar("select address from sessions")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(address, "192.0.2.44");
     app.shutdown().await;
 }

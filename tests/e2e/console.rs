@@ -27,11 +27,15 @@ async fn a_coordinator_signs_in_and_watches_the_day_change_live(db: PgPool) {
     );
     let dist = web.join("dist");
     let app = TestApp::start_with(db, |settings| settings.console_dir = dist).await;
-    for address in ["dana@agency.example", "lee@agency.example"] {
+    for (address, name, role) in [
+        ("dana@agency.example", "Dana Whitfield", "coordinator"),
+        ("lee@agency.example", "Lee Carter", "coordinator"),
+        ("ada@agency.example", "Ada Brooks", "admin"),
+    ] {
         let (status, body) = app
             .post(
                 "/v1/users",
-                json!({"email": address, "display_name": "Dana Whitfield", "role": "coordinator",
+                json!({"email": address, "display_name": name, "role": role,
                        "password": PASSWORD}),
             )
             .await;
@@ -54,6 +58,8 @@ async fn a_coordinator_signs_in_and_watches_the_day_change_live(db: PgPool) {
         "application/problem+json"
     );
     let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    // This run's pictures only (a failure's are named failure-N.png).
+    let _ = std::fs::remove_dir_all(&screenshots);
     // Asynchronously: the API under test runs on this test's runtime.
     let output = tokio::process::Command::new("node")
         .arg("tests/browser.mjs")
@@ -66,6 +72,7 @@ async fn a_coordinator_signs_in_and_watches_the_day_change_live(db: PgPool) {
         .env("CONSOLE_EMAIL", "dana@agency.example")
         .env("CONSOLE_PASSWORD", PASSWORD)
         .env("CONSOLE_LOCK_EMAIL", "lee@agency.example")
+        .env("CONSOLE_ADMIN_EMAIL", "ada@agency.example")
         .env("CHROMIUM", &chromium)
         .env("SCREENSHOTS", &screenshots)
         .output()

@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { all, api, ApiProblem, token, type Schemas } from "./api";
+import { all, api, attempt, ApiProblem, token, type Schemas } from "./api";
 import { Field, ProblemAlert } from "./Field";
 
 type Payer = Schemas["Payer"];
@@ -18,6 +18,7 @@ export function Billing({ clients }: { clients: Map<string, string> }) {
   const [claims, setClaims] = useState<Claim[]>([]);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [download, setDownload] = useState<string | null>(null);
+  const [formed, setFormed] = useState<string[]>([]);
   const [client, setClient] = useState("");
   const [authorizations, setAuthorizations] = useState<Authorization[]>([]);
 
@@ -31,25 +32,21 @@ export function Billing({ clients }: { clients: Map<string, string> }) {
   const period = `payer_id=${payer}&from=${from}&to=${to}`;
   async function show(event?: FormEvent) {
     event?.preventDefault();
-    setProblem(null);
-    try {
+    await attempt(setProblem, async () => {
       setLines(await all<InvoiceLine>(`/invoice-lines?${period}`));
       setClaims(await api<Claim[]>("GET", `/claims?${period}`));
-    } catch (error) {
-      if (error instanceof ApiProblem) setProblem(error);
-      else throw error;
-    }
+    });
   }
 
   async function formClaims() {
-    setProblem(null);
-    try {
-      await api("POST", "/claims", { payer_id: payer, from, to });
-      await show();
-    } catch (error) {
-      if (error instanceof ApiProblem) setProblem(error);
-      else throw error;
-    }
+    setFormed([]);
+    const result = await attempt(setProblem, () => api<Schemas["FormedClaims"]>("POST", "/claims", { payer_id: payer, from, to }));
+    if (!result) return;
+    setFormed([
+      result.claims.length ? `Formed ${result.claims.length} claim(s).` : "Nothing new to claim in the period.",
+      ...result.not_claimable.map((n) => `${clients.get(n.client_id) ?? n.client_id}: ${n.lines} line(s) not claimed, ${n.reason}.`),
+    ]);
+    await show();
   }
 
   async function export837p() {
@@ -110,9 +107,9 @@ export function Billing({ clients }: { clients: Map<string, string> }) {
               <td>{line.service_date}</td>
               <td>{clients.get(line.client_id) ?? line.client_id}</td>
               <td>{line.service_code}</td>
-              <td>{line.units}</td>
-              <td>{line.amount}</td>
-              <td>{line.claim_id ? "claimed" : "open"}</td>
+              <td className="amount">{line.units}</td>
+              <td className="amount">{line.amount}</td>
+              <td>{line.claim_id ? "claimed" : line.units > 0 ? "open" : "not billable (0 units)"}</td>
             </tr>
           ))}
         </tbody>
@@ -139,6 +136,15 @@ export function Billing({ clients }: { clients: Map<string, string> }) {
           </a>
         )}
       </div>
+      {formed.length > 0 && (
+        <div role="status" aria-label="Forming claims" className="notice">
+          <ul>
+            {formed.map((text) => (
+              <li key={text}>{text}</li>
+            ))}
+          </ul>
+        </div>
+      )}
       <h3>Authorizations</h3>
       <label htmlFor="billing-client">Client</label>{" "}
       <select id="billing-client" value={client} onChange={(e) => setClient(e.target.value)}>

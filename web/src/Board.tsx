@@ -14,6 +14,7 @@ import {
 } from "./board";
 import { EventFeed, type FeedState, type Frame } from "./events";
 import { Billing } from "./Billing";
+import { Payers } from "./Payers";
 import { CallOut } from "./CallOut";
 import { Holds } from "./Holds";
 import { PlanDay } from "./PlanDay";
@@ -30,18 +31,19 @@ function today(timeZone: string): string {
 }
 
 
-type View = "board" | "holds" | "billing" | "users";
+type View = "board" | "holds" | "billing" | "payers" | "users";
 const PAGES: [View, string, string][] = [
   ["board", "Day board", "/"],
   ["holds", "EVV holds", "/holds"],
   ["billing", "Billing", "/billing"],
+  ["payers", "Payers", "/payers"],
   ["users", "Users", "/users"],
 ];
 
-/** Who sees a page: users are the admins' page, billing is not the coordinators'. */
+/** Who sees a page: users are the admins' page, billing and payers are not the coordinators'. */
 function mayView(view: View, user: User): boolean {
   if (view === "users") return user.role === "admin";
-  if (view === "billing") return user.role === "admin" || user.role === "billing";
+  if (view === "billing" || view === "payers") return user.role === "admin" || user.role === "billing";
   return true;
 }
 
@@ -260,8 +262,9 @@ export function Board({ user }: { user: User }) {
           </span>
         </div>
         <div className="who">
-          <span>
-            {user.display_name} ({user.role})
+          <span className="who-name">
+            <span>{user.display_name}</span>
+            <span className="who-role">{user.role}</span>
           </span>
           <button type="button" onClick={() => logout()}>
             Sign out
@@ -290,6 +293,7 @@ export function Board({ user }: { user: User }) {
       )}
       {view === "users" && <Users caregivers={caregivers} me={user} />}
       {view === "billing" && <Billing clients={clients} />}
+      {view === "payers" && <Payers />}
       {view === "holds" && <Holds clients={clients} names={names} timeZone={timeZone} lastFrame={lastFrame} />}
       <main className="board" aria-label="Day board" hidden={view !== "board"}>
         <div className="axis" aria-hidden="true">

@@ -1,5 +1,5 @@
 import { useMemo, useState, type FormEvent } from "react";
-import { api, ApiProblem, type Schemas } from "./api";
+import { api, attempt, ApiProblem, type Schemas } from "./api";
 import { Field, Panel } from "./Field";
 import { instantOf, localInput } from "./time";
 
@@ -19,25 +19,22 @@ export function CallOut(props: { caregiverId: string; name: string; timeZone: st
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    setProblem(null);
-    try {
-      const result = await api<Schemas["CallOutResponse"]>(
+    const result = await attempt(setProblem, () =>
+      api<Schemas["CallOutResponse"]>(
         "POST",
         `/caregivers/${caregiverId}/call-outs`,
         { start: instantOf(start, timeZone), end: instantOf(end, timeZone), reason },
         { "idempotency-key": key },
-      );
-      const moved = result.changes.filter((c) => c.status === "assigned").length;
-      const unfilled = result.changes.filter((c) => c.status === "unfilled").length;
-      setAnswer(
-        result.status === "decided"
-          ? `Recorded: ${moved} visit(s) moved to someone else, ${unfilled} unfilled.`
-          : "Recorded: the visits are being re-decided; watch them move on the board.",
-      );
-    } catch (error) {
-      if (error instanceof ApiProblem) setProblem(error);
-      else throw error;
-    }
+      ),
+    );
+    if (!result) return;
+    const moved = result.changes.filter((c) => c.status === "assigned").length;
+    const unfilled = result.changes.filter((c) => c.status === "unfilled").length;
+    setAnswer(
+      result.status === "decided"
+        ? `Recorded: ${moved} visit(s) moved to someone else, ${unfilled} unfilled.`
+        : "Recorded: the visits are being re-decided; watch them move on the board.",
+    );
   }
 
   return (

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { all, api, ApiProblem, type Schemas } from "./api";
+import { all, api, attempt, ApiProblem, type Schemas } from "./api";
 import type { Frame } from "./events";
 import { ProblemAlert } from "./Field";
 import { resolutionCodeValues } from "./generated/api";
@@ -83,14 +83,11 @@ function Resolve({ visitId, exception }: { visitId: string; exception: Held["exc
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    setProblem(null);
-    try {
+    const done = await attempt(setProblem, async () => {
       await api("POST", `/visits/${visitId}/exceptions/${exception.id}/resolve`, { resolution_code: code, note });
-      setSent(true);
-    } catch (error) {
-      if (error instanceof ApiProblem) setProblem(error);
-      else throw error;
-    }
+      return true;
+    });
+    if (done) setSent(true);
   }
 
   const codeError = problem?.fieldError("resolution_code");

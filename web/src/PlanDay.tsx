@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { api, ApiProblem, type Schemas } from "./api";
+import { api, attempt, ApiProblem, type Schemas } from "./api";
 import type { Frame } from "./events";
 import { Panel } from "./Field";
 
@@ -29,13 +29,8 @@ export function PlanDay(props: { date: string; timeZone: string; lastFrame: Fram
   }, [lastFrame, plan]);
 
   async function start() {
-    setProblem(null);
-    try {
-      setPlan(await api<Plan>("POST", "/plans", { date, timezone: timeZone, time_limit_seconds: seconds }));
-    } catch (error) {
-      if (error instanceof ApiProblem) setProblem(error);
-      else throw error;
-    }
+    const started = await attempt(setProblem, () => api<Plan>("POST", "/plans", { date, timezone: timeZone, time_limit_seconds: seconds }));
+    if (started) setPlan(started);
   }
 
   const elapsed = plan ? (now - Date.parse(plan.created_at)) / 1000 : 0;

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState, type ChangeEvent, type FormEvent, type ReactElement } from "react";
-import { all, api, ApiProblem, type Caregiver, type User } from "./api";
+import { all, api, attempt, ApiProblem, type Caregiver, type User } from "./api";
 import { Field, ProblemAlert } from "./Field";
 import { roleValues } from "./generated/api";
 
@@ -17,34 +17,25 @@ export function Users({ caregivers, me }: { caregivers: Caregiver[]; me: User })
 
   async function create(event: FormEvent) {
     event.preventDefault();
-    setProblem(null);
     setCreated(null);
-    try {
-      const user = await api<User>("POST", "/users", {
+    const user = await attempt(setProblem, () =>
+      api<User>("POST", "/users", {
         email: form.email,
         display_name: form.display_name,
         role: form.role,
         caregiver_id: form.role === "caregiver" && form.caregiver_id ? form.caregiver_id : null,
         password: form.password,
-      });
-      setCreated(user.email);
-      setForm({ email: "", display_name: "", role: "coordinator", caregiver_id: "", password: "" });
-      load();
-    } catch (error) {
-      if (error instanceof ApiProblem) setProblem(error);
-      else throw error;
-    }
+      }),
+    );
+    if (!user) return;
+    setCreated(user.email);
+    setForm({ email: "", display_name: "", role: "coordinator", caregiver_id: "", password: "" });
+    load();
   }
 
   async function setActive(user: User, active: boolean) {
-    setProblem(null);
-    try {
-      await api("PATCH", `/users/${user.id}`, { active });
-      load();
-    } catch (error) {
-      if (error instanceof ApiProblem) setProblem(error);
-      else throw error;
-    }
+    await attempt(setProblem, () => api("PATCH", `/users/${user.id}`, { active }));
+    load();
   }
 
   const bind = (name: keyof typeof form) => ({

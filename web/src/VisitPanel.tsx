@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { api, ApiProblem, type Schemas } from "./api";
+import { api, attempt, ApiProblem, type Schemas } from "./api";
 import { Field, Panel } from "./Field";
 import { instantOf, localInput } from "./time";
 
@@ -57,14 +57,10 @@ export function VisitPanel(props: {
   }, [load]);
 
   async function act(run: () => Promise<unknown>) {
-    setProblem(null);
-    try {
+    await attempt(setProblem, async () => {
       await run();
       await load();
-    } catch (error) {
-      if (error instanceof ApiProblem) setProblem(error);
-      else throw error;
-    }
+    });
   }
 
   const reschedule = (event: FormEvent) => {

@@ -135,3 +135,19 @@ export async function all<T>(path: string): Promise<T[]> {
     if (page.length < 1000) return rows;
   }
 }
+
+/**
+ * Runs a user's action: clears the last refusal first, and a new one goes to
+ * `onProblem` (the page shows it beside its fields, or as an alert); anything
+ * other than a refusal is thrown.
+ */
+export async function attempt<T>(onProblem: (problem: ApiProblem | null) => void, action: () => Promise<T>): Promise<T | undefined> {
+  onProblem(null);
+  try {
+    return await action();
+  } catch (error) {
+    if (!(error instanceof ApiProblem)) throw error;
+    onProblem(error);
+    return undefined;
+  }
+}

@@ -4,6 +4,7 @@
 
 pub mod passwords;
 mod revocation;
+pub(crate) mod throttle;
 pub mod sessions;
 pub mod users;
 

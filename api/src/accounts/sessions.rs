@@ -6,19 +6,12 @@
 //! revokes the session. Logout revokes it. Repeated failures lock the account
 //! and the address (`homecare_domain::accounts::Throttle`), across replicas.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::connect_info::Connected;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::serve::IncomingStream;
 use chrono::{DateTime, Duration, Utc};
-use homecare_domain::accounts::{
-    self, ACCOUNT_THROTTLE, ADDRESS_THROTTLE, Throttle, ThrottlePolicy,
-};
+use homecare_domain::accounts::{self, ACCOUNT_THROTTLE, ADDRESS_THROTTLE};
 use homecare_domain::validation::FieldErrors;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
@@ -28,8 +21,10 @@ use uuid::Uuid;
 
 use super::passwords;
 use super::revocation::revoke;
+use super::throttle::{locked_for, record_failure, too_many_attempts};
 use super::users::{User, find_by_email};
 use crate::auth::{Principal, Role};
+use crate::client_address::ClientAddress;
 use crate::extract::ApiJson;
 use crate::{ApiError, AppState};
 
@@ -67,39 +62,6 @@ pub struct Session {
     pub user: User,
 }
 
-/// The connection's peer, as `serve` records it for every request (plain TCP
-/// or TLS).
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
-
-impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, crate::tls::TlsListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
-
-/// The peer's address (`unknown` when the server was not given it).
-pub struct ClientAddress(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<Peer>>()
-                .map_or_else(|| "unknown".to_owned(), |info| info.0.0.ip().to_string()),
-        ))
-    }
-}
-
 /// Signs a person in.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", operation_id = "login",
     request_body = Credentials,
@@ -135,7 +97,7 @@ pub(super) async fn login(
     ];
     let now = Utc::now();
     if let Some(wait) = locked_for(&state.db, &keys, now).await? {
-        return Err(too_many_attempts(wait));
+        return Err(too_many_attempts("sign-in is", wait));
     }
     let user = find_by_email(&state.db, &email).await?;
     let matches = passwords::verify(
@@ -393,89 +355,6 @@ fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, value)| *name == REFRESH_COOKIE && value.starts_with(REFRESH_PREFIX))
         .map(|(_, value)| value.to_owned())
-}
-
-fn too_many_attempts(wait: Duration) -> ApiError {
-    let minutes = (wait.num_seconds() + 59) / 60;
-    ApiError::TooManyRequests {
-        detail: format!("sign-in is locked for {minutes} more minute(s) after repeated failures"),
-        retry_after_secs: u64::try_from(wait.num_seconds().max(1)).unwrap_or(1),
-    }
-}
-
-/// The failures remembered for one key (its row locked with `for_update`).
-async fn throttle(
-    conn: &mut PgConnection,
-    key: &str,
-    for_update: bool,
-) -> Result<Option<Throttle>, sqlx::Error> {
-    let sql = if for_update {
-        "select failures, window_started_at, locked_until from sign_in_throttle where key = $1 for update"
-    } else {
-        "select failures, window_started_at, locked_until from sign_in_throttle where key = $1"
-    };
-    let row: Option<(i32, DateTime<Utc>, Option<DateTime<Utc>>)> =
-        sqlx::query_as(sql).bind(key).fetch_optional(conn).await?;
-    Ok(
-        row.map(|(failures, window_started_at, locked_until)| Throttle {
-            failures: u32::try_from(failures).unwrap_or(1),
-            window_started_at,
-            locked_until,
-        }),
-    )
-}
-
-async fn locked_for(
-    db: &PgPool,
-    keys: &[(String, ThrottlePolicy)],
-    now: DateTime<Utc>,
-) -> Result<Option<Duration>, sqlx::Error> {
-    let mut conn = db.acquire().await?;
-    let mut longest = None;
-    for (key, _) in keys {
-        let wait = throttle(&mut conn, key, false)
-            .await?
-            .and_then(|t| t.locked_for(now));
-        longest = longest.max(wait);
-    }
-    Ok(longest)
-}
-
-/// Counts one failure against every key, in one transaction (the rows are
-/// locked, so concurrent failures on two replicas both count).
-async fn record_failure(
-    db: &PgPool,
-    keys: &[(String, ThrottlePolicy)],
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
-    for (key, policy) in keys {
-        // A new key's first failure (no policy locks on one) is its row.
-        let inserted: Option<i32> = sqlx::query_scalar(
-            "insert into sign_in_throttle (key, failures, window_started_at) values ($1, 1, $2)
-             on conflict (key) do nothing returning failures",
-        )
-        .bind(key)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if inserted.is_some() {
-            continue;
-        }
-        let previous = throttle(&mut tx, key, true).await?;
-        let next = Throttle::after_failure(previous, now, policy);
-        sqlx::query(
-            "update sign_in_throttle set failures = $2, window_started_at = $3, locked_until = $4
-             where key = $1",
-        )
-        .bind(key)
-        .bind(i32::try_from(next.failures).unwrap_or(i32::MAX))
-        .bind(next.window_started_at)
-        .bind(next.locked_until)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await
 }
 
 async fn write_audit(state: &AppState, user: &User, action: &str, status: u16) {
