@@ -9,6 +9,7 @@ use clap::Args;
 use homecare_api::ApiConfig;
 use homecare_api::auth::AuthConfig;
 use homecare_api::client_address::TrustedProxies;
+use homecare_domain::accounts::{BEARER_THROTTLE, ThrottlePolicy};
 use homecare_store::EventBusConfig;
 use homecare_store::codec::PayloadCrypto;
 use homecare_store::temporal::TemporalSettings;
@@ -113,6 +114,11 @@ pub struct Settings {
     /// without this, behind a proxy every client counts as the proxy.
     #[arg(long, env = "HOMECARE_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+    /// Refused bearer tokens one address may send in a minute before the
+    /// next are answered 429 (the lock then doubles, up to an hour).
+    #[arg(long, env = "HOMECARE_BEARER_FAILURES_PER_MINUTE", default_value_t = BEARER_THROTTLE.limit,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub bearer_failures_per_minute: u32,
 }
 
 /// Parses the payload keys without ever echoing them: clap's own error for a
@@ -287,6 +293,10 @@ impl Settings {
             console_dir: Some(self.console_dir.clone()),
             trusted_proxies: TrustedProxies::parse(&self.trusted_proxies)
                 .map_err(|e| anyhow::anyhow!("HOMECARE_TRUSTED_PROXIES: {e}"))?,
+            bearer_throttle: ThrottlePolicy {
+                limit: self.bearer_failures_per_minute,
+                ..BEARER_THROTTLE
+            },
         })
     }
 

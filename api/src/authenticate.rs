@@ -1,15 +1,15 @@
 //! The `/v1` middleware: who is calling (a signed-in person's access token or a
 //! machine client's JWT), and may their role call this route. The sign-in
 //! routes themselves are open. Refused tokens are counted per client address
-//! (`BEARER_THROTTLE`): past the limit, that address's unverified tokens are
-//! answered 429 with Retry-After instead of 401.
+//! (`ApiConfig::bearer_throttle`, by default `BEARER_THROTTLE`): past the
+//! limit, that address's unverified tokens are answered 429 with Retry-After
+//! instead of 401.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::Utc;
-use homecare_domain::accounts::BEARER_THROTTLE;
 
 use crate::accounts::OPEN_ROUTES;
 use crate::accounts::sessions::{self, is_access_token};
@@ -76,7 +76,7 @@ async fn verify(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiE
 /// A refused token: 401, or 429 once its address is locked (while locked,
 /// nothing more is written).
 async fn refused(state: &AppState, address: &str, detail: String) -> ApiError {
-    let keys = [(format!("bearer:{address}"), BEARER_THROTTLE)];
+    let keys = [(format!("bearer:{address}"), state.config.bearer_throttle)];
     let now = Utc::now();
     let lock = match locked_for(&state.db, &keys, now).await {
         Ok(None) => record_failure(&state.db, &keys, now).await,

@@ -62,7 +62,7 @@ const SHARED: &[(&str, &str)] = &[
     ("413", "Request body over 1 MiB"),
     (
         "429",
-        "Sign-in locked after repeated failures; retry after `Retry-After` seconds",
+        "Locked after repeated failures (sign-in, or refused bearer tokens from this address); retry after `Retry-After` seconds",
     ),
     ("422", "Invalid input (see `errors`) or refused by a rule"),
     (
@@ -122,6 +122,10 @@ impl Modify for Conventions {
                 let mut statuses = vec!["503"];
                 if authenticated {
                     statuses.extend(["401", "403", "404", "422"]);
+                    if path.starts_with("/v1/") {
+                        // Refused tokens back off per address (`authenticate`).
+                        statuses.push("429");
+                    }
                     operation.security = Some(vec![SecurityRequirement::new(
                         "bearer",
                         Vec::<String>::new(),

@@ -30,6 +30,8 @@ pub struct ApiConfig {
     pub console_dir: Option<std::path::PathBuf>,
     /// Proxies whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: crate::client_address::TrustedProxies,
+    /// When refused bearer tokens from one address are answered 429.
+    pub bearer_throttle: homecare_domain::accounts::ThrottlePolicy,
 }
 
 #[derive(Clone)]

@@ -7,6 +7,7 @@ import {
   displayState,
   fromVisit,
   lanes,
+  stackRows,
   position,
   STATE_LABELS,
   type BoardState,
@@ -307,38 +308,46 @@ export function Board({ user }: { user: User }) {
           </div>
         </div>
         <ul className="lanes">
-          {board.map((lane) => (
-            <li key={lane.caregiverId ?? "unfilled"} className={lane.caregiverId ? "lane" : "lane lane-unfilled"}>
-              <div className="lane-name">
-                <h2>{lane.caregiverId ? (names.get(lane.caregiverId) ?? "Unknown") : "Unfilled"}</h2>
-                {lane.caregiverId && (
-                  <button
-                    type="button"
-                    className="callout-button"
-                    onClick={() => setCallingOut(lane.caregiverId)}
-                    aria-label={`Record a call-out for ${names.get(lane.caregiverId) ?? "this caregiver"}`}
-                  >
-                    Call out
-                  </button>
-                )}
-              </div>
-              <div className="track">
-                {nowLine !== null && <div className="now-line" style={{ left: `${nowLine}%` }} aria-hidden="true" />}
-                {lane.visits.map((visit) => (
-                  <Block
-                    key={visit.id}
-                    visit={visit}
-                    state={displayState(visit, now, lateMinutes)}
-                    client={clients.get(visit.clientId) ?? "Client"}
-                    timeZone={timeZone}
-                    dayFrom={window_.from}
-                    dayTo={window_.to}
-                    onSelect={setSelected}
-                  />
-                ))}
-              </div>
-            </li>
-          ))}
+          {board.map((lane) => {
+            const stacked = stackRows(lane.visits);
+            return (
+              <li
+                key={lane.caregiverId ?? "unfilled"}
+                className={lane.caregiverId ? "lane" : "lane lane-unfilled"}
+                style={{ minHeight: `${0.6 + stacked.rows * 2.3}rem` }}
+              >
+                <div className="lane-name">
+                  <h2>{lane.caregiverId ? (names.get(lane.caregiverId) ?? "Unknown") : "Unfilled"}</h2>
+                  {lane.caregiverId && (
+                    <button
+                      type="button"
+                      className="callout-button"
+                      onClick={() => setCallingOut(lane.caregiverId)}
+                      aria-label={`Record a call-out for ${names.get(lane.caregiverId) ?? "this caregiver"}`}
+                    >
+                      Call out
+                    </button>
+                  )}
+                </div>
+                <div className="track">
+                  {nowLine !== null && <div className="now-line" style={{ left: `${nowLine}%` }} aria-hidden="true" />}
+                  {lane.visits.map((visit) => (
+                    <Block
+                      key={visit.id}
+                      visit={visit}
+                      state={displayState(visit, now, lateMinutes)}
+                      client={clients.get(visit.clientId) ?? "Client"}
+                      timeZone={timeZone}
+                      dayFrom={window_.from}
+                      dayTo={window_.to}
+                      row={stacked.row.get(visit.id) ?? 0}
+                      onSelect={setSelected}
+                    />
+                  ))}
+                </div>
+              </li>
+            );
+          })}
         </ul>
       </main>
       {planning && (
@@ -378,16 +387,18 @@ const Block = memo(function Block(props: {
   timeZone: string;
   dayFrom: number;
   dayTo: number;
+  /** Which of its lane's rows (overlapping visits stack). */
+  row: number;
   onSelect: (id: string) => void;
 }) {
-  const { visit, state, client, timeZone, dayFrom, dayTo, onSelect } = props;
+  const { visit, state, client, timeZone, dayFrom, dayTo, row, onSelect } = props;
   const at = position(visit, dayFrom, dayTo);
   const times = `${clock(visit.start, timeZone)}–${clock(visit.end, timeZone)}`;
   return (
     <button
       type="button"
       className={`block state-${state}`}
-      style={{ left: `${at.left}%`, width: `${Math.max(at.width, 0.8)}%` }}
+      style={{ left: `${at.left}%`, width: `${Math.max(at.width, 0.8)}%`, top: `${0.3 + row * 2.3}rem` }}
       onClick={() => onSelect(visit.id)}
       title={`${client} ${STATE_LABELS[state]}, ${times}`}
       data-visit={visit.id}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Visit } from "./api";
 import type { Frame } from "./events";
-import { applyFrame, counts, dayWindow, displayState, fromVisit, lanes, position, type BoardVisit } from "./board";
+import { applyFrame, counts, dayWindow, displayState, fromVisit, lanes, position, stackRows, type BoardVisit } from "./board";
 
 const caregiver = "11111111-1111-4111-8111-111111111111";
 const other = "22222222-2222-4222-8222-222222222222";
@@ -112,5 +112,26 @@ describe("the day board", () => {
     const block = position(fromVisit(visit()), chicago.from, chicago.to);
     expect(block.left).toBeCloseTo((8 / 24) * 100);
     expect(block.width).toBeCloseTo((2 / 24) * 100);
+  });
+});
+
+describe("stackRows", () => {
+  const at = (id: string, start: number, end: number) =>
+    ({ id, start: start * 3600_000, end: end * 3600_000, caregiverIds: [], status: "unfilled" }) as unknown as BoardVisit;
+
+  it("keeps visits that do not overlap on one row", () => {
+    const { row, rows } = stackRows([at("b", 10, 11), at("a", 8, 10), at("c", 11, 12)]);
+    expect(rows).toBe(1);
+    expect([row.get("a"), row.get("b"), row.get("c")]).toEqual([0, 0, 0]);
+  });
+
+  it("gives each overlapping visit the first free row", () => {
+    const { row, rows } = stackRows([at("a", 8, 10), at("b", 9, 11), at("c", 9.5, 10.5), at("d", 10, 12)]);
+    expect(rows).toBe(3);
+    expect([row.get("a"), row.get("b"), row.get("c"), row.get("d")]).toEqual([0, 1, 2, 0]);
+  });
+
+  it("has one row when the lane is empty", () => {
+    expect(stackRows([]).rows).toBe(1);
   });
 });

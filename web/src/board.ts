@@ -163,6 +163,24 @@ export function lanes(visits: Iterable<BoardVisit>, order: string[]): Lane[] {
   ];
 }
 
+/**
+ * Rows for a lane's blocks so that none hides another: each visit (in start
+ * order) takes the first row whose last visit has ended by its start. A
+ * caregiver's lane has one row unless two of their visits overlap; the
+ * unfilled lane grows a row per overlapping visit.
+ */
+export function stackRows(visits: readonly BoardVisit[]): { row: Map<string, number>; rows: number } {
+  const ends: number[] = [];
+  const row = new Map<string, number>();
+  for (const visit of [...visits].sort((a, b) => a.start - b.start || a.id.localeCompare(b.id))) {
+    let free = ends.findIndex((end) => end <= visit.start);
+    if (free === -1) free = ends.push(visit.end) - 1;
+    else ends[free] = visit.end;
+    row.set(visit.id, free);
+  }
+  return { row, rows: Math.max(ends.length, 1) };
+}
+
 /** A block's place on the axis, in percent of the day (clipped to it). */
 export function position(visit: BoardVisit, dayStart: number, dayEnd: number) {
   const span = dayEnd - dayStart;
