@@ -8,13 +8,11 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::connect_info::Connected;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap};
 use axum::serve::IncomingStream;
 use ipnet::IpNet;
-
-use crate::state::AppState;
 
 /// The connection's peer, as `serve` records it for every request (plain TCP
 /// or TLS).
@@ -99,18 +97,18 @@ pub fn of(extensions: &Extensions, headers: &HeaderMap, trusted: &TrustedProxies
         })
 }
 
-/// The client's address, for handlers.
+/// The client's address, for handlers (the state supplies the trusted proxies).
 pub struct ClientAddress(pub String);
 
-impl FromRequestParts<AppState> for ClientAddress {
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress
+where
+    TrustedProxies: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Self(of(
-            &parts.extensions,
-            &parts.headers,
-            &state.config.trusted_proxies,
-        )))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let trusted = TrustedProxies::from_ref(state);
+        Ok(Self(of(&parts.extensions, &parts.headers, &trusted)))
     }
 }
 

@@ -63,6 +63,12 @@ impl AppState {
     }
 }
 
+impl axum::extract::FromRef<AppState> for crate::client_address::TrustedProxies {
+    fn from_ref(state: &AppState) -> Self {
+        state.config.trusted_proxies.clone()
+    }
+}
+
 /// 404 unless a row with `id` exists in `table` (one of the crate's own
 /// constant table names; `noun` names it in the message).
 pub(crate) async fn ensure_exists(

@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { all, api, attempt, ApiProblem, token, type Schemas } from "./api";
-import { Field, ProblemAlert } from "./Field";
+import { Field, ProblemAlert, TableHead } from "./Field";
 
 type Payer = Schemas["Payer"];
 type InvoiceLine = Schemas["InvoiceLine"];
@@ -91,16 +91,7 @@ export function Billing({ clients }: { clients: Map<string, string> }) {
         Invoice lines ({lines.length}, {total.toFixed(2)})
       </h3>
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Date</th>
-            <th scope="col">Client</th>
-            <th scope="col">Service</th>
-            <th scope="col">Units</th>
-            <th scope="col">Amount</th>
-            <th scope="col">Claim</th>
-          </tr>
-        </thead>
+        <TableHead columns={["Date", "Client", "Service", "Units", "Amount", "Claim"]} />
         <tbody>
           {lines.map((line) => (
             <tr key={line.id}>

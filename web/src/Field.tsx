@@ -1,5 +1,5 @@
-import type { ReactElement, ReactNode } from "react";
-import { cloneElement } from "react";
+import type { ChangeEvent, ReactElement, ReactNode } from "react";
+import { cloneElement, useState } from "react";
 import type { ApiProblem } from "./api";
 
 /**
@@ -51,5 +51,53 @@ export function Panel(props: { label: string; title: string; problem: ApiProblem
       <ProblemAlert problem={problem} />
       {children}
     </aside>
+  );
+}
+
+/** A form's text inputs bound to one state object, each with the API's message for its field. */
+export function useForm<T extends Record<string, string>>(initial: T, prefix: string, problem: ApiProblem | null) {
+  const [form, setForm] = useState(initial);
+  const bind = (name: keyof T & string) => ({
+    value: form[name],
+    onChange: (e: ChangeEvent<HTMLInputElement | HTMLSelectElement>) => setForm({ ...form, [name]: e.target.value }),
+  });
+  const field = (name: keyof T & string, label: string, input: ReactElement<Record<string, unknown>>) => (
+    <Field id={`${prefix}-${name}`} name={name} label={label} problem={problem}>
+      {input}
+    </Field>
+  );
+  return { form, reset: () => setForm(initial), bind, field };
+}
+
+/** A select's options from a generated code list (value and, unless `label` says otherwise, text). */
+export function Options({ values, label }: { values: readonly string[]; label?: (value: string) => string }) {
+  return (
+    <>
+      {values.map((value) => (
+        <option key={value} value={value}>
+          {label ? label(value) : value}
+        </option>
+      ))}
+    </>
+  );
+}
+
+/** A table's column headings; `action` adds a last, visually hidden "Action" column. */
+export function TableHead({ columns, action = false }: { columns: readonly string[]; action?: boolean }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((column) => (
+          <th key={column} scope="col">
+            {column}
+          </th>
+        ))}
+        {action && (
+          <th scope="col">
+            <span className="visually-hidden">Action</span>
+          </th>
+        )}
+      </tr>
+    </thead>
   );
 }

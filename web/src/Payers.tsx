@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useState, type ChangeEvent, type FormEvent, type ReactElement } from "react";
+import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { all, api, attempt, ApiProblem, type Schemas } from "./api";
-import { Field, ProblemAlert } from "./Field";
+import { Options, ProblemAlert, TableHead, useForm } from "./Field";
 import { billingUnitValues, claimFilingIndicatorValues, rateRoundingValues } from "./generated/api";
 
 type Payer = Schemas["Payer"];
@@ -19,21 +19,6 @@ const emptyRate = {
   overtime_multiplier: "1",
   holiday_multiplier: "1",
 };
-
-/** A form's text inputs bound to one state object, each with the API's message for its field. */
-function useForm<T extends Record<string, string>>(initial: T, prefix: string, problem: ApiProblem | null) {
-  const [form, setForm] = useState(initial);
-  const bind = (name: keyof T & string) => ({
-    value: form[name],
-    onChange: (e: ChangeEvent<HTMLInputElement | HTMLSelectElement>) => setForm({ ...form, [name]: e.target.value }),
-  });
-  const field = (name: keyof T & string, label: string, input: ReactElement<Record<string, unknown>>) => (
-    <Field id={`${prefix}-${name}`} name={name} label={label} problem={problem}>
-      {input}
-    </Field>
-  );
-  return { form, reset: () => setForm(initial), bind, field };
-}
 
 /** Payers and their rate tables (billing staff and admins): what claims name and what a visit is worth. */
 export function Payers() {
@@ -109,16 +94,7 @@ export function Payers() {
       <ProblemAlert problem={payerProblem} />
       <table>
         <caption className="visually-hidden">Payers</caption>
-        <thead>
-          <tr>
-            <th scope="col">Payer</th>
-            <th scope="col">Claims id</th>
-            <th scope="col">Filing indicator</th>
-            <th scope="col">
-              <span className="visually-hidden">Action</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={["Payer", "Claims id", "Filing indicator"]} action />
         <tbody>
           {payers.map((payer) => (
             <tr key={payer.id} aria-current={payer.id === chosen ? "true" : undefined}>
@@ -142,9 +118,7 @@ export function Payers() {
           "claim_filing_indicator",
           "Claim filing indicator",
           <select {...bindPayer("claim_filing_indicator")}>
-            {claimFilingIndicatorValues.map((code) => (
-              <option key={code}>{code}</option>
-            ))}
+            <Options values={claimFilingIndicatorValues} />
           </select>,
         )}
         <button type="submit">Register the payer</button>
@@ -154,19 +128,7 @@ export function Payers() {
           <h3>Rates of {payerName}</h3>
           <ProblemAlert problem={rateProblem} />
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Service</th>
-                <th scope="col">Modifiers</th>
-                <th scope="col">Rate</th>
-                <th scope="col">Unit</th>
-                <th scope="col">Rounding</th>
-                <th scope="col">From</th>
-                <th scope="col">To</th>
-                <th scope="col">Overtime ×</th>
-                <th scope="col">Holiday ×</th>
-              </tr>
-            </thead>
+            <TableHead columns={["Service", "Modifiers", "Rate", "Unit", "Rounding", "From", "To", "Overtime ×", "Holiday ×"]} />
             <tbody>
               {rates.map((rate) => (
                 <tr key={rate.id}>
@@ -195,22 +157,14 @@ export function Payers() {
               "unit",
               "Unit",
               <select {...bindRate("unit")}>
-                {billingUnitValues.map((unit) => (
-                  <option key={unit} value={unit}>
-                    {unit.replace("_", " ")}
-                  </option>
-                ))}
+                <Options values={billingUnitValues} label={(unit) => unit.replace("_", " ")} />
               </select>,
             )}
             {rateField(
               "rounding",
               "Rounding",
               <select {...bindRate("rounding")}>
-                {rateRoundingValues.map((rounding) => (
-                  <option key={rounding} value={rounding}>
-                    {rounding.replaceAll("_", " ")}
-                  </option>
-                ))}
+                <Options values={rateRoundingValues} label={(rounding) => rounding.replaceAll("_", " ")} />
               </select>,
             )}
             {rateForm.form.rounding === "round_up_threshold" &&

@@ -1,13 +1,15 @@
-import { useCallback, useEffect, useState, type ChangeEvent, type FormEvent, type ReactElement } from "react";
+import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { all, api, attempt, ApiProblem, type Caregiver, type User } from "./api";
-import { Field, ProblemAlert } from "./Field";
+import { Options, ProblemAlert, TableHead, useForm } from "./Field";
 import { roleValues } from "./generated/api";
+
+const emptyUser = { email: "", display_name: "", role: "coordinator", caregiver_id: "", password: "" };
 
 /** Accounts (admins): who may sign in, with which role; deactivation ends sessions at once. */
 export function Users({ caregivers, me }: { caregivers: Caregiver[]; me: User }) {
   const [users, setUsers] = useState<User[]>([]);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
-  const [form, setForm] = useState({ email: "", display_name: "", role: "coordinator", caregiver_id: "", password: "" });
+  const { form, reset, bind, field } = useForm(emptyUser, "user", problem);
   const [created, setCreated] = useState<string | null>(null);
 
   const load = useCallback(() => {
@@ -29,7 +31,7 @@ export function Users({ caregivers, me }: { caregivers: Caregiver[]; me: User })
     );
     if (!user) return;
     setCreated(user.email);
-    setForm({ email: "", display_name: "", role: "coordinator", caregiver_id: "", password: "" });
+    reset();
     load();
   }
 
@@ -38,32 +40,12 @@ export function Users({ caregivers, me }: { caregivers: Caregiver[]; me: User })
     load();
   }
 
-  const bind = (name: keyof typeof form) => ({
-    value: form[name],
-    onChange: (e: ChangeEvent<HTMLInputElement | HTMLSelectElement>) => setForm({ ...form, [name]: e.target.value }),
-  });
-  const field = (name: keyof typeof form, label: string, input: ReactElement<Record<string, unknown>>) => (
-    <Field id={`user-${name}`} name={name} label={label} problem={problem}>
-      {input}
-    </Field>
-  );
-
   return (
     <main className="users" aria-label="Users">
       <h2>Users</h2>
       <ProblemAlert problem={problem} />
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">E-mail</th>
-            <th scope="col">Role</th>
-            <th scope="col">State</th>
-            <th scope="col">
-              <span className="visually-hidden">Action</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={["Name", "E-mail", "Role", "State"]} action />
         <tbody>
           {users.map((user) => (
             <tr key={user.id}>
@@ -91,9 +73,7 @@ export function Users({ caregivers, me }: { caregivers: Caregiver[]; me: User })
           "role",
           "Role",
           <select {...bind("role")}>
-            {roleValues.map((role) => (
-              <option key={role}>{role}</option>
-            ))}
+            <Options values={roleValues} />
           </select>,
         )}
         {form.role === "caregiver" &&
