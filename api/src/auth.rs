@@ -252,6 +252,7 @@ pub fn allowed_roles(method: &Method, path: &str) -> &'static [Role] {
     match path {
         "/v1/events" | "/v1/auth/me" => EVERYONE,
         "/v1/users" | "/v1/users/{id}" => ADMIN,
+        "/v1/me/visits" => &[Caregiver],
         "/v1/visits" | "/v1/visits/{id}" | "/v1/caregivers/{id}" | "/v1/call-outs/{id}" if read => {
             STAFF_AND_OWN
         }

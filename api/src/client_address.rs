@@ -90,11 +90,10 @@ impl TrustedProxies {
 /// The client's address as text (`unknown` when the server was not given the
 /// peer, as in handler tests).
 pub fn of(extensions: &Extensions, headers: &HeaderMap, trusted: &TrustedProxies) -> String {
-    extensions
-        .get::<ConnectInfo<Peer>>()
-        .map_or_else(|| "unknown".to_owned(), |info| {
-            trusted.client(info.0.0.ip(), headers).to_string()
-        })
+    extensions.get::<ConnectInfo<Peer>>().map_or_else(
+        || "unknown".to_owned(),
+        |info| trusted.client(info.0.0.ip(), headers).to_string(),
+    )
 }
 
 /// The client's address, for handlers (the state supplies the trusted proxies).
@@ -134,7 +133,10 @@ mod tests {
         let trusted = TrustedProxies::parse(" 127.0.0.1, 10.0.0.0/8 ,::1,").unwrap();
         assert!(trusted.trusts(ip("127.0.0.1")) && trusted.trusts(ip("10.9.8.7")));
         assert!(trusted.trusts(ip("::1")) && !trusted.trusts(ip("127.0.0.2")));
-        assert_eq!(TrustedProxies::parse("").unwrap(), TrustedProxies::default());
+        assert_eq!(
+            TrustedProxies::parse("").unwrap(),
+            TrustedProxies::default()
+        );
         let error = TrustedProxies::parse("10.0.0.0/8,proxy.example").unwrap_err();
         assert!(error.contains("proxy.example"), "{error}");
         assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
@@ -144,9 +146,15 @@ mod tests {
     fn an_untrusted_peer_is_the_client_whatever_it_claims() {
         let none = TrustedProxies::default();
         let headers = forwarded(&["203.0.113.9"]);
-        assert_eq!(none.client(ip("198.51.100.4"), &headers), ip("198.51.100.4"));
+        assert_eq!(
+            none.client(ip("198.51.100.4"), &headers),
+            ip("198.51.100.4")
+        );
         let some = TrustedProxies::parse("10.0.0.1").unwrap();
-        assert_eq!(some.client(ip("198.51.100.4"), &headers), ip("198.51.100.4"));
+        assert_eq!(
+            some.client(ip("198.51.100.4"), &headers),
+            ip("198.51.100.4")
+        );
     }
 
     #[test]
@@ -161,9 +169,15 @@ mod tests {
         assert_eq!(trusted.client(proxy, &headers), ip("203.0.113.9"));
         // No header, or the proxy's own entry malformed: the proxy itself.
         assert_eq!(trusted.client(proxy, &HeaderMap::new()), proxy);
-        assert_eq!(trusted.client(proxy, &forwarded(&["203.0.113.9, nonsense"])), proxy);
+        assert_eq!(
+            trusted.client(proxy, &forwarded(&["203.0.113.9, nonsense"])),
+            proxy
+        );
         // Only proxies on the way: the farthest.
-        assert_eq!(trusted.client(proxy, &forwarded(&["10.2.2.2, 10.3.3.3"])), ip("10.2.2.2"));
+        assert_eq!(
+            trusted.client(proxy, &forwarded(&["10.2.2.2, 10.3.3.3"])),
+            ip("10.2.2.2")
+        );
         // An IPv4 peer seen on an IPv6 socket is still that IPv4 address.
         assert_eq!(
             trusted.client(ip("::ffff:10.0.0.1"), &forwarded(&["203.0.113.9"])),

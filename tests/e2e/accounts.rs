@@ -535,9 +535,13 @@ async fn bad_tokens_back_off_per_address_and_only_a_trusted_proxy_names_the_addr
             .send()
     };
     for n in 1..limit {
-        let response = get(&direct, &format!("hc_at_guess{n}"), &format!("203.0.113.{n}"))
-            .await
-            .unwrap();
+        let response = get(
+            &direct,
+            &format!("hc_at_guess{n}"),
+            &format!("203.0.113.{n}"),
+        )
+        .await
+        .unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "guess {n}");
     }
     // The limit-th bad token locks the address's unverified tokens out.
@@ -561,7 +565,9 @@ async fn bad_tokens_back_off_per_address_and_only_a_trusted_proxy_names_the_addr
     // Through the proxy, another client is not locked; the locked one is.
     let response = get(&proxy, "hc_at_other", "198.51.100.7").await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let response = get(&proxy, "hc_at_again", "198.51.100.7, 127.0.0.2").await.unwrap();
+    let response = get(&proxy, "hc_at_again", "198.51.100.7, 127.0.0.2")
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     let keys: Vec<(String, i32, bool)> = sqlx::query_as(
         "select key, failures, coalesce(locked_until > now(), false) from sign_in_throttle order by key",
@@ -572,7 +578,11 @@ async fn bad_tokens_back_off_per_address_and_only_a_trusted_proxy_names_the_addr
     assert_eq!(
         keys,
         [
-            ("bearer:127.0.0.2".to_owned(), i32::try_from(limit).unwrap(), true),
+            (
+                "bearer:127.0.0.2".to_owned(),
+                i32::try_from(limit).unwrap(),
+                true
+            ),
             ("bearer:198.51.100.7".to_owned(), 1, false),
         ]
     );

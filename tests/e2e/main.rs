@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod billing;
 mod care_plans;
+mod caregiver_app;
 mod chaos;
 mod codes;
 mod console;

@@ -4,8 +4,8 @@
 
 pub mod passwords;
 mod revocation;
-pub(crate) mod throttle;
 pub mod sessions;
+pub(crate) mod throttle;
 pub mod users;
 
 use utoipa_axum::router::OpenApiRouter;

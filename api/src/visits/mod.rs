@@ -4,6 +4,7 @@
 
 mod assignment;
 mod commands;
+mod mine;
 pub(crate) mod row;
 mod timeline;
 
@@ -50,6 +51,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(commands::router())
         .merge(assignment::router())
         .merge(timeline::router())
+        .merge(mine::router())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,0 +1,82 @@
+//! What the caregiver app reads: `GET /v1/me/visits`, the signed-in
+//! caregiver's own visits with the client's first name and last initial,
+//! where to go, and what EVV has recorded; nobody else's.
+
+use chrono::Duration;
+use homecare_api::auth::Role;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{TestApp, authenticated_client, minutes_ago};
+
+async fn my_visits(app: &TestApp, token: &str, query: &str) -> (StatusCode, Value) {
+    let response = authenticated_client(token)
+        .get(format!("{}/v1/me/visits{query}", app.base))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[sqlx::test]
+async fn a_caregiver_reads_their_own_visits_with_the_clients_short_name(db: PgPool) {
+    let app = TestApp::start(db).await;
+    let (start, end) = (minutes_ago(30), minutes_ago(-30));
+    let visit = app.assigned_visit(start, end).await;
+    let maria = app.token(Role::Caregiver, Some(&visit.caregiver));
+    let (status, body) = my_visits(&app, &maria, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let visits = body.as_array().unwrap();
+    assert_eq!(visits.len(), 1, "{body}");
+    let mine = &visits[0];
+    assert_eq!(mine["id"], visit.visit.as_str());
+    assert_eq!(mine["client_name"], "Eleanor P.");
+    assert_eq!(mine["address"], "1452 W Belmont Ave, Chicago");
+    assert_eq!(
+        (mine["latitude"].as_f64(), mine["longitude"].as_f64()),
+        (Some(41.94), Some(-87.67))
+    );
+    assert_eq!(mine["timezone"], "America/Chicago");
+    assert_eq!(mine["status"], "assigned");
+    assert_eq!(mine["records_evv"], true);
+    assert!(mine["checked_in_at"].is_null());
+    // Nothing about billing or other people reaches the phone.
+    for field in [
+        "payer_id",
+        "service_code",
+        "client_id",
+        "caregiver_ids",
+        "amount",
+    ] {
+        assert!(mine.get(field).is_none(), "{field} in {mine}");
+    }
+    let (status, body) = app
+        .post(
+            &format!("/v1/visits/{}/check-in", visit.visit),
+            TestApp::evv(&visit.caregiver, start + Duration::minutes(2)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = my_visits(&app, &maria, "").await;
+    assert_eq!(body[0]["status"], "checked_in");
+    assert!(body[0]["checked_in_at"].is_string(), "{body}");
+
+    // Another caregiver sees none of it; staff have no visits of their own.
+    let james = app.create_caregiver(&[]).await;
+    let (status, body) = my_visits(&app, &app.token(Role::Caregiver, Some(&james)), "").await;
+    assert_eq!((status, body), (StatusCode::OK, json!([])));
+    let (status, _) = my_visits(&app, &app.token(Role::Coordinator, None), "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The window is bounded.
+    let from = minutes_ago(0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let too_far =
+        (minutes_ago(0) + Duration::days(40)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (status, body) = my_visits(&app, &maria, &format!("?from={from}&to={too_far}")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "to");
+    let (status, _) = my_visits(&app, &maria, &format!("?from={from}&to={from}")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    app.shutdown().await;
+}
