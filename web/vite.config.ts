@@ -5,7 +5,17 @@ import react from "@vitejs/plugin-react";
 // goes to dist/, which the API serves at `/`.
 export default defineConfig({
   plugins: [react()],
-  build: { outDir: "dist", emptyOutDir: true, sourcemap: false },
+  // Two pages: the console at / and the caregiver app at /app/.
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    sourcemap: false,
+    rollupOptions: {
+      input: { console: "index.html", app: "app/index.html" },
+      // The code both pages share (React, the API client) is one chunk.
+      output: { manualChunks: (id) => (id.includes("node_modules/react") ? "react" : undefined) },
+    },
+  },
   server: {
     proxy: {
       "/v1": { target: "http://127.0.0.1:8080", ws: true },

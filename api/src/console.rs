@@ -1,6 +1,7 @@
 //! The web console's files (`web/dist`, built by `./dev up` with Vite), served
 //! at `/` with a single-page fallback: any path that is not a file and not an
-//! API route gets `index.html`, and the console's router takes over. Hashed
+//! API route gets `index.html`, and the console's router takes over. The
+//! caregiver app is the same for `/app/` and `app/index.html`. Hashed
 //! assets are cached for a year; `index.html` is revalidated every time. Every
 //! answer carries a Content-Security-Policy without inline scripts.
 
@@ -40,7 +41,11 @@ pub fn router<S: Clone + Send + Sync + 'static>(dir: Option<&Path>) -> Router<S>
     let files = ServeDir::new(dir)
         .append_index_html_on_directories(true)
         .fallback(ServeFile::new(dir.join("index.html")));
+    let app = ServeDir::new(dir.join("app"))
+        .append_index_html_on_directories(true)
+        .fallback(ServeFile::new(dir.join("app/index.html")));
     Router::new()
+        .nest_service("/app", app)
         .fallback_service(files)
         .layer(axum::middleware::from_fn(headers))
 }

@@ -80,3 +80,82 @@ async fn a_caregiver_reads_their_own_visits_with_the_clients_short_name(db: PgPo
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     app.shutdown().await;
 }
+
+#[sqlx::test]
+async fn the_app_checks_in_and_out_on_a_phone_and_an_offline_check_out_is_sent_once(db: PgPool) {
+    let app = TestApp::start_with(db, |settings| {
+        settings.console_dir = crate::console::built_console();
+    })
+    .await;
+    // The app is served at /app/, any path below it with the app's page.
+    for path in ["/app/", "/app/visits/today"] {
+        let response = reqwest::get(format!("{}{path}", app.base)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("manifest.webmanifest"),
+            "{path}"
+        );
+    }
+    let mut events = app.events("").await;
+    let client = app.create_client().await;
+    let maria = app.create_caregiver(&[]).await;
+    // One visit under way (checked in now: two minutes late, within the
+    // tolerance), one later today (checked out early and far away: held).
+    let near = app
+        .create_visit(&client, minutes_ago(2), minutes_ago(-10), &[])
+        .await;
+    let far = app
+        .create_visit(&client, minutes_ago(-11), minutes_ago(-25), &[])
+        .await;
+    for visit in [&near, &far] {
+        events.frames_until(visit, "homecare.visit.assigned").await;
+    }
+    for (email, role, caregiver) in [
+        ("maria@agency.example", "caregiver", Some(maria.as_str())),
+        ("dana@agency.example", "coordinator", None),
+    ] {
+        let (status, body) = app
+            .post(
+                "/v1/users",
+                json!({"email": email, "display_name": "Maria Lopez", "role": role,
+                       "caregiver_id": caregiver, "password": "correct horse battery"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let stdout = crate::console::run_in_browser(
+        "tests/app.mjs",
+        "app-screenshots",
+        &[
+            ("HOMECARE_URL", app.base.clone()),
+            ("CAREGIVER_EMAIL", "maria@agency.example".to_owned()),
+            ("COORDINATOR_EMAIL", "dana@agency.example".to_owned()),
+            ("PASSWORD", "correct horse battery".to_owned()),
+            ("CLIENT_LAT", "41.94".to_owned()),
+            ("CLIENT_LNG", "-87.67".to_owned()),
+            ("NEAR_VISIT", near.clone()),
+            ("FAR_VISIT", far.clone()),
+        ],
+    )
+    .await;
+    assert!(stdout.contains("caregiver app browser test passed"));
+    // Exactly one check-out and one invoice line, however the phone retried.
+    let check_outs = app
+        .count(
+            "select count(*) from evv_records where visit_id = $1::uuid and kind = 'check_out'",
+            &near,
+        )
+        .await;
+    let lines = app
+        .count(
+            "select count(*) from invoice_lines where visit_id = $1::uuid",
+            &near,
+        )
+        .await;
+    assert_eq!((check_outs, lines), (1, 1));
+    app.shutdown().await;
+}

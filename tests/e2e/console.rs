@@ -3,7 +3,7 @@
 //! console must be built (`./dev test` builds it: `npm ci && npm run build` in
 //! `web/`); a missing build or browser fails loudly, never skips.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -15,18 +15,7 @@ const PASSWORD: &str = "correct horse battery";
 
 #[sqlx::test]
 async fn a_coordinator_signs_in_and_watches_the_day_change_live(db: PgPool) {
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
-    assert!(
-        web.join("dist/index.html").is_file() && web.join("node_modules/playwright-core").is_dir(),
-        "the console is not built: ./dev test builds it (npm ci && npm run build in web/)"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-    assert!(
-        Path::new(&chromium).is_file(),
-        "no Chromium at {chromium}: ./dev test installs Debian's chromium package"
-    );
-    let dist = web.join("dist");
-    let app = TestApp::start_with(db, |settings| settings.console_dir = dist).await;
+    let app = TestApp::start_with(db, |settings| settings.console_dir = built_console()).await;
     for (address, name, role) in [
         ("dana@agency.example", "Dana Whitfield", "coordinator"),
         ("lee@agency.example", "Lee Carter", "coordinator"),
@@ -57,35 +46,71 @@ async fn a_coordinator_signs_in_and_watches_the_day_change_live(db: PgPool) {
         response.headers()["content-type"],
         "application/problem+json"
     );
-    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
-    // This run's pictures only (a failure's are named failure-N.png).
+    let stdout = run_in_browser(
+        "tests/browser.mjs",
+        "console-screenshots",
+        &[
+            ("HOMECARE_URL", app.base.clone()),
+            (
+                "HOMECARE_TOKEN",
+                app.token(homecare_api::auth::Role::Admin, None),
+            ),
+            ("CONSOLE_EMAIL", "dana@agency.example".to_owned()),
+            ("CONSOLE_PASSWORD", PASSWORD.to_owned()),
+            ("CONSOLE_LOCK_EMAIL", "lee@agency.example".to_owned()),
+            ("CONSOLE_ADMIN_EMAIL", "ada@agency.example".to_owned()),
+        ],
+    )
+    .await;
+    assert!(stdout.contains("console browser test passed"));
+    app.shutdown().await;
+}
+
+fn web() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
+}
+
+/// `web/dist`, which must be built (with the browser tests' npm packages).
+pub(crate) fn built_console() -> PathBuf {
+    let web = web();
+    assert!(
+        web.join("dist/index.html").is_file()
+            && web.join("dist/app/index.html").is_file()
+            && web.join("node_modules/playwright-core").is_dir(),
+        "the console is not built: ./dev test builds it (npm ci && npm run build in web/)"
+    );
+    web.join("dist")
+}
+
+/// Runs a browser script of `web/tests` in Debian's Chromium with `env`
+/// (plus `CHROMIUM` and `SCREENSHOTS`, a fresh folder named `shots` in the
+/// target's temporary folder) and answers what it printed; it must succeed.
+pub(crate) async fn run_in_browser(script: &str, shots: &str, env: &[(&str, String)]) -> String {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    assert!(
+        Path::new(&chromium).is_file(),
+        "no Chromium at {chromium}: ./dev test installs Debian's chromium package"
+    );
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join(shots);
+    // This run's pictures only (a failure's are named ...failure-N.png).
     let _ = std::fs::remove_dir_all(&screenshots);
     // Asynchronously: the API under test runs on this test's runtime.
     let output = tokio::process::Command::new("node")
-        .arg("tests/browser.mjs")
-        .current_dir(&web)
-        .env("HOMECARE_URL", &app.base)
-        .env(
-            "HOMECARE_TOKEN",
-            app.token(homecare_api::auth::Role::Admin, None),
-        )
-        .env("CONSOLE_EMAIL", "dana@agency.example")
-        .env("CONSOLE_PASSWORD", PASSWORD)
-        .env("CONSOLE_LOCK_EMAIL", "lee@agency.example")
-        .env("CONSOLE_ADMIN_EMAIL", "ada@agency.example")
+        .arg(script)
+        .current_dir(web())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("CHROMIUM", &chromium)
         .env("SCREENSHOTS", &screenshots)
         .output()
         .await
         .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
     assert!(
         output.status.success(),
-        "browser test failed:\n{stdout}\n{stderr}"
+        "{script} failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("console browser test passed"));
     println!("screenshots in {}", screenshots.display());
-    app.shutdown().await;
+    stdout
 }

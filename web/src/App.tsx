@@ -22,6 +22,9 @@ export function App() {
       <main className="centered">
         <h1>homecare</h1>
         <p>The console is for the office. Caregivers use the caregiver app on their phone.</p>
+        <p>
+          <a href="/app/">Open the caregiver app</a>
+        </p>
         <button type="button" onClick={() => logout()}>Sign out</button>
       </main>
     );

@@ -1,0 +1,75 @@
+// The caregiver app's service worker: the app shell (its page, script and
+// styles) is cached so the app opens with no network; the API is never
+// cached here (the page keeps the last visits it saw in IndexedDB).
+// Navigations try the network first and fall back to the cached page;
+// Vite's hashed assets are immutable, so the cache answers them first.
+const SHELL = "homecare-app-shell-v1";
+const PAGE = "/app/";
+
+/** The page and every asset it names, fetched fresh and cached together. */
+async function cacheShell(page) {
+  const response = page ?? (await fetch(PAGE, { cache: "no-cache" }));
+  if (!response.ok) return;
+  const html = await response.clone().text();
+  const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]);
+  const cache = await caches.open(SHELL);
+  await Promise.all(
+    [...new Set(assets), "/app/manifest.webmanifest", "/app/icon.svg"].map(async (url) => {
+      if (!(await cache.match(url))) await cache.add(url);
+    }),
+  );
+  await cache.put(PAGE, response);
+}
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(cacheShell().then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches
+      .keys()
+      .then((names) => Promise.all(names.filter((n) => n !== SHELL).map((n) => caches.delete(n))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== "GET" || url.origin !== location.origin) return;
+  if (event.request.mode === "navigate" && url.pathname.startsWith("/app")) {
+    event.respondWith(
+      fetch(event.request)
+        .then((response) => {
+          // A new deployment's page and assets replace the old ones.
+          if (response.ok) event.waitUntil(cacheShell(response.clone()));
+          return response;
+        })
+        .catch(async () => (await caches.match(PAGE)) ?? Response.error()),
+    );
+  } else if (url.pathname.startsWith("/assets/") || url.pathname.startsWith("/app/")) {
+    event.respondWith(
+      caches.match(event.request).then(
+        (cached) =>
+          cached ??
+          fetch(event.request).then(async (response) => {
+            if (response.ok && url.pathname.startsWith("/assets/")) {
+              await (await caches.open(SHELL)).put(event.request, response.clone());
+            }
+            return response;
+          }),
+      ),
+    );
+  }
+});
+
+// Background Sync: the network is back; an open page sends its queue (it
+// holds the session's token; a closed app sends it at the next open).
+self.addEventListener("sync", (event) => {
+  if (event.tag !== "homecare-outbox") return;
+  event.waitUntil(
+    self.clients.matchAll({ type: "window" }).then((pages) => {
+      for (const page of pages) page.postMessage({ type: "flush-outbox" });
+    }),
+  );
+});

@@ -1,0 +1,332 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { api, ApiProblem, logout, refresh, token, whenSignedOut, type Schemas, type User } from "../api";
+import { EventFeed, type FeedState, type Frame } from "../events";
+import { Login } from "../Login";
+import { dequeue, enqueue, forget, lastSeen, queued, remember, type EvvAction, type MyVisit, type Queued } from "./store";
+
+type Snapshot = Schemas["VisitSnapshot"];
+
+const ACTION_LABELS: Record<EvvAction, string> = { "check-in": "Check-in", "check-out": "Check-out" };
+
+/** An EVV exception as the platform found it, in the caregiver's words. */
+function exceptionText(code: string, detail: Record<string, unknown>): string {
+  const number = (key: string) => (typeof detail[key] === "number" ? (detail[key] as number) : null);
+  const metres = number("distance_meters");
+  if (code === "outside_geofence" && metres !== null) {
+    return `outside the client's area (${metres >= 1000 ? `${(metres / 1000).toFixed(1)} km` : `${Math.round(metres)} m`} away)`;
+  }
+  if (code === "late_check_in" && number("minutes_late") !== null) return `late by ${number("minutes_late")} minutes`;
+  if (code === "early_check_out" && number("minutes_early") !== null) return `early by ${number("minutes_early")} minutes`;
+  return code.replace(/_/g, " ");
+}
+
+/** What the platform decided about a visit's taps: accepted, and the EVV exceptions it found (by id). */
+interface Answer {
+  action: EvvAction | null;
+  exceptions: Map<string, string>;
+}
+
+function answerText({ action, exceptions }: Answer): string {
+  const what = action ? `${ACTION_LABELS[action]} accepted` : "Recorded";
+  if (exceptions.size === 0) return `${what}.`;
+  return `${what} with an EVV exception the office will resolve: ${[...exceptions.values()].join("; ")}.`;
+}
+
+function position(): Promise<GeolocationPosition> {
+  return new Promise((resolve, reject) =>
+    navigator.geolocation.getCurrentPosition(resolve, reject, { enableHighAccuracy: true, timeout: 15_000, maximumAge: 0 }),
+  );
+}
+
+function time(at: string, timeZone: string): string {
+  return new Intl.DateTimeFormat("en-US", { timeZone, hour: "numeric", minute: "2-digit" }).format(Date.parse(at));
+}
+
+function day(at: string, timeZone: string): string {
+  return new Intl.DateTimeFormat("en-US", { timeZone, weekday: "long", month: "long", day: "numeric" }).format(Date.parse(at));
+}
+
+/** What a frame about one of my visits means to me, for the banner. */
+function news(frame: Frame, visits: MyVisit[]): string | null {
+  const data = frame.event.data as { visit_id?: string; caregiver_id?: string | null };
+  const visit = visits.find((v) => v.id === data.visit_id);
+  const who = visit ? `${visit.client_name} at ${time(visit.scheduled_start, visit.timezone)}` : "a visit";
+  switch (frame.event.type) {
+    case "homecare.visit.cancelled":
+      return `Your visit with ${who} was cancelled.`;
+    case "homecare.visit.rescheduled":
+      return `Your visit with ${who} has new times.`;
+    case "homecare.visit.assigned":
+      return visit ? `Your visit with ${who} was reassigned.` : "You have a new visit.";
+    default:
+      return null;
+  }
+}
+
+/** The caregiver app: my visits, check-in and check-out with EVV, offline first. */
+export function CaregiverApp() {
+  const [user, setUser] = useState<User | null | undefined>(undefined);
+  const [visits, setVisits] = useState<MyVisit[]>([]);
+  const [seenAt, setSeenAt] = useState<number | null>(null);
+  const [online, setOnline] = useState(navigator.onLine);
+  const [outbox, setOutbox] = useState<Queued[]>([]);
+  const [answers, setAnswers] = useState<Map<string, Answer>>(new Map());
+  const [banner, setBanner] = useState<string | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [feed, setFeed] = useState<FeedState>("connecting");
+  const visitsRef = useRef<MyVisit[]>([]);
+  visitsRef.current = visits;
+  const sending = useRef(false);
+
+  const showOffline = useCallback(async () => {
+    const seen = await lastSeen();
+    if (seen) {
+      setUser((current) => current ?? seen.user);
+      setVisits(seen.visits);
+      setSeenAt(seen.at);
+    }
+    return seen;
+  }, []);
+
+  // A session from the refresh cookie; with no network, the last one seen.
+  useEffect(() => {
+    whenSignedOut(() => setUser(null));
+    refresh()
+      .then((session) => setUser(session?.user ?? null))
+      .catch(async () => {
+        if (!(await showOffline())) setUser(null);
+      });
+    queued().then(setOutbox);
+  }, [showOffline]);
+
+  const load = useCallback(async () => {
+    if (!token()) return;
+    try {
+      const mine = await api<MyVisit[]>("GET", "/me/visits");
+      setVisits(mine);
+      setSeenAt(null);
+      const me = await api<Schemas["Me"]>("GET", "/auth/me");
+      if (me.user) await remember(me.user, mine);
+    } catch (error) {
+      if (error instanceof ApiProblem) setProblem(error.detail);
+      else await showOffline();
+    }
+  }, [showOffline]);
+
+  /** Sends what waits, oldest tap first; stops at the first network failure. */
+  const send = useCallback(async () => {
+    if (sending.current) return;
+    sending.current = true;
+    try {
+      if (!token() && !(await refresh().catch(() => null))) return;
+      for (const entry of await queued()) {
+        if (entry.state !== "waiting") continue;
+        try {
+          await api<Snapshot>("POST", `/visits/${entry.visitId}/${entry.action}`, entry.body, {
+            "idempotency-key": entry.key,
+          });
+          await dequeue(entry.key);
+          // Exceptions arrive as events (with what was found), before or after this answer.
+          setAnswers((now) => {
+            const exceptions = now.get(entry.visitId)?.exceptions ?? new Map<string, string>();
+            return new Map(now).set(entry.visitId, { action: entry.action, exceptions });
+          });
+        } catch (error) {
+          // A refusal is final and shown with its reason; anything else
+          // (no network, the platform busy) is tried again with the same key.
+          if (error instanceof ApiProblem && error.status >= 400 && error.status < 500 && ![401, 408, 429].includes(error.status)) {
+            await enqueue({ ...entry, state: "refused", reason: error.detail });
+          } else {
+            break;
+          }
+        }
+      }
+    } finally {
+      sending.current = false;
+      setOutbox(await queued());
+      await load();
+    }
+  }, [load]);
+
+  useEffect(() => {
+    if (!user || user.role !== "caregiver") return;
+    void send();
+    const feedOf = new EventFeed(
+      (frame) => {
+        const text = news(frame, visitsRef.current);
+        if (text) setBanner(text);
+        if (frame.event.type === "homecare.visit.exception_raised") {
+          const data = frame.event.data as { visit_id: string; exception_id: string; code: string; detail: Record<string, unknown> };
+          setAnswers((now) => {
+            const before = now.get(data.visit_id) ?? { action: null, exceptions: new Map<string, string>() };
+            const exceptions = new Map(before.exceptions).set(data.exception_id, exceptionText(data.code, data.detail ?? {}));
+            return new Map(now).set(data.visit_id, { ...before, exceptions });
+          });
+        }
+        void load();
+      },
+      setFeed,
+    );
+    if (token()) feedOf.start();
+    const back = () => {
+      setOnline(true);
+      void send().then(() => {
+        if (token()) feedOf.start();
+      });
+    };
+    const gone = () => setOnline(false);
+    const message = (event: MessageEvent) => {
+      if (event.data?.type === "flush-outbox") void send();
+    };
+    window.addEventListener("online", back);
+    window.addEventListener("offline", gone);
+    navigator.serviceWorker?.addEventListener("message", message);
+    // A busy platform (503) is tried again while the app is open.
+    const retry = setInterval(() => {
+      if (navigator.onLine) void send();
+    }, 15_000);
+    return () => {
+      feedOf.stop();
+      clearInterval(retry);
+      window.removeEventListener("online", back);
+      window.removeEventListener("offline", gone);
+      navigator.serviceWorker?.removeEventListener("message", message);
+    };
+  }, [user, send, load]);
+
+  async function tap(visit: MyVisit, action: EvvAction) {
+    if (!user?.caregiver_id) return;
+    setProblem(null);
+    // The device's time is taken at the tap, before asking for the position.
+    const at = new Date().toISOString();
+    let where: GeolocationPosition;
+    try {
+      where = await position();
+    } catch (error) {
+      setProblem(`Your position is needed for EVV: ${(error as GeolocationPositionError).message || "allow location for this app"}.`);
+      return;
+    }
+    const entry: Queued = {
+      key: crypto.randomUUID(),
+      visitId: visit.id,
+      action,
+      body: { caregiver_id: user.caregiver_id, at, latitude: where.coords.latitude, longitude: where.coords.longitude },
+      tappedAt: Date.now(),
+      state: "waiting",
+    };
+    await enqueue(entry);
+    setOutbox(await queued());
+    const registration = await navigator.serviceWorker?.ready.catch(() => undefined);
+    await (registration as (ServiceWorkerRegistration & { sync?: { register(tag: string): Promise<void> } }) | undefined)?.sync
+      ?.register("homecare-outbox")
+      .catch(() => undefined);
+    await send();
+  }
+
+  async function signOut() {
+    await forget();
+    await logout().catch(() => setUser(null));
+  }
+
+  if (user === undefined) return <main className="centered" aria-busy="true">Loading…</main>;
+  if (user === null) return <Login onSignedIn={setUser} />;
+  if (user.role !== "caregiver") {
+    return (
+      <main className="centered">
+        <h1>homecare</h1>
+        <p>This app is for caregivers. The office works in the console.</p>
+        <p>
+          <a href="/">Open the console</a>
+        </p>
+      </main>
+    );
+  }
+
+  const byDay = new Map<string, MyVisit[]>();
+  for (const visit of visits) {
+    const key = day(visit.scheduled_start, visit.timezone);
+    byDay.set(key, [...(byDay.get(key) ?? []), visit]);
+  }
+  const pending = (visitId: string) => outbox.filter((q) => q.visitId === visitId);
+  return (
+    <div className="app">
+      <header className="app-bar">
+        <h1>My visits</h1>
+        <span role="status" className={`feed feed-${online ? feed : "offline"}`} data-testid="app-connection">
+          {online ? (feed === "live" ? "Live" : "Connecting…") : "Offline"}
+        </span>
+        <button type="button" onClick={signOut}>
+          Sign out
+        </button>
+      </header>
+      <main aria-label="My visits">
+        {banner && (
+          <div className="banner" role="alert">
+            {banner}{" "}
+            <button type="button" onClick={() => setBanner(null)}>
+              Dismiss
+            </button>
+          </div>
+        )}
+        {problem && (
+          <p role="alert" className="problem">
+            {problem}
+          </p>
+        )}
+        {seenAt !== null && <p className="stale">Offline: the visits as last seen at {new Date(seenAt).toLocaleTimeString()}.</p>}
+        {visits.length === 0 && <p>No visits in the next days.</p>}
+        {[...byDay].map(([label, list]) => (
+          <section key={label} aria-label={label}>
+            <h2>{label}</h2>
+            <ul className="cards">
+              {list.map((visit) => (
+                <li key={visit.id} className={`card card-${visit.status}`} data-visit={visit.id} data-status={visit.status}>
+                  <h3>
+                    {time(visit.scheduled_start, visit.timezone)}–{time(visit.scheduled_end, visit.timezone)} · {visit.client_name}
+                  </h3>
+                  <p className="address">{visit.address}</p>
+                  {visit.required_skills.length > 0 && <p>Skills: {visit.required_skills.join(", ")}</p>}
+                  {visit.planned_duties.length > 0 && (
+                    <ul className="duties">
+                      {visit.planned_duties.map((duty) => (
+                        <li key={duty.code}>{duty.text ?? duty.code.replace(/_/g, " ")}</li>
+                      ))}
+                    </ul>
+                  )}
+                  <p className="card-status">{visit.status.replace("_", " ")}</p>
+                  {answers.has(visit.id) && <p role="status">{answerText(answers.get(visit.id)!)}</p>}
+                  {pending(visit.id).map((q) =>
+                    q.state === "waiting" ? (
+                      <p key={q.key} className="waiting" data-testid="waiting">
+                        {ACTION_LABELS[q.action]} waiting to send (tapped at {new Date(q.body.at).toLocaleTimeString()}).
+                      </p>
+                    ) : (
+                      <p key={q.key} className="refused" role="alert" data-testid="refused">
+                        {ACTION_LABELS[q.action]} refused: {q.reason}{" "}
+                        <button type="button" onClick={() => dequeue(q.key).then(() => queued().then(setOutbox))}>
+                          Dismiss
+                        </button>
+                      </p>
+                    ),
+                  )}
+                  {visit.records_evv && visit.status === "assigned" && !pending(visit.id).some((q) => q.action === "check-in") && (
+                    <button type="button" className="primary" onClick={() => tap(visit, "check-in")}>
+                      Check in
+                    </button>
+                  )}
+                  {visit.records_evv &&
+                    (visit.status === "checked_in" || pending(visit.id).some((q) => q.action === "check-in" && q.state === "waiting")) &&
+                    !pending(visit.id).some((q) => q.action === "check-out") && (
+                      <button type="button" className="primary" onClick={() => tap(visit, "check-out")}>
+                        Check out
+                      </button>
+                    )}
+                </li>
+              ))}
+            </ul>
+          </section>
+        ))}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,140 @@
+// The caregiver app on a phone (390×844, geolocation granted and set by the
+// test) beside the office's console, in Debian's Chromium: sign-in, today's
+// visits, a check-in the console shows, a check-out made offline that survives
+// closing the app and is sent exactly once when the network returns, and a
+// check-out 3 km away that the platform holds. Run by the e2e test
+// `caregiver_app` (./dev test), which makes the data and passes:
+//   HOMECARE_URL, CAREGIVER_EMAIL, COORDINATOR_EMAIL, PASSWORD,
+//   CLIENT_LAT, CLIENT_LNG, NEAR_VISIT, FAR_VISIT, SCREENSHOTS, CHROMIUM
+import { chromium } from "playwright-core";
+import { readFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import assert from "node:assert/strict";
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const env = (name) => {
+  assert(process.env[name], `${name} is required`);
+  return process.env[name];
+};
+const base = env("HOMECARE_URL");
+const password = env("PASSWORD");
+const client = { latitude: Number(env("CLIENT_LAT")), longitude: Number(env("CLIENT_LNG")) };
+const near = env("NEAR_VISIT");
+const far = env("FAR_VISIT");
+const screenshots = process.env.SCREENSHOTS;
+const zone = "America/Chicago";
+
+async function axe(page, name) {
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+  const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  for (const v of serious) console.error(`axe ${name}: ${v.id} (${v.impact}): ${v.nodes.map((n) => n.target).join(" ")}`);
+  assert.equal(serious.length, 0, `axe found serious or critical violations on ${name}`);
+  console.log(`axe ${name}: ${result.violations.length} minor, 0 serious or critical`);
+}
+
+async function shot(page, name) {
+  if (!screenshots) return;
+  mkdirSync(screenshots, { recursive: true });
+  await page.screenshot({ path: `${screenshots}/${name}.png` });
+}
+
+async function signIn(page, email) {
+  await page.getByLabel("E-mail address", { exact: true }).fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+const failures = [];
+process.on("uncaughtException", async (error) => {
+  console.error(String(error.stack ?? error));
+  console.error("failures so far:", failures);
+  for (const [n, open] of browser.contexts().flatMap((c) => c.pages()).entries()) {
+    try {
+      console.error(`--- page ${n + 1}: ${open.url()}\n${(await open.locator("body").innerText()).slice(0, 2000)}`);
+      if (screenshots) await open.screenshot({ path: `${screenshots}/app-failure-${n + 1}.png` });
+    } catch {}
+  }
+  process.exit(1);
+});
+
+// The office: the coordinator's board, to see what the phone does.
+const office = await browser.newContext({ viewport: { width: 1440, height: 900 }, timezoneId: zone });
+const board = await office.newPage();
+await board.goto(`${base}/`);
+await signIn(board, env("COORDINATOR_EMAIL"));
+await board.getByTestId("feed-state").filter({ hasText: "Live" }).waitFor();
+
+// The phone.
+const phone = await browser.newContext({
+  viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, timezoneId: zone,
+  permissions: ["geolocation"], geolocation: { ...client, accuracy: 10 },
+});
+let app = await phone.newPage();
+app.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
+await app.goto(`${base}/app/`);
+await app.getByRole("heading", { name: "Sign in to homecare" }).waitFor();
+await axe(app, "app sign-in");
+await signIn(app, env("CAREGIVER_EMAIL"));
+await app.getByRole("heading", { name: "My visits" }).waitFor();
+const nearCard = app.locator(`[data-visit="${near}"]`);
+await nearCard.getByText("Eleanor P.").waitFor();
+assert.equal(await app.getByText("Eleanor Park").count(), 0, "only the first name and last initial");
+await app.getByTestId("app-connection").filter({ hasText: "Live" }).waitFor();
+await axe(app, "my visits");
+await shot(app, "app-visits");
+console.log("app: signed in; today's visits shown with the client's first name and initial");
+
+// Check in at the client's door; the console shows it.
+await nearCard.getByRole("button", { name: "Check in" }).click();
+await nearCard.getByRole("status").filter({ hasText: "Check-in accepted." }).waitFor();
+const recorded = Date.now();
+await board.locator(`[data-visit="${near}"][data-state="checked_in"]`).waitFor({ timeout: 5_000 });
+console.log(`app: check-in accepted; the console showed "checked in" ${Date.now() - recorded} ms after the phone did`);
+
+// The app shell is cached once the service worker controls the page.
+await app.evaluate(async () => {
+  await navigator.serviceWorker.ready;
+  if (!navigator.serviceWorker.controller) await new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r));
+});
+
+// Offline: the check-out waits on the phone, survives closing the app, and
+// is sent once when the network returns.
+await phone.setOffline(true);
+await app.getByTestId("app-connection").filter({ hasText: "Offline" }).waitFor();
+await nearCard.getByRole("button", { name: "Check out" }).click();
+await nearCard.getByTestId("waiting").filter({ hasText: "Check-out waiting to send" }).waitFor();
+await shot(app, "app-offline");
+await app.close();
+app = await phone.newPage();
+app.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
+const reopened = Date.now();
+await app.goto(`${base}/app/`);
+await app.locator(`[data-visit="${near}"]`).getByText("Eleanor P.").waitFor();
+console.log(`app: reopened offline in ${Date.now() - reopened} ms, the visits as last seen`);
+await app.getByText("Offline: the visits as last seen").waitFor();
+await app.locator(`[data-visit="${near}"]`).getByTestId("waiting").waitFor();
+await phone.setOffline(false);
+await app.locator(`[data-visit="${near}"][data-status="completed"], [data-visit="${near}"][data-status="invoiced"]`).waitFor({ timeout: 30_000 });
+assert.equal(await app.locator(`[data-visit="${near}"]`).getByTestId("waiting").count(), 0);
+await board.locator(`[data-visit="${near}"][data-state="invoiced"]`).waitFor({ timeout: 30_000 });
+console.log("app: back online, the queued check-out was sent; the visit is invoiced");
+
+// A check-out 3 km from the client is recorded and held for the office.
+const farCard = app.locator(`[data-visit="${far}"]`);
+await app.getByTestId("app-connection").filter({ hasText: "Live" }).waitFor();
+await farCard.getByRole("button", { name: "Check in" }).click();
+await farCard.getByRole("status").filter({ hasText: "Check-in accepted" }).waitFor();
+await phone.setGeolocation({ latitude: client.latitude + 0.027, longitude: client.longitude, accuracy: 10 });
+await farCard.getByRole("button", { name: "Check out" }).click();
+await farCard.getByRole("status").filter({ hasText: /Check-out accepted with an EVV exception the office will resolve: .*outside the client's area \(3\.0 km away\)/ }).waitFor();
+await board.locator(`[data-visit="${far}"][data-state="held"]`).waitFor({ timeout: 10_000 });
+await axe(app, "my visits after check-out");
+await shot(app, "app-held");
+console.log("app: a check-out 3 km away was recorded with its exception; the console shows it held");
+
+await browser.close();
+assert.deepEqual(failures, [], failures.join("\n"));
+console.log("caregiver app browser test passed");
