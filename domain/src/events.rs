@@ -258,6 +258,21 @@ impl EventEnvelope {
     pub fn caregiver_id(&self) -> Option<&str> {
         self.data.get("caregiver_id").and_then(|v| v.as_str())
     }
+
+    /// Whether the event is about this caregiver: the visit's caregiver,
+    /// anyone booked on it, or (for a decision) anyone it was taken from, so a
+    /// caregiver hears that a visit was reassigned away from them.
+    pub fn concerns_caregiver(&self, caregiver_id: &str) -> bool {
+        let listed = |field: &str| {
+            self.data
+                .get(field)
+                .and_then(|v| v.as_array())
+                .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(caregiver_id)))
+        };
+        self.caregiver_id() == Some(caregiver_id)
+            || listed("caregiver_ids")
+            || listed("previous_caregiver_ids")
+    }
 }
 
 /// One WebSocket frame of `/v1/events`: the stream sequence (pass it back as

@@ -104,16 +104,20 @@ async fn the_app_checks_in_and_out_on_a_phone_and_an_offline_check_out_is_sent_o
     let client = app.create_client().await;
     let maria = app.create_caregiver(&[]).await;
     // One visit under way (checked in now: two minutes late, within the
-    // tolerance), one later today (checked out early and far away: held).
-    let near = app
-        .create_visit(&client, minutes_ago(2), minutes_ago(-10), &[])
-        .await;
-    let far = app
-        .create_visit(&client, minutes_ago(-11), minutes_ago(-25), &[])
-        .await;
-    for visit in [&near, &far] {
-        events.frames_until(visit, "homecare.visit.assigned").await;
+    // tolerance), one later today (checked out early and far away: held),
+    // and one this afternoon, reassigned while the phone is offline.
+    let mut visits = Vec::new();
+    for (start, end) in [(2, -10), (-11, -25), (-120, -180)] {
+        let visit = app
+            .create_visit(&client, minutes_ago(start), minutes_ago(end), &[])
+            .await;
+        // One at a time: waiting for a visit's frame passes over the others'.
+        events.frames_until(&visit, "homecare.visit.assigned").await;
+        visits.push(visit);
     }
+    let [near, far, later] = <[String; 3]>::try_from(visits).unwrap();
+    // Only now a second caregiver, for the office to reassign `later` to.
+    let james = app.create_caregiver(&[]).await;
     for (email, role, caregiver) in [
         ("maria@agency.example", "caregiver", Some(maria.as_str())),
         ("dana@agency.example", "coordinator", None),
@@ -139,6 +143,9 @@ async fn the_app_checks_in_and_out_on_a_phone_and_an_offline_check_out_is_sent_o
             ("CLIENT_LNG", "-87.67".to_owned()),
             ("NEAR_VISIT", near.clone()),
             ("FAR_VISIT", far.clone()),
+            ("LATER_VISIT", later.clone()),
+            ("OTHER_CAREGIVER", james.clone()),
+            ("HOMECARE_TOKEN", app.token(Role::Admin, None)),
         ],
     )
     .await;

@@ -5,7 +5,9 @@
 // check-out 3 km away that the platform holds. Run by the e2e test
 // `caregiver_app` (./dev test), which makes the data and passes:
 //   HOMECARE_URL, CAREGIVER_EMAIL, COORDINATOR_EMAIL, PASSWORD,
-//   CLIENT_LAT, CLIENT_LNG, NEAR_VISIT, FAR_VISIT, SCREENSHOTS, CHROMIUM
+//   CLIENT_LAT, CLIENT_LNG, NEAR_VISIT, FAR_VISIT, LATER_VISIT (to be
+//   reassigned to OTHER_CAREGIVER while the phone is offline), HOMECARE_TOKEN
+//   (an admin's, for the office's side), SCREENSHOTS, CHROMIUM
 import { chromium } from "playwright-core";
 import { readFileSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -22,6 +24,18 @@ const password = env("PASSWORD");
 const client = { latitude: Number(env("CLIENT_LAT")), longitude: Number(env("CLIENT_LNG")) };
 const near = env("NEAR_VISIT");
 const far = env("FAR_VISIT");
+const later = env("LATER_VISIT");
+
+async function call(method, path, body) {
+  const response = await fetch(`${base}/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${env("HOMECARE_TOKEN")}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
 const screenshots = process.env.SCREENSHOTS;
 const zone = "America/Chicago";
 
@@ -80,7 +94,7 @@ await axe(app, "app sign-in");
 await signIn(app, env("CAREGIVER_EMAIL"));
 await app.getByRole("heading", { name: "My visits" }).waitFor();
 const nearCard = app.locator(`[data-visit="${near}"]`);
-await nearCard.getByText("Eleanor P.").waitFor();
+await nearCard.getByRole("heading", { name: /Eleanor P\./ }).waitFor();
 assert.equal(await app.getByText("Eleanor Park").count(), 0, "only the first name and last initial");
 await app.getByTestId("app-connection").filter({ hasText: "Live" }).waitFor();
 await axe(app, "my visits");
@@ -105,14 +119,14 @@ await app.evaluate(async () => {
 await phone.setOffline(true);
 await app.getByTestId("app-connection").filter({ hasText: "Offline" }).waitFor();
 await nearCard.getByRole("button", { name: "Check out" }).click();
-await nearCard.getByTestId("waiting").filter({ hasText: "Check-out waiting to send" }).waitFor();
+await nearCard.getByTestId("waiting").filter({ hasText: /Check-out for Eleanor P\., .* waiting to send/ }).waitFor();
 await shot(app, "app-offline");
 await app.close();
 app = await phone.newPage();
 app.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
 const reopened = Date.now();
 await app.goto(`${base}/app/`);
-await app.locator(`[data-visit="${near}"]`).getByText("Eleanor P.").waitFor();
+await app.locator(`[data-visit="${near}"]`).getByRole("heading", { name: /Eleanor P\./ }).waitFor();
 console.log(`app: reopened offline in ${Date.now() - reopened} ms, the visits as last seen`);
 await app.getByText("Offline: the visits as last seen").waitFor();
 await app.locator(`[data-visit="${near}"]`).getByTestId("waiting").waitFor();
@@ -134,6 +148,33 @@ await board.locator(`[data-visit="${far}"][data-state="held"]`).waitFor({ timeou
 await axe(app, "my visits after check-out");
 await shot(app, "app-held");
 console.log("app: a check-out 3 km away was recorded with its exception; the console shows it held");
+
+// A visit reassigned while the phone is offline: the check-in queued for it
+// comes back refused, with the platform's reason, and the banner says why.
+await phone.setGeolocation({ ...client, accuracy: 10 });
+await phone.setOffline(true);
+await app.getByTestId("app-connection").filter({ hasText: "Offline" }).waitFor();
+const laterCard = app.locator(`[data-visit="${later}"]`);
+await laterCard.getByRole("button", { name: "Check in" }).click();
+await laterCard.getByTestId("waiting").waitFor();
+await call("PUT", `/visits/${later}/assignment`, { caregiver_ids: [env("OTHER_CAREGIVER")] });
+await phone.setOffline(false);
+const refused = app.getByRole("region", { name: "Not sent" }).getByTestId("refused");
+await refused.filter({ hasText: /Check-in for Eleanor P\., .* refused: / }).waitFor({ timeout: 30_000 });
+console.log(`app: the check-in queued offline for a visit reassigned meanwhile came back "${(await refused.innerText()).split("\n")[0]}"`);
+await app.locator(`[data-visit="${later}"]`).waitFor({ state: "detached" });
+// The reassignment reached the phone over its own event socket, as a banner.
+await app.locator(".banner").filter({ hasText: "was reassigned" }).waitFor({ timeout: 10_000 });
+await axe(app, "my visits with a refused check-in");
+await shot(app, "app-refused");
+
+// A call-out from the app, answered.
+await app.getByRole("button", { name: "Call out" }).click();
+await app.getByLabel("Reason", { exact: true }).fill("Sick child");
+await app.getByRole("button", { name: "Record the call-out" }).click();
+await app.getByRole("status").filter({ hasText: "Recorded" }).waitFor();
+await axe(app, "call-out");
+console.log(`app: call-out answered: ${await app.getByRole("status").filter({ hasText: "Recorded" }).innerText()}`);
 
 await browser.close();
 assert.deepEqual(failures, [], failures.join("\n"));

@@ -48,7 +48,8 @@ pub struct EventsQuery {
     /// Only this visit's events.
     #[param(value_type = Option<Uuid>)]
     pub visit_id: Option<String>,
-    /// Only this caregiver's events.
+    /// Only events about this caregiver: the visit's caregiver, anyone booked
+    /// on it, or anyone a decision took it from.
     #[param(value_type = Option<Uuid>)]
     pub caregiver_id: Option<String>,
     /// Comma-separated CloudEvents types, e.g. `homecare.visit.assigned,homecare.invoice.created`.
@@ -73,7 +74,7 @@ impl EventFilter {
             && self
                 .caregiver_id
                 .as_ref()
-                .is_none_or(|c| event.caregiver_id() == Some(c.as_str()))
+                .is_none_or(|c| event.concerns_caregiver(c))
             && (self.event_types.is_empty() || self.event_types.contains(&event.event_type))
     }
 }
@@ -375,5 +376,25 @@ mod tests {
             ..Default::default()
         };
         assert!(by_caregiver.matches(&event));
+        // Taken from this caregiver, given to another: both hear of it.
+        let before = Uuid::new_v4();
+        let reassigned = EventEnvelope::new(
+            EventKind::VisitAssigned,
+            visit,
+            "",
+            chrono::Utc::now(),
+            serde_json::json!({"caregiver_id": caregiver, "caregiver_ids": [caregiver],
+                               "previous_caregiver_ids": [before]}),
+        );
+        let by_previous = EventFilter {
+            caregiver_id: Some(before.to_string()),
+            ..Default::default()
+        };
+        assert!(by_previous.matches(&reassigned) && by_caregiver.matches(&reassigned));
+        let stranger = EventFilter {
+            caregiver_id: Some(Uuid::new_v4().to_string()),
+            ..Default::default()
+        };
+        assert!(!stranger.matches(&reassigned));
     }
 }

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiProblem, logout, refresh, token, whenSignedOut, type Schemas, type User } from "../api";
+import { CallOut } from "../CallOut";
 import { EventFeed, type FeedState, type Frame } from "../events";
 import { Login } from "../Login";
 import { dequeue, enqueue, forget, lastSeen, queued, remember, type EvvAction, type MyVisit, type Queued } from "./store";
@@ -46,21 +47,47 @@ function day(at: string, timeZone: string): string {
   return new Intl.DateTimeFormat("en-US", { timeZone, weekday: "long", month: "long", day: "numeric" }).format(Date.parse(at));
 }
 
-/** What a frame about one of my visits means to me, for the banner. */
-function news(frame: Frame, visits: MyVisit[]): string | null {
-  const data = frame.event.data as { visit_id?: string; caregiver_id?: string | null };
-  const visit = visits.find((v) => v.id === data.visit_id);
-  const who = visit ? `${visit.client_name} at ${time(visit.scheduled_start, visit.timezone)}` : "a visit";
+/** What a frame about one of my visits means to me, for the banner (`known`: every visit seen this session). */
+function news(frame: Frame, known: Map<string, MyVisit>, me: string): string | null {
+  const data = frame.event.data as { visit_id?: string; caregiver_ids?: string[]; previous_caregiver_ids?: string[] };
+  const visit = data.visit_id ? known.get(data.visit_id) : undefined;
+  const who = visit ? `${visit.client_name} at ${time(visit.scheduled_start, visit.timezone)}` : "a client";
   switch (frame.event.type) {
     case "homecare.visit.cancelled":
       return `Your visit with ${who} was cancelled.`;
     case "homecare.visit.rescheduled":
       return `Your visit with ${who} has new times.`;
     case "homecare.visit.assigned":
-      return visit ? `Your visit with ${who} was reassigned.` : "You have a new visit.";
+    case "homecare.visit.unfilled": {
+      const now = (data.caregiver_ids ?? []).includes(me);
+      const before = (data.previous_caregiver_ids ?? []).includes(me);
+      if (before && !now) return `Your visit with ${who} was reassigned to someone else.`;
+      if (now && !before) return "You have a new visit.";
+      return null;
+    }
     default:
       return null;
   }
+}
+
+/** A tap on the phone: waiting to be sent, or refused with the platform's reason. */
+function QueuedLine({ entry, onDismiss }: { entry: Queued; onDismiss: (key: string) => void }) {
+  const tapped = new Date(entry.body.at).toLocaleTimeString();
+  if (entry.state === "waiting") {
+    return (
+      <p className="waiting" data-testid="waiting">
+        {ACTION_LABELS[entry.action]} for {entry.label} waiting to send (tapped at {tapped}).
+      </p>
+    );
+  }
+  return (
+    <p className="refused" role="alert" data-testid="refused">
+      {ACTION_LABELS[entry.action]} for {entry.label} (tapped at {tapped}) refused: {entry.reason}{" "}
+      <button type="button" onClick={() => onDismiss(entry.key)}>
+        Dismiss
+      </button>
+    </p>
+  );
 }
 
 /** The caregiver app: my visits, check-in and check-out with EVV, offline first. */
@@ -74,8 +101,10 @@ export function CaregiverApp() {
   const [banner, setBanner] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [feed, setFeed] = useState<FeedState>("connecting");
-  const visitsRef = useRef<MyVisit[]>([]);
-  visitsRef.current = visits;
+  const [callingOut, setCallingOut] = useState(false);
+  // Every visit seen this session, for naming one that has left the list.
+  const known = useRef(new Map<string, MyVisit>());
+  for (const visit of visits) known.current.set(visit.id, visit);
   const sending = useRef(false);
 
   const showOffline = useCallback(async () => {
@@ -153,7 +182,7 @@ export function CaregiverApp() {
     void send();
     const feedOf = new EventFeed(
       (frame) => {
-        const text = news(frame, visitsRef.current);
+        const text = news(frame, known.current, user.caregiver_id ?? "");
         if (text) setBanner(text);
         if (frame.event.type === "homecare.visit.exception_raised") {
           const data = frame.event.data as { visit_id: string; exception_id: string; code: string; detail: Record<string, unknown> };
@@ -209,6 +238,7 @@ export function CaregiverApp() {
     const entry: Queued = {
       key: crypto.randomUUID(),
       visitId: visit.id,
+      label: `${visit.client_name}, ${time(visit.scheduled_start, visit.timezone)}`,
       action,
       body: { caregiver_id: user.caregiver_id, at, latitude: where.coords.latitude, longitude: where.coords.longitude },
       tappedAt: Date.now(),
@@ -248,6 +278,9 @@ export function CaregiverApp() {
     byDay.set(key, [...(byDay.get(key) ?? []), visit]);
   }
   const pending = (visitId: string) => outbox.filter((q) => q.visitId === visitId);
+  // Taps for visits no longer on the list (reassigned or cancelled meanwhile).
+  const orphans = outbox.filter((q) => !visits.some((v) => v.id === q.visitId));
+  const dismiss = (key: string) => dequeue(key).then(() => queued().then(setOutbox));
   return (
     <div className="app">
       <header className="app-bar">
@@ -259,6 +292,25 @@ export function CaregiverApp() {
           Sign out
         </button>
       </header>
+      {online && (
+        <p className="app-actions">
+          <button type="button" onClick={() => setCallingOut(true)}>
+            Call out
+          </button>
+        </p>
+      )}
+      {callingOut && user.caregiver_id && (
+        <CallOut
+          caregiverId={user.caregiver_id}
+          name={user.display_name}
+          timeZone={Intl.DateTimeFormat().resolvedOptions().timeZone}
+          dayEnd={Date.now() + 8 * 3600_000}
+          onClose={() => {
+            setCallingOut(false);
+            void load();
+          }}
+        />
+      )}
       <main aria-label="My visits">
         {banner && (
           <div className="banner" role="alert">
@@ -272,6 +324,18 @@ export function CaregiverApp() {
           <p role="alert" className="problem">
             {problem}
           </p>
+        )}
+        {orphans.length > 0 && (
+          <section aria-label="Not sent">
+            <h2>Not sent</h2>
+            <ul className="cards">
+              {orphans.map((q) => (
+                <li key={q.key} className="card card-cancelled" data-queued={q.key}>
+                  <QueuedLine entry={q} onDismiss={dismiss} />
+                </li>
+              ))}
+            </ul>
+          </section>
         )}
         {seenAt !== null && <p className="stale">Offline: the visits as last seen at {new Date(seenAt).toLocaleTimeString()}.</p>}
         {visits.length === 0 && <p>No visits in the next days.</p>}
@@ -295,20 +359,9 @@ export function CaregiverApp() {
                   )}
                   <p className="card-status">{visit.status.replace("_", " ")}</p>
                   {answers.has(visit.id) && <p role="status">{answerText(answers.get(visit.id)!)}</p>}
-                  {pending(visit.id).map((q) =>
-                    q.state === "waiting" ? (
-                      <p key={q.key} className="waiting" data-testid="waiting">
-                        {ACTION_LABELS[q.action]} waiting to send (tapped at {new Date(q.body.at).toLocaleTimeString()}).
-                      </p>
-                    ) : (
-                      <p key={q.key} className="refused" role="alert" data-testid="refused">
-                        {ACTION_LABELS[q.action]} refused: {q.reason}{" "}
-                        <button type="button" onClick={() => dequeue(q.key).then(() => queued().then(setOutbox))}>
-                          Dismiss
-                        </button>
-                      </p>
-                    ),
-                  )}
+                  {pending(visit.id).map((q) => (
+                    <QueuedLine key={q.key} entry={q} onDismiss={dismiss} />
+                  ))}
                   {visit.records_evv && visit.status === "assigned" && !pending(visit.id).some((q) => q.action === "check-in") && (
                     <button type="button" className="primary" onClick={() => tap(visit, "check-in")}>
                       Check in

@@ -13,6 +13,8 @@ export type EvvAction = "check-in" | "check-out";
 export interface Queued {
   key: string;
   visitId: string;
+  /** The visit as the caregiver knew it at the tap ("Eleanor P., 9:00 AM"), for when it is gone from the list. */
+  label: string;
   action: EvvAction;
   body: { caregiver_id: string; at: string; latitude: number; longitude: number };
   /** When the tap happened (device clock), for the order they are sent in. */
