@@ -155,6 +155,11 @@ export function CaregiverApp() {
             "idempotency-key": entry.key,
           });
           await dequeue(entry.key);
+          // From the tap to the platform's answer on the screen (browser traces, the app bench).
+          const mark = `tap-${entry.visitId}-${entry.action}`;
+          requestAnimationFrame(() => {
+            if (performance.getEntriesByName(mark).length) performance.measure("tap-to-recorded", mark);
+          });
           // Exceptions arrive as events (with what was found), before or after this answer.
           setAnswers((now) => {
             const exceptions = now.get(entry.visitId)?.exceptions ?? new Map<string, string>();
@@ -226,6 +231,7 @@ export function CaregiverApp() {
   async function tap(visit: MyVisit, action: EvvAction) {
     if (!user?.caregiver_id) return;
     setProblem(null);
+    performance.mark(`tap-${visit.id}-${action}`);
     // The device's time is taken at the tap, before asking for the position.
     const at = new Date().toISOString();
     let where: GeolocationPosition;
