@@ -6,6 +6,7 @@
 //   HOMECARE_URL, HOMECARE_TOKEN (admin JWT), VISITS (default 50), CHROMIUM
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
+import { caller } from "./common.mjs";
 
 const base = process.env.HOMECARE_URL;
 const token = process.env.HOMECARE_TOKEN;
@@ -13,17 +14,7 @@ const count = Number(process.env.VISITS ?? 50);
 assert(base && token, "HOMECARE_URL and HOMECARE_TOKEN are required");
 const password = "app bench password 1";
 
-async function call(method, path, body) {
-  const response = await fetch(`${base}/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
+const call = caller(base, token);
 const door = { latitude: 41.94, longitude: -87.67 };
 const client = await call("POST", "/clients", { name: "Bench Client", address: "1452 W Belmont Ave, Chicago", ...door, timezone: "America/Chicago" });
 const caregiver = await call("POST", "/caregivers", { name: "Bench Caregiver", skills: [] });

@@ -9,12 +9,8 @@
 //   reassigned to OTHER_CAREGIVER while the phone is offline), HOMECARE_TOKEN
 //   (an admin's, for the office's side), SCREENSHOTS, CHROMIUM
 import { chromium } from "playwright-core";
-import { readFileSync, mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import assert from "node:assert/strict";
-
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+import { axe, caller, shot } from "./common.mjs";
 const env = (name) => {
   assert(process.env[name], `${name} is required`);
   return process.env[name];
@@ -25,34 +21,10 @@ const client = { latitude: Number(env("CLIENT_LAT")), longitude: Number(env("CLI
 const near = env("NEAR_VISIT");
 const far = env("FAR_VISIT");
 const later = env("LATER_VISIT");
-
-async function call(method, path, body) {
-  const response = await fetch(`${base}/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${env("HOMECARE_TOKEN")}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
 const screenshots = process.env.SCREENSHOTS;
 const zone = "America/Chicago";
 
-async function axe(page, name) {
-  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
-  const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  for (const v of serious) console.error(`axe ${name}: ${v.id} (${v.impact}): ${v.nodes.map((n) => n.target).join(" ")}`);
-  assert.equal(serious.length, 0, `axe found serious or critical violations on ${name}`);
-  console.log(`axe ${name}: ${result.violations.length} minor, 0 serious or critical`);
-}
-
-async function shot(page, name) {
-  if (!screenshots) return;
-  mkdirSync(screenshots, { recursive: true });
-  await page.screenshot({ path: `${screenshots}/${name}.png` });
-}
+const call = caller(base, env("HOMECARE_TOKEN"));
 
 async function signIn(page, email) {
   await page.getByLabel("E-mail address", { exact: true }).fill(email);

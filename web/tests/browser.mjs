@@ -14,12 +14,9 @@
 //   SCREENSHOTS         where to write PNGs (optional)
 //   CHROMIUM            the browser (default /usr/bin/chromium)
 import { chromium } from "playwright-core";
-import { readFileSync, mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
-
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+import { axe, caller as apiCaller, shot } from "./common.mjs";
 const base = process.env.HOMECARE_URL;
 const token = process.env.HOMECARE_TOKEN;
 const email = process.env.CONSOLE_EMAIL;
@@ -28,16 +25,7 @@ const screenshots = process.env.SCREENSHOTS;
 const zone = "America/Chicago";
 assert(base && token && email && password, "HOMECARE_URL, HOMECARE_TOKEN, CONSOLE_EMAIL and CONSOLE_PASSWORD are required");
 
-async function call(method, path, body, headers = {}) {
-  const response = await fetch(`${base}/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+const call = apiCaller(base, token);
 
 /** Polls `check` until it answers something truthy (30 s at most). */
 async function until(what, check) {
@@ -48,22 +36,6 @@ async function until(what, check) {
     assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-async function axe(page, name) {
-  // Through the DevTools protocol: the page's CSP (rightly) refuses inline scripts.
-  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
-  const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  for (const v of serious) console.error(`axe ${name}: ${v.id} (${v.impact}): ${v.nodes.map((n) => n.target).join(" ")}`);
-  assert.equal(serious.length, 0, `axe found serious or critical violations on ${name}`);
-  console.log(`axe ${name}: ${result.violations.length} minor, 0 serious or critical`);
-}
-
-async function shot(page, name) {
-  if (!screenshots) return;
-  mkdirSync(screenshots, { recursive: true });
-  await page.screenshot({ path: `${screenshots}/${name}.png` });
 }
 
 function localInput(at) {
