@@ -106,6 +106,7 @@ export function CaregiverApp() {
   const known = useRef(new Map<string, MyVisit>());
   for (const visit of visits) known.current.set(visit.id, visit);
   const sending = useRef(false);
+  const sendAgain = useRef(false);
 
   const showOffline = useCallback(async () => {
     const seen = await lastSeen();
@@ -128,59 +129,88 @@ export function CaregiverApp() {
     queued().then(setOutbox);
   }, [showOffline]);
 
-  const load = useCallback(async () => {
-    if (!token()) return;
-    try {
-      const mine = await api<MyVisit[]>("GET", "/me/visits");
-      setVisits(mine);
-      setSeenAt(null);
-      const me = await api<Schemas["Me"]>("GET", "/auth/me");
-      if (me.user) await remember(me.user, mine);
-    } catch (error) {
-      if (error instanceof ApiProblem) setProblem(error.detail);
-      else await showOffline();
+  // One reload at a time: frames that arrive meanwhile ask for one more.
+  const loading = useRef<Promise<void> | null>(null);
+  const stale = useRef(false);
+  const load = useCallback((): Promise<void> => {
+    if (loading.current) {
+      stale.current = true;
+      return loading.current;
     }
-  }, [showOffline]);
+    const run = async () => {
+      do {
+        stale.current = false;
+        if (!token()) return;
+        try {
+          const mine = await api<MyVisit[]>("GET", "/me/visits");
+          setVisits(mine);
+          setSeenAt(null);
+          if (user) await remember(user, mine);
+        } catch (error) {
+          if (error instanceof ApiProblem) setProblem(error.detail);
+          else await showOffline();
+          return;
+        }
+      } while (stale.current);
+    };
+    loading.current = run().finally(() => {
+      loading.current = null;
+    });
+    return loading.current;
+  }, [showOffline, user]);
 
   /** Sends what waits, oldest tap first; stops at the first network failure. */
   const send = useCallback(async () => {
-    if (sending.current) return;
+    if (sending.current) {
+      // A tap while a pass runs: the running pass goes round once more.
+      sendAgain.current = true;
+      return;
+    }
     sending.current = true;
     try {
       if (!token() && !(await refresh().catch(() => null))) return;
-      for (const entry of await queued()) {
-        if (entry.state !== "waiting") continue;
-        try {
-          await api<Snapshot>("POST", `/visits/${entry.visitId}/${entry.action}`, entry.body, {
-            "idempotency-key": entry.key,
-          });
-          await dequeue(entry.key);
-          // From the tap to the platform's answer on the screen (browser traces, the app bench).
-          const mark = `tap-${entry.visitId}-${entry.action}`;
-          requestAnimationFrame(() => {
-            if (performance.getEntriesByName(mark).length) performance.measure("tap-to-recorded", mark);
-          });
-          // Exceptions arrive as events (with what was found), before or after this answer.
-          setAnswers((now) => {
-            const exceptions = now.get(entry.visitId)?.exceptions ?? new Map<string, string>();
-            return new Map(now).set(entry.visitId, { action: entry.action, exceptions });
-          });
-        } catch (error) {
-          // A refusal is final and shown with its reason; anything else
-          // (no network, the platform busy) is tried again with the same key.
-          if (error instanceof ApiProblem && error.status >= 400 && error.status < 500 && ![401, 408, 429].includes(error.status)) {
-            await enqueue({ ...entry, state: "refused", reason: error.detail });
-          } else {
-            break;
-          }
-        }
-      }
+      do {
+        sendAgain.current = false;
+        if (!(await sendPass())) break;
+      } while (sendAgain.current);
     } finally {
       sending.current = false;
       setOutbox(await queued());
       await load();
     }
   }, [load]);
+
+  /** One pass over the queue; false when it stopped at a network failure. */
+  const sendPass = async (): Promise<boolean> => {
+    for (const entry of await queued()) {
+      if (entry.state !== "waiting") continue;
+      try {
+        await api<Snapshot>("POST", `/visits/${entry.visitId}/${entry.action}`, entry.body, {
+          "idempotency-key": entry.key,
+        });
+        await dequeue(entry.key);
+        // From the tap to the platform's answer on the screen (browser traces, the app bench).
+        const mark = `tap-${entry.visitId}-${entry.action}`;
+        requestAnimationFrame(() => {
+          if (performance.getEntriesByName(mark).length) performance.measure("tap-to-recorded", mark);
+        });
+        // Exceptions arrive as events (with what was found), before or after this answer.
+        setAnswers((now) => {
+          const exceptions = now.get(entry.visitId)?.exceptions ?? new Map<string, string>();
+          return new Map(now).set(entry.visitId, { action: entry.action, exceptions });
+        });
+      } catch (error) {
+        // A refusal is final and shown with its reason; anything else
+        // (no network, the platform busy) is tried again with the same key.
+        if (error instanceof ApiProblem && error.status >= 400 && error.status < 500 && ![401, 408, 429].includes(error.status)) {
+          await enqueue({ ...entry, state: "refused", reason: error.detail });
+        } else {
+          return false;
+        }
+      }
+    }
+    return true;
+  };
 
   useEffect(() => {
     if (!user || user.role !== "caregiver") return;
