@@ -105,9 +105,10 @@ async fn the_app_checks_in_and_out_on_a_phone_and_an_offline_check_out_is_sent_o
     let maria = app.create_caregiver(&[]).await;
     // One visit under way (checked in now: two minutes late, within the
     // tolerance), one later today (checked out early and far away: held),
-    // and one this afternoon, reassigned while the phone is offline.
+    // one this afternoon, reassigned while the phone is offline, and one this
+    // evening, cancelled by the office while the app is open.
     let mut visits = Vec::new();
-    for (start, end) in [(2, -10), (-11, -25), (-120, -180)] {
+    for (start, end) in [(2, -10), (-11, -25), (-120, -180), (-240, -300)] {
         let visit = app
             .create_visit(&client, minutes_ago(start), minutes_ago(end), &[])
             .await;
@@ -115,7 +116,7 @@ async fn the_app_checks_in_and_out_on_a_phone_and_an_offline_check_out_is_sent_o
         events.frames_until(&visit, "homecare.visit.assigned").await;
         visits.push(visit);
     }
-    let [near, far, later] = <[String; 3]>::try_from(visits).unwrap();
+    let [near, far, later, evening] = <[String; 4]>::try_from(visits).unwrap();
     // Only now a second caregiver, for the office to reassign `later` to.
     let james = app.create_caregiver(&[]).await;
     for (email, role, caregiver) in [
@@ -144,6 +145,7 @@ async fn the_app_checks_in_and_out_on_a_phone_and_an_offline_check_out_is_sent_o
             ("NEAR_VISIT", near.clone()),
             ("FAR_VISIT", far.clone()),
             ("LATER_VISIT", later.clone()),
+            ("CANCELLED_VISIT", evening.clone()),
             ("OTHER_CAREGIVER", james.clone()),
             ("HOMECARE_TOKEN", app.token(Role::Admin, None)),
         ],

@@ -6,7 +6,8 @@
 // `caregiver_app` (./dev test), which makes the data and passes:
 //   HOMECARE_URL, CAREGIVER_EMAIL, COORDINATOR_EMAIL, PASSWORD,
 //   CLIENT_LAT, CLIENT_LNG, NEAR_VISIT, FAR_VISIT, LATER_VISIT (to be
-//   reassigned to OTHER_CAREGIVER while the phone is offline), HOMECARE_TOKEN
+//   reassigned to OTHER_CAREGIVER while the phone is offline), CANCELLED_VISIT
+//   (cancelled by the office while the app is open), HOMECARE_TOKEN
 //   (an admin's, for the office's side), SCREENSHOTS, CHROMIUM
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
@@ -139,6 +140,13 @@ await app.locator(`[data-visit="${later}"]`).waitFor({ state: "detached" });
 await app.locator(".banner").filter({ hasText: "was reassigned" }).waitFor({ timeout: 10_000 });
 await axe(app, "my visits with a refused check-in");
 await shot(app, "app-refused");
+
+// The office cancels a visit while the app is open: a banner, and the card says so.
+await app.getByRole("button", { name: "Dismiss" }).first().click();
+await call("POST", `/visits/${env("CANCELLED_VISIT")}/cancel`, { reason: "The client is in hospital" });
+await app.locator(".banner").filter({ hasText: /Your visit with Eleanor P\. at .* was cancelled\./ }).waitFor({ timeout: 10_000 });
+await app.locator(`[data-visit="${env("CANCELLED_VISIT")}"][data-status="cancelled"]`).waitFor();
+console.log("app: a visit cancelled by the office showed up as a banner and a cancelled card");
 
 // A call-out from the app, answered.
 await app.getByRole("button", { name: "Call out" }).click();
