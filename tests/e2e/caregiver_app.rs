@@ -42,6 +42,7 @@ async fn a_caregiver_reads_their_own_visits_with_the_clients_short_name(db: PgPo
     assert_eq!(mine["status"], "assigned");
     assert_eq!(mine["records_evv"], true);
     assert!(mine["checked_in_at"].is_null());
+    assert_eq!(mine["held"], false);
     // Nothing about billing or other people reaches the phone.
     for field in [
         "payer_id",

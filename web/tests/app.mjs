@@ -118,6 +118,7 @@ await phone.setGeolocation({ latitude: client.latitude + 0.027, longitude: clien
 await farCard.getByRole("button", { name: "Check out" }).click();
 await farCard.getByRole("status").filter({ hasText: /Check-out accepted with an EVV exception the office will resolve: .*outside the client's area \(3\.0 km away\)/ }).waitFor();
 await board.locator(`[data-visit="${far}"][data-state="held"]`).waitFor({ timeout: 10_000 });
+await app.locator(`[data-visit="${far}"][data-status="held"]`).getByText("Held for the office").waitFor();
 await axe(app, "my visits after check-out");
 await shot(app, "app-held");
 console.log("app: a check-out 3 km away was recorded with its exception; the console shows it held");

@@ -50,6 +50,8 @@ pub struct MyVisit {
     pub records_evv: bool,
     pub checked_in_at: Option<DateTime<Utc>>,
     pub checked_out_at: Option<DateTime<Utc>>,
+    /// An EVV exception is open: the office resolves it before the visit bills.
+    pub held: bool,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -112,7 +114,9 @@ async fn my_visits(
                 (select e.occurred_at from evv_records e where e.visit_id = v.id and e.kind = 'check_in')
                     as checked_in_at,
                 (select e.occurred_at from evv_records e where e.visit_id = v.id and e.kind = 'check_out')
-                    as checked_out_at
+                    as checked_out_at,
+                exists (select 1 from visit_exceptions x where x.visit_id = v.id and x.resolved_at is null)
+                    as held
            from visits v join clients c on c.id = v.client_id
           where (v.caregiver_id = $1
                  or exists (select 1 from visit_staff s where s.visit_id = v.id and s.caregiver_id = $1))

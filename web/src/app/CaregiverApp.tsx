@@ -380,7 +380,12 @@ export function CaregiverApp() {
             <h2>{label}</h2>
             <ul className="cards">
               {list.map((visit) => (
-                <li key={visit.id} className={`card card-${visit.status}`} data-visit={visit.id} data-status={visit.status}>
+                <li
+                  key={visit.id}
+                  className={`card card-${visit.held ? "held" : visit.status}`}
+                  data-visit={visit.id}
+                  data-status={visit.held ? "held" : visit.status}
+                >
                   <h3>
                     {time(visit.scheduled_start, visit.timezone)}–{time(visit.scheduled_end, visit.timezone)} · {visit.client_name}
                   </h3>
@@ -393,7 +398,9 @@ export function CaregiverApp() {
                       ))}
                     </ul>
                   )}
-                  <p className="card-status">{visit.status.replace("_", " ")}</p>
+                  <p className="card-status">
+                    {visit.held ? "Held for the office (EVV exception)" : visit.status.replace("_", " ")}
+                  </p>
                   {answers.has(visit.id) && <p role="status">{answerText(answers.get(visit.id)!)}</p>}
                   {pending(visit.id).map((q) => (
                     <QueuedLine key={q.key} entry={q} onDismiss={dismiss} />
