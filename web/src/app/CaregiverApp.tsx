@@ -1,11 +1,10 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, ApiProblem, logout, refresh, token, whenSignedOut, type Schemas, type User } from "../api";
+import { api, ApiProblem, logout, refresh, token, whenSignedOut, type User } from "../api";
 import { CallOut } from "../CallOut";
 import { EventFeed, type FeedState, type Frame } from "../events";
 import { Login } from "../Login";
 import { dequeue, enqueue, forget, lastSeen, queued, remember, type EvvAction, type MyVisit, type Queued } from "./store";
 
-type Snapshot = Schemas["VisitSnapshot"];
 
 const ACTION_LABELS: Record<EvvAction, string> = { "check-in": "Check-in", "check-out": "Check-out" };
 
@@ -61,7 +60,11 @@ function news(frame: Frame, known: Map<string, MyVisit>, me: string): string | n
     case "homecare.visit.unfilled": {
       const now = (data.caregiver_ids ?? []).includes(me);
       const before = (data.previous_caregiver_ids ?? []).includes(me);
-      if (before && !now) return `Your visit with ${who} was reassigned to someone else.`;
+      if (before && !now) {
+        return frame.event.type === "homecare.visit.unfilled"
+          ? `Your visit with ${who} was taken off your schedule; the office is finding someone.`
+          : `Your visit with ${who} was reassigned to someone else.`;
+      }
       if (now && !before) return "You have a new visit.";
       return null;
     }
@@ -185,7 +188,7 @@ export function CaregiverApp() {
     for (const entry of await queued()) {
       if (entry.state !== "waiting") continue;
       try {
-        await api<Snapshot>("POST", `/visits/${entry.visitId}/${entry.action}`, entry.body, {
+        await api("POST", `/visits/${entry.visitId}/${entry.action}`, entry.body, {
           "idempotency-key": entry.key,
         });
         await dequeue(entry.key);
