@@ -5,15 +5,19 @@ import react from "@vitejs/plugin-react";
 // goes to dist/, which the API serves at `/`.
 export default defineConfig({
   plugins: [react()],
-  // Two pages: the console at / and the caregiver app at /app/.
+  // Two pages: the console at / and the caregiver app at /app/ (with its service worker).
   build: {
     outDir: "dist",
     emptyOutDir: true,
     sourcemap: false,
     rollupOptions: {
-      input: { console: "index.html", app: "app/index.html" },
+      // The app's service worker is a module at a fixed address, /app/sw.js.
+      input: { console: "index.html", app: "app/index.html", sw: "src/app/sw.ts" },
       // The code both pages share (React, the API client) is one chunk.
-      output: { manualChunks: (id) => (id.includes("node_modules/react") ? "react" : undefined) },
+      output: {
+        manualChunks: (id) => (id.includes("node_modules/react") ? "react" : undefined),
+        entryFileNames: (chunk) => (chunk.name === "sw" ? "app/sw.js" : "assets/[name]-[hash].js"),
+      },
     },
   },
   server: {

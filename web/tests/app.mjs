@@ -1,8 +1,10 @@
 // The caregiver app on a phone (390×844, geolocation granted and set by the
 // test) beside the office's console, in Debian's Chromium: sign-in, today's
 // visits, a check-in the console shows, a check-out made offline that survives
-// closing the app and is sent exactly once when the network returns, and a
-// check-out 3 km away that the platform holds. Run by the e2e test
+// closing the app and is sent exactly once when the network returns, a
+// check-in the service worker sends with the app closed, a check-out 3 km
+// away that the platform holds, and the office's reassignment, reschedule
+// and cancellation arriving as banners. Run by the e2e test
 // `caregiver_app` (./dev test), which makes the data and passes:
 //   HOMECARE_URL, CAREGIVER_EMAIL, COORDINATOR_EMAIL, PASSWORD,
 //   CLIENT_LAT, CLIENT_LNG, NEAR_VISIT, FAR_VISIT, LATER_VISIT (to be
@@ -109,11 +111,43 @@ assert.equal(await app.locator(`[data-visit="${near}"]`).getByTestId("waiting").
 await board.locator(`[data-visit="${near}"][data-state="invoiced"]`).waitFor({ timeout: 30_000 });
 console.log("app: back online, the queued check-out was sent; the visit is invoiced");
 
+// A check-in tapped offline is sent by the service worker when the network
+// returns, with the app closed: Background Sync wakes the worker (fired here
+// through the DevTools protocol, as the browser does when it is back online).
+await app.getByTestId("app-connection").filter({ hasText: "Live" }).waitFor();
+await phone.setOffline(true);
+await app.getByTestId("app-connection").filter({ hasText: "Offline" }).waitFor();
+await app.locator(`[data-visit="${far}"]`).getByRole("button", { name: "Check in" }).click();
+await app.locator(`[data-visit="${far}"]`).getByTestId("waiting").waitFor();
+await app.close();
+await phone.setOffline(false);
+const elsewhere = await phone.newPage();
+const devtools = await phone.newCDPSession(elsewhere);
+const registration = new Promise((resolve) =>
+  devtools.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
+    const ours = registrations.find((r) => r.scopeURL === `${base}/app/` && !r.isDeleted);
+    if (ours) resolve(ours.registrationId);
+  }),
+);
+await devtools.send("ServiceWorker.enable");
+const registrationId = await registration;
+assert.equal(phone.pages().filter((p) => p.url().includes("/app")).length, 0, "no app page is open");
+await devtools.send("ServiceWorker.dispatchSyncEvent", { origin: base, registrationId, tag: "homecare-outbox", lastChance: false });
+for (let tries = 0; (await call("GET", `/visits/${far}`)).status !== "checked_in"; tries++) {
+  assert(tries < 100, "the service worker sent the queued check-in");
+  await new Promise((r) => setTimeout(r, 100));
+}
+await elsewhere.close();
+console.log("app: a check-in queued offline was sent by the service worker with the app closed");
+
 // A check-out 3 km from the client is recorded and held for the office.
+app = await phone.newPage();
+app.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
+await app.goto(`${base}/app/`);
 const farCard = app.locator(`[data-visit="${far}"]`);
 await app.getByTestId("app-connection").filter({ hasText: "Live" }).waitFor();
-await farCard.getByRole("button", { name: "Check in" }).click();
-await farCard.getByRole("status").filter({ hasText: "Check-in accepted" }).waitFor();
+await app.locator(`[data-visit="${far}"][data-status="checked_in"]`).waitFor();
+assert.equal(await farCard.getByTestId("waiting").count(), 0, "nothing waits on the phone");
 await phone.setGeolocation({ latitude: client.latitude + 0.027, longitude: client.longitude, accuracy: 10 });
 await farCard.getByRole("button", { name: "Check out" }).click();
 await farCard.getByRole("status").filter({ hasText: /Check-out accepted with an EVV exception the office will resolve: .*outside the client's area \(3\.0 km away\)/ }).waitFor();
@@ -141,6 +175,17 @@ await app.locator(`[data-visit="${later}"]`).waitFor({ state: "detached" });
 await app.locator(".banner").filter({ hasText: "was reassigned" }).waitFor({ timeout: 10_000 });
 await axe(app, "my visits with a refused check-in");
 await shot(app, "app-refused");
+
+// The office moves a visit while the app is open: a banner with the news.
+await app.getByRole("button", { name: "Dismiss" }).first().click();
+const moved = await call("GET", `/visits/${env("CANCELLED_VISIT")}`);
+const hour = 60 * 60 * 1000;
+await call("POST", `/visits/${env("CANCELLED_VISIT")}/reschedule`, {
+  scheduled_start: new Date(Date.parse(moved.scheduled_start) + hour).toISOString(),
+  scheduled_end: new Date(Date.parse(moved.scheduled_end) + hour).toISOString(),
+});
+await app.locator(".banner").filter({ hasText: /Your visit with Eleanor P\. at .* has new times\./ }).waitFor({ timeout: 10_000 });
+console.log("app: a visit the office rescheduled showed up as a banner");
 
 // The office cancels a visit while the app is open: a banner, and the card says so.
 await app.getByRole("button", { name: "Dismiss" }).first().click();

@@ -3,6 +3,7 @@ import { api, ApiProblem, logout, refresh, token, whenSignedOut, type User } fro
 import { CallOut } from "../CallOut";
 import { EventFeed, type FeedState, type Frame } from "../events";
 import { Login } from "../Login";
+import { sendOutbox } from "./outbox";
 import { dequeue, enqueue, forget, lastSeen, queued, remember, type EvvAction, type MyVisit, type Queued } from "./store";
 
 
@@ -162,58 +163,38 @@ export function CaregiverApp() {
     return loading.current;
   }, [showOffline, user]);
 
-  /** Sends what waits, oldest tap first; stops at the first network failure. */
+  /** What the platform answered to a tap sent from this page. */
+  const sent = useCallback((entry: Queued) => {
+    // From the tap to the platform's answer on the screen (browser traces, the app bench).
+    const mark = `tap-${entry.visitId}-${entry.action}`;
+    requestAnimationFrame(() => {
+      if (performance.getEntriesByName(mark).length) performance.measure("tap-to-recorded", mark);
+    });
+    // Exceptions arrive as events (with what was found), before or after this answer.
+    setAnswers((now) => {
+      const exceptions = now.get(entry.visitId)?.exceptions ?? new Map<string, string>();
+      return new Map(now).set(entry.visitId, { action: entry.action, exceptions });
+    });
+  }, []);
+
+  /** Sends what waits (outbox.ts); taps during a pass ask for one more. */
   const send = useCallback(async () => {
     if (sending.current) {
-      // A tap while a pass runs: the running pass goes round once more.
       sendAgain.current = true;
       return;
     }
     sending.current = true;
     try {
-      if (!token() && !(await refresh().catch(() => null))) return;
       do {
         sendAgain.current = false;
-        if (!(await sendPass())) break;
+        if ((await sendOutbox(sent)) !== "sent") break;
       } while (sendAgain.current);
     } finally {
       sending.current = false;
       setOutbox(await queued());
       await load();
     }
-  }, [load]);
-
-  /** One pass over the queue; false when it stopped at a network failure. */
-  const sendPass = async (): Promise<boolean> => {
-    for (const entry of await queued()) {
-      if (entry.state !== "waiting") continue;
-      try {
-        await api("POST", `/visits/${entry.visitId}/${entry.action}`, entry.body, {
-          "idempotency-key": entry.key,
-        });
-        await dequeue(entry.key);
-        // From the tap to the platform's answer on the screen (browser traces, the app bench).
-        const mark = `tap-${entry.visitId}-${entry.action}`;
-        requestAnimationFrame(() => {
-          if (performance.getEntriesByName(mark).length) performance.measure("tap-to-recorded", mark);
-        });
-        // Exceptions arrive as events (with what was found), before or after this answer.
-        setAnswers((now) => {
-          const exceptions = now.get(entry.visitId)?.exceptions ?? new Map<string, string>();
-          return new Map(now).set(entry.visitId, { action: entry.action, exceptions });
-        });
-      } catch (error) {
-        // A refusal is final and shown with its reason; anything else
-        // (no network, the platform busy) is tried again with the same key.
-        if (error instanceof ApiProblem && error.status >= 400 && error.status < 500 && ![401, 408, 429].includes(error.status)) {
-          await enqueue({ ...entry, state: "refused", reason: error.detail });
-        } else {
-          return false;
-        }
-      }
-    }
-    return true;
-  };
+  }, [load, sent]);
 
   useEffect(() => {
     if (!user || user.role !== "caregiver") return;
@@ -242,8 +223,9 @@ export function CaregiverApp() {
       });
     };
     const gone = () => setOnline(false);
+    // The service worker sent the queue while this page was away or asleep.
     const message = (event: MessageEvent) => {
-      if (event.data?.type === "flush-outbox") void send();
+      if (event.data?.type === "outbox-sent") void queued().then(setOutbox).then(load);
     };
     window.addEventListener("online", back);
     window.addEventListener("offline", gone);

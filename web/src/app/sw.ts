@@ -1,13 +1,25 @@
-// The caregiver app's service worker: the app shell (its page, script and
-// styles) is cached so the app opens with no network; the API is never
-// cached here (the page keeps the last visits it saw in IndexedDB).
-// Navigations try the network first and fall back to the cached page;
-// Vite's hashed assets are immutable, so the cache answers them first.
+// The caregiver app's service worker (a module, built by Vite to
+// /app/sw.js): the app shell (its page, script and styles) is cached so the
+// app opens with no network; the API is never cached here (the page keeps
+// the last visits it saw in IndexedDB). Navigations try the network first and
+// fall back to the cached page; Vite's hashed assets are immutable, so the
+// cache answers them first. When the network returns, Background Sync wakes
+// it to send the queued check-ins and check-outs, app open or not.
+/// <reference lib="webworker" />
+import { sendOutbox } from "./outbox";
+
+declare const self: ServiceWorkerGlobalScope;
+/** Background Sync's event (not in TypeScript's library yet). */
+interface SyncEvent extends ExtendableEvent {
+  readonly tag: string;
+  readonly lastChance: boolean;
+}
+
 const SHELL = "homecare-app-shell-v1";
 const PAGE = "/app/";
 
 /** The page and every asset it names, fetched fresh and cached together. */
-async function cacheShell(page) {
+async function cacheShell(page?: Response) {
   const response = page ?? (await fetch(PAGE, { cache: "no-cache" }));
   if (!response.ok) return;
   const html = await response.clone().text();
@@ -63,13 +75,15 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
-// Background Sync: the network is back; an open page sends its queue (it
-// holds the session's token; a closed app sends it at the next open).
-self.addEventListener("sync", (event) => {
+// Background Sync: the network is back. The queue is sent from here, with
+// the session's refresh cookie, and open pages are told to show the result.
+// A failure rejects, and the browser tries the sync again later.
+self.addEventListener("sync", ((event: SyncEvent) => {
   if (event.tag !== "homecare-outbox") return;
   event.waitUntil(
-    self.clients.matchAll({ type: "window" }).then((pages) => {
-      for (const page of pages) page.postMessage({ type: "flush-outbox" });
+    sendOutbox().then(async (result) => {
+      for (const page of await self.clients.matchAll({ type: "window" })) page.postMessage({ type: "outbox-sent" });
+      if (result === "offline") throw new Error("the queued check-ins and check-outs wait for the network");
     }),
   );
-});
+}) as EventListener);
