@@ -152,10 +152,14 @@ await phone.setGeolocation({ latitude: client.latitude + 0.027, longitude: clien
 await farCard.getByRole("button", { name: "Check out" }).click();
 await farCard.getByRole("status").filter({ hasText: /Check-out accepted with an EVV exception the office will resolve: .*outside the client's area \(3\.0 km away\)/ }).waitFor();
 await board.locator(`[data-visit="${far}"][data-state="held"]`).waitFor({ timeout: 10_000 });
+// The office sees the exception itself in its hold queue.
+await board.getByRole("link", { name: "EVV holds" }).click();
+await board.locator(`[data-hold="${far}"]`).getByText("outside geofence").waitFor();
+await board.getByRole("link", { name: "Day board" }).click();
 await app.locator(`[data-visit="${far}"][data-status="held"]`).getByText("Held for the office").waitFor();
 await axe(app, "my visits after check-out");
 await shot(app, "app-held");
-console.log("app: a check-out 3 km away was recorded with its exception; the console shows it held");
+console.log("app: a check-out 3 km away was recorded with its exception; the console shows it held, the exception in its hold queue");
 
 // A visit reassigned while the phone is offline: the check-in queued for it
 // comes back refused, with the platform's reason, and the banner says why.
