@@ -27,12 +27,14 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Migrations, a worker and the API in one process.
+    /// Migrations, a worker, the notifier and the API in one process.
     Up(Settings),
     /// A Temporal worker only (run several to scale out).
     Worker(Settings),
     /// The API only (run several behind a load balancer).
     Api(Settings),
+    /// The notifier only: events in, e-mail, SMS and Web Push out (run any number).
+    Notifier(Settings),
     /// Create the database if needed and apply migrations.
     Migrate(Settings),
     /// Seed a small agency and drive visits through their lifecycle via the API.

@@ -70,6 +70,17 @@ async fn main() -> anyhow::Result<()> {
             shutdown_signal().await;
             api.stop().await
         }
+        Command::Notifier(settings) => {
+            let db = platform::connect_db(&settings).await?;
+            let notifier = platform::start_notifier(&settings, db).await?;
+            println!(
+                "notifier reading stream {}; Ctrl-C stops it",
+                settings.stream
+            );
+            shutdown_signal().await;
+            notifier.stop().await;
+            Ok(())
+        }
         Command::Migrate(settings) => {
             platform::migrate(&settings).await?;
             println!("migrations applied");

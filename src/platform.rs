@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use homecare_api::AppState;
+use homecare_notifier::Notifier;
 use homecare_store::EventBus;
 use homecare_worker::WorkerThread;
 use sqlx::migrate::MigrateDatabase;
@@ -90,22 +91,36 @@ pub async fn start_worker(settings: &Settings) -> anyhow::Result<WorkerThread> {
     Ok(WorkerThread::spawn(settings.worker()?).await?)
 }
 
+/// The notifier over an existing pool: the stream's durable consumer and
+/// the senders of the channels that are configured.
+pub async fn start_notifier(settings: &Settings, db: PgPool) -> anyhow::Result<Notifier> {
+    let bus = EventBus::connect(settings.bus()).await?;
+    Ok(Notifier::start(db, bus, settings.notify.config()).await?)
+}
+
 /// Everything in one process, as `homecare up` runs it.
 pub struct Platform {
     pub api: RunningApi,
     pub worker: WorkerThread,
+    pub notifier: Notifier,
 }
 
 impl Platform {
     pub async fn start(settings: &Settings) -> anyhow::Result<Self> {
         let db = migrate(settings).await?;
         let worker = start_worker(settings).await?;
+        let notifier = start_notifier(settings, db.clone()).await?;
         let api = start_api(settings, db, settings.api_addr).await?;
-        Ok(Self { api, worker })
+        Ok(Self {
+            api,
+            worker,
+            notifier,
+        })
     }
 
     pub async fn stop(self) -> anyhow::Result<()> {
         self.api.stop().await?;
+        self.notifier.stop().await;
         self.worker.stop().await?;
         Ok(())
     }

@@ -119,6 +119,90 @@ pub struct Settings {
     #[arg(long, env = "HOMECARE_BEARER_FAILURES_PER_MINUTE", default_value_t = BEARER_THROTTLE.limit,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub bearer_failures_per_minute: u32,
+    #[command(flatten)]
+    pub notify: NotifySettings,
+}
+
+/// The notifier's channels. A channel with no server set is off: no message
+/// is owed on it. Secrets are never printed.
+#[derive(Args, Clone, Default)]
+pub struct NotifySettings {
+    /// Where links in messages point: the address people open the console
+    /// and the caregiver app at.
+    #[arg(
+        long,
+        env = "HOMECARE_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+    /// E-mail: `smtp://host:port` (a local relay), `smtp://host:587?tls=required`
+    /// (STARTTLS) or `smtps://host:465`, with `user:password@` if the relay wants them.
+    #[arg(long, env = "HOMECARE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    #[arg(
+        long,
+        env = "HOMECARE_NOTIFY_FROM",
+        default_value = "homecare <notifications@homecare.local>"
+    )]
+    pub notify_from: String,
+    /// SMS: the provider's API base (Twilio: https://api.twilio.com/2010-04-01).
+    #[arg(long, env = "HOMECARE_SMS_API_URL", requires_all = ["sms_account_sid", "sms_auth_token", "sms_from"])]
+    pub sms_api_url: Option<String>,
+    #[arg(long, env = "HOMECARE_SMS_ACCOUNT_SID")]
+    pub sms_account_sid: Option<String>,
+    #[arg(long, env = "HOMECARE_SMS_AUTH_TOKEN", hide_env_values = true)]
+    pub sms_auth_token: Option<String>,
+    /// The sending number (E.164).
+    #[arg(long, env = "HOMECARE_SMS_FROM")]
+    pub sms_from: Option<String>,
+    /// Attempts before a message is dead (and waits to be resent by hand).
+    #[arg(long, env = "HOMECARE_NOTIFY_MAX_ATTEMPTS", default_value_t = 6,
+          value_parser = clap::value_parser!(i32).range(1..=50))]
+    pub notify_max_attempts: i32,
+    /// Seconds before the first retry; each next one waits twice as long (at most an hour).
+    #[arg(long, env = "HOMECARE_NOTIFY_RETRY_SECS", default_value_t = 10)]
+    pub notify_retry_secs: u64,
+}
+
+impl std::fmt::Debug for NotifySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifySettings")
+            .field("public_url", &self.public_url)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<set>"))
+            .field("sms_api_url", &self.sms_api_url)
+            .field("notify_max_attempts", &self.notify_max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NotifySettings {
+    pub fn config(&self) -> homecare_notifier::NotifierConfig {
+        use homecare_notifier::{EmailConfig, NotifierConfig, SmsConfig};
+        NotifierConfig {
+            public_url: self.public_url.clone(),
+            email: self.smtp_url.clone().map(|smtp_url| EmailConfig {
+                smtp_url,
+                from: self.notify_from.clone(),
+            }),
+            sms: match (
+                &self.sms_api_url,
+                &self.sms_account_sid,
+                &self.sms_auth_token,
+                &self.sms_from,
+            ) {
+                (Some(api_url), Some(sid), Some(token), Some(from)) => Some(SmsConfig {
+                    api_url: api_url.clone(),
+                    account_sid: sid.clone(),
+                    auth_token: token.clone(),
+                    from: from.clone(),
+                }),
+                _ => None,
+            },
+            max_attempts: self.notify_max_attempts,
+            retry_base: Duration::from_secs(self.notify_retry_secs.max(1)),
+            ..NotifierConfig::default()
+        }
+    }
 }
 
 /// Parses the payload keys without ever echoing them: clap's own error for a

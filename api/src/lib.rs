@@ -23,6 +23,7 @@ mod extract;
 mod health;
 mod idempotency;
 mod invoices;
+mod notifications;
 mod openapi;
 mod plans;
 mod state;
@@ -56,6 +57,7 @@ fn routes(codec_cors_origins: &[String]) -> (OpenApiRouter<AppState>, OpenApiRou
         .merge(evv::router())
         .merge(claims::router())
         .merge(events::router())
+        .merge(notifications::router())
         .merge(audit::router());
     let rest = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(codec::router(codec_cors_origins))

@@ -37,6 +37,7 @@ use crate::error::Problem;
         (name = "invoices", description = "Invoice lines, committed when a visit completes"),
         (name = "claims", description = "Professional claims and X12 837P export"),
         (name = "plans", description = "Day-plan optimisation"),
+        (name = "notifications", description = "Messages the notifier owes and sent, preferences, the on-call rota, clients' contacts"),
         (name = "events", description = "Live event stream (WebSocket)"),
         (name = "audit", description = "Append-only, hash-chained audit trail"),
         (name = "codec", description = "Temporal payload codec for the Temporal UI"),

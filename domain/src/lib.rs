@@ -8,6 +8,7 @@ pub mod codes;
 pub mod contracts;
 pub mod events;
 pub mod evv;
+pub mod notify;
 pub mod pricing;
 pub mod scheduling;
 pub mod validation;

@@ -19,6 +19,7 @@ mod generation_chaos;
 mod helpers;
 mod input;
 mod lifecycle;
+mod notifier;
 mod openapi;
 mod plans;
 mod platform;

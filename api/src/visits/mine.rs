@@ -8,6 +8,7 @@ use axum::{Extension, Json};
 use chrono::{DateTime, Duration, Utc};
 use homecare_domain::VisitStatus;
 use homecare_domain::care_plan::Duty;
+use homecare_domain::notify::short_name;
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json as Jsonb;
 use utoipa::{IntoParams, ToSchema};
@@ -63,17 +64,6 @@ pub struct MyWindow {
     /// Visits starting before this instant (default: 7 days after `from`; at
     /// most 31 days after it).
     pub to: Option<DateTime<Utc>>,
-}
-
-/// The client as a caregiver's phone shows them: the first name and the last
-/// name's initial. A lost phone shows no more than that.
-pub fn short_name(name: &str) -> String {
-    let mut words = name.split_whitespace();
-    let first = words.next().unwrap_or_default();
-    match words.last().and_then(|last| last.chars().next()) {
-        Some(initial) => format!("{first} {}.", initial.to_uppercase()),
-        None => first.to_owned(),
-    }
 }
 
 /// The caller's own visits, earliest first (caregivers only).
@@ -132,18 +122,4 @@ async fn my_visits(
         visit.client_name = short_name(&visit.client_name);
     }
     Ok(Json(visits))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::short_name;
-
-    #[test]
-    fn a_client_is_a_first_name_and_an_initial() {
-        assert_eq!(short_name("Eleanor Park"), "Eleanor P.");
-        assert_eq!(short_name("  María José  de la Cruz "), "María C.");
-        assert_eq!(short_name("Cher"), "Cher");
-        assert_eq!(short_name("eleanor ōtsuka"), "eleanor Ō.");
-        assert_eq!(short_name(""), "");
-    }
 }

@@ -1,0 +1,253 @@
+//! What an event owes: the rules' notices resolved to people, channels and
+//! addresses, recorded once per (event, recipient, channel).
+
+use chrono::{DateTime, NaiveTime, Utc};
+use chrono_tz::Tz;
+use homecare_domain::EventEnvelope;
+use homecare_domain::notify::{self, Audience, Facts, Language, Notice, QuietHours};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::channels::Channel;
+use crate::config::NotifierConfig;
+
+/// Someone a notice reaches, and how.
+struct Recipient {
+    key: String,
+    language: Language,
+    link: String,
+    quiet: Option<QuietHours>,
+    addresses: Vec<(Channel, String)>,
+}
+
+type UserRow = (
+    Uuid,
+    String,
+    String,
+    Option<DateTime<Utc>>,
+    Option<bool>,
+    Option<bool>,
+    Option<bool>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<NaiveTime>,
+    Option<NaiveTime>,
+);
+
+/// A client's contact: id, e-mail, when it was verified, phone, language.
+type ContactRow = (
+    Uuid,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    String,
+);
+
+const USER_COLUMNS: &str =
+    "u.id, u.role, u.email, u.email_verified_at, p.email, p.sms, p.push, p.phone,
+     p.language, p.timezone, p.quiet_start, p.quiet_end
+     from users u left join notification_preferences p on p.user_id = u.id";
+
+fn user(row: UserRow, config: &NotifierConfig, channels: &[Channel], visit: Uuid) -> Recipient {
+    let (
+        id,
+        role,
+        email,
+        verified,
+        email_on,
+        sms_on,
+        _push_on,
+        phone,
+        language,
+        timezone,
+        quiet_start,
+        quiet_end,
+    ) = row;
+    let timezone = timezone
+        .and_then(|tz| tz.parse::<Tz>().ok())
+        .unwrap_or(Tz::UTC);
+    let mut addresses = Vec::new();
+    if email_on.unwrap_or(true) && verified.is_some() {
+        addresses.push((Channel::Email, email));
+    }
+    if let (true, Some(phone)) = (sms_on.unwrap_or(false), phone) {
+        addresses.push((Channel::Sms, phone));
+    }
+    addresses.retain(|(channel, _)| channels.contains(channel));
+    let public = config.public_url.trim_end_matches('/');
+    Recipient {
+        key: format!("user:{id}"),
+        language: language
+            .as_deref()
+            .and_then(Language::parse)
+            .unwrap_or_default(),
+        link: if role == "caregiver" {
+            format!("{public}/app/")
+        } else {
+            format!("{public}/?visit={visit}")
+        },
+        quiet: quiet_start.zip(quiet_end).map(|(start, end)| QuietHours {
+            start,
+            end,
+            timezone,
+        }),
+        addresses,
+    }
+}
+
+async fn recipients(
+    db: &PgPool,
+    config: &NotifierConfig,
+    channels: &[Channel],
+    notice: &Notice,
+    at: DateTime<Utc>,
+) -> Result<Vec<Recipient>, sqlx::Error> {
+    let users = |rows: Vec<UserRow>| {
+        rows.into_iter()
+            .map(|row| user(row, config, channels, notice.visit_id))
+            .collect::<Vec<_>>()
+    };
+    Ok(match notice.audience {
+        Audience::Caregiver(caregiver) => users(
+            sqlx::query_as(&format!(
+                "select {USER_COLUMNS} where u.caregiver_id = $1 and u.active"
+            ))
+            .bind(caregiver)
+            .fetch_all(db)
+            .await?,
+        ),
+        Audience::OnCall => {
+            // Whoever the rota names for the hour the event happened, in the
+            // rota's own time zone; with nobody on call, every active admin.
+            let on_call: Vec<UserRow> = sqlx::query_as(&format!(
+                "select {USER_COLUMNS} where u.active and u.id in (
+                     select user_id from on_call r
+                      where r.weekday = extract(isodow from $1 at time zone r.timezone)
+                        and extract(hour from $1 at time zone r.timezone) >= r.start_hour
+                        and extract(hour from $1 at time zone r.timezone) < r.end_hour)"
+            ))
+            .bind(at)
+            .fetch_all(db)
+            .await?;
+            if on_call.is_empty() {
+                users(
+                    sqlx::query_as(&format!(
+                        "select {USER_COLUMNS} where u.active and u.role = 'admin'"
+                    ))
+                    .fetch_all(db)
+                    .await?,
+                )
+            } else {
+                users(on_call)
+            }
+        }
+        Audience::ClientContacts(client) => {
+            let rows: Vec<ContactRow> = sqlx::query_as(
+                "select id, email, email_verified_at, phone, language from client_contacts
+                  where client_id = $1 and visit_updates",
+            )
+            .bind(client)
+            .fetch_all(db)
+            .await?;
+            rows.into_iter()
+                .map(|(id, email, verified, phone, language)| {
+                    let mut addresses = Vec::new();
+                    if let (Some(email), Some(_)) = (email, verified) {
+                        addresses.push((Channel::Email, email));
+                    }
+                    if let Some(phone) = phone {
+                        addresses.push((Channel::Sms, phone));
+                    }
+                    addresses.retain(|(channel, _)| channels.contains(channel));
+                    Recipient {
+                        key: format!("contact:{id}"),
+                        language: Language::parse(&language).unwrap_or_default(),
+                        link: String::new(),
+                        quiet: None,
+                        addresses,
+                    }
+                })
+                .collect()
+        }
+    })
+}
+
+/// Records the messages `envelope` owes; returns how many are new (0 for an
+/// event seen before).
+pub(crate) async fn record(
+    db: &PgPool,
+    config: &NotifierConfig,
+    channels: &[Channel],
+    envelope: &EventEnvelope,
+) -> Result<usize, sqlx::Error> {
+    let Ok(event) = envelope.event() else {
+        return Ok(0);
+    };
+    let notices = notify::notices(&event, envelope.time);
+    if notices.is_empty() {
+        return Ok(0);
+    }
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    for notice in &notices {
+        let client: Option<(String, String)> =
+            sqlx::query_as("select name, timezone from clients where id = $1")
+                .bind(notice.client_id)
+                .fetch_optional(db)
+                .await?;
+        let Some((name, timezone)) = client else {
+            continue;
+        };
+        for recipient in recipients(db, config, channels, notice, envelope.time).await? {
+            let facts = Facts {
+                client: notify::short_name(&name),
+                scheduled_start: notice.scheduled_start,
+                timezone: timezone.parse().unwrap_or(Tz::UTC),
+                link: recipient.link.clone(),
+            };
+            let due = match (notice.urgent, recipient.quiet) {
+                (false, Some(quiet)) => quiet.release(now),
+                _ => now,
+            };
+            for (channel, address) in &recipient.addresses {
+                rows.push((
+                    recipient.key.clone(),
+                    *channel,
+                    address.clone(),
+                    notice.template,
+                    recipient.language,
+                    notice.urgent,
+                    serde_json::to_value(&facts).expect("facts serialise"),
+                    due,
+                ));
+            }
+        }
+    }
+    let mut tx = db.begin().await?;
+    let mut inserted = 0;
+    for (recipient, channel, address, template, language, urgent, facts, due) in rows {
+        inserted += sqlx::query(
+            "insert into notifications (id, event_id, event_type, recipient, channel, address, template,
+                                        language, urgent, facts, next_attempt_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             on conflict (event_id, recipient, channel) do nothing",
+        )
+        .bind(Uuid::new_v4())
+        .bind(&envelope.id)
+        .bind(&envelope.event_type)
+        .bind(recipient)
+        .bind(channel.as_str())
+        .bind(address)
+        .bind(template.as_str())
+        .bind(language.as_str())
+        .bind(urgent)
+        .bind(facts)
+        .bind(due)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as usize;
+    }
+    tx.commit().await?;
+    Ok(inserted)
+}
