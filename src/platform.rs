@@ -95,7 +95,7 @@ pub async fn start_worker(settings: &Settings) -> anyhow::Result<WorkerThread> {
 /// the senders of the channels that are configured.
 pub async fn start_notifier(settings: &Settings, db: PgPool) -> anyhow::Result<Notifier> {
     let bus = EventBus::connect(settings.bus()).await?;
-    Ok(Notifier::start(db, bus, settings.notify.config()).await?)
+    Ok(Notifier::start(db, bus, settings.notify.config()?).await?)
 }
 
 /// Everything in one process, as `homecare up` runs it.

@@ -155,6 +155,17 @@ pub struct NotifySettings {
     /// The sending number (E.164).
     #[arg(long, env = "HOMECARE_SMS_FROM")]
     pub sms_from: Option<String>,
+    /// Web Push: the server's VAPID private key, the 32-byte P-256 scalar in
+    /// base64url (`./dev` makes one; `homecare vapid-key` prints a new one).
+    #[arg(long, env = "HOMECARE_VAPID_PRIVATE_KEY", hide_env_values = true)]
+    pub vapid_private_key: Option<String>,
+    /// Who push services may contact about this server's messages.
+    #[arg(
+        long,
+        env = "HOMECARE_VAPID_SUBJECT",
+        default_value = "mailto:admin@homecare.local"
+    )]
+    pub vapid_subject: String,
     /// Attempts before a message is dead (and waits to be resent by hand).
     #[arg(long, env = "HOMECARE_NOTIFY_MAX_ATTEMPTS", default_value_t = 6,
           value_parser = clap::value_parser!(i32).range(1..=50))]
@@ -176,9 +187,19 @@ impl std::fmt::Debug for NotifySettings {
 }
 
 impl NotifySettings {
-    pub fn config(&self) -> homecare_notifier::NotifierConfig {
+    pub fn vapid(&self) -> anyhow::Result<Option<homecare_notifier::push::Vapid>> {
+        self.vapid_private_key
+            .as_deref()
+            .map(|key| {
+                homecare_notifier::push::Vapid::from_base64(key, &self.vapid_subject)
+                    .map_err(|e| anyhow::anyhow!("HOMECARE_VAPID_PRIVATE_KEY: {e}"))
+            })
+            .transpose()
+    }
+
+    pub fn config(&self) -> anyhow::Result<homecare_notifier::NotifierConfig> {
         use homecare_notifier::{EmailConfig, NotifierConfig, SmsConfig};
-        NotifierConfig {
+        Ok(NotifierConfig {
             public_url: self.public_url.clone(),
             email: self.smtp_url.clone().map(|smtp_url| EmailConfig {
                 smtp_url,
@@ -198,10 +219,11 @@ impl NotifySettings {
                 }),
                 _ => None,
             },
+            push: self.vapid()?,
             max_attempts: self.notify_max_attempts,
             retry_base: Duration::from_secs(self.notify_retry_secs.max(1)),
             ..NotifierConfig::default()
-        }
+        })
     }
 }
 
@@ -381,6 +403,7 @@ impl Settings {
                 limit: self.bearer_failures_per_minute,
                 ..BEARER_THROTTLE
             },
+            vapid_public_key: self.notify.vapid()?.map(|vapid| vapid.public_key()),
         })
     }
 

@@ -26,6 +26,7 @@ mod invoices;
 mod notifications;
 mod openapi;
 mod plans;
+mod push_subscriptions;
 mod state;
 pub mod tls;
 mod visits;
@@ -58,6 +59,7 @@ fn routes(codec_cors_origins: &[String]) -> (OpenApiRouter<AppState>, OpenApiRou
         .merge(claims::router())
         .merge(events::router())
         .merge(notifications::router())
+        .merge(push_subscriptions::router())
         .merge(audit::router());
     let rest = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(codec::router(codec_cors_origins))

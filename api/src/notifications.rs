@@ -248,7 +248,10 @@ fn e164(phone: &str) -> bool {
 }
 
 /// The signed-in person's account id (machine tokens have none).
-async fn own_account(state: &AppState, principal: &Principal) -> Result<(Uuid, bool), ApiError> {
+pub(crate) async fn own_account(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<(Uuid, bool), ApiError> {
     if !principal.session {
         return Err(ApiError::Forbidden(
             "notification preferences belong to a signed-in person".to_owned(),

@@ -32,6 +32,9 @@ pub struct ApiConfig {
     pub trusted_proxies: crate::client_address::TrustedProxies,
     /// When refused bearer tokens from one address are answered 429.
     pub bearer_throttle: homecare_domain::accounts::ThrottlePolicy,
+    /// The VAPID public key browsers subscribe to Web Push with (base64url),
+    /// when the notifier sends push messages.
+    pub vapid_public_key: Option<String>,
 }
 
 #[derive(Clone)]

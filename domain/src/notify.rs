@@ -269,6 +269,8 @@ pub struct Facts {
 pub struct Message {
     pub subject: String,
     pub text: String,
+    /// Where to look (a push notification opens it); may be empty.
+    pub link: String,
 }
 
 /// The client as a phone or a message shows them: the first name and the
@@ -400,6 +402,7 @@ pub fn render(template: Template, language: Language, facts: &Facts) -> Message 
         } else {
             format!("{line} {link}")
         },
+        link: link.clone(),
     }
 }
 

@@ -8,11 +8,13 @@ use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::config::{NotifierConfig, NotifierError, SmsConfig};
+use crate::push::Vapid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Channel {
     Email,
     Sms,
+    Push,
 }
 
 impl Channel {
@@ -20,6 +22,7 @@ impl Channel {
         match self {
             Self::Email => "email",
             Self::Sms => "sms",
+            Self::Push => "push",
         }
     }
 
@@ -27,6 +30,7 @@ impl Channel {
         match name {
             "email" => Some(Self::Email),
             "sms" => Some(Self::Sms),
+            "push" => Some(Self::Push),
             _ => None,
         }
     }
@@ -59,6 +63,47 @@ impl Failure {
 pub(crate) struct Channels {
     email: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
     sms: Option<(reqwest::Client, SmsConfig)>,
+    push: Option<(reqwest::Client, Vapid)>,
+}
+
+/// Where a push message goes: the subscription's endpoint and keys.
+pub(crate) struct Device {
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
+}
+
+/// Where one message goes: an e-mail address, a phone number, a device.
+pub(crate) enum Destination<'a> {
+    Email(&'a str),
+    Sms(&'a str),
+    Push(&'a Device),
+}
+
+fn http_client() -> Result<reqwest::Client, NotifierError> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .map_err(|e| NotifierError::Channel(e.to_string()))
+}
+
+/// How a provider's HTTP answer counts: success, a refusal that will not
+/// change (permanent), or something to try again.
+async fn answered(response: reqwest::Response, what: &str) -> Result<(), Failure> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let body = response.text().await.unwrap_or_default();
+    let detail = format!(
+        "{what} answered {status}: {}",
+        body.chars().take(500).collect::<String>()
+    );
+    if status.is_client_error() && status.as_u16() != 429 && status.as_u16() != 408 {
+        Err(Failure::permanent(detail))
+    } else {
+        Err(Failure::transient(detail))
+    }
 }
 
 impl Channels {
@@ -78,16 +123,14 @@ impl Channels {
             None => None,
         };
         let sms = match &config.sms {
-            Some(sms) => {
-                let client = reqwest::Client::builder()
-                    .timeout(Duration::from_secs(20))
-                    .build()
-                    .map_err(|e| NotifierError::Channel(e.to_string()))?;
-                Some((client, sms.clone()))
-            }
+            Some(sms) => Some((http_client()?, sms.clone())),
             None => None,
         };
-        Ok(Self { email, sms })
+        let push = match &config.push {
+            Some(vapid) => Some((http_client()?, vapid.clone())),
+            None => None,
+        };
+        Ok(Self { email, sms, push })
     }
 
     pub(crate) fn enabled(&self) -> Vec<Channel> {
@@ -98,21 +141,26 @@ impl Channels {
         if self.sms.is_some() {
             enabled.push(Channel::Sms);
         }
+        if self.push.is_some() {
+            enabled.push(Channel::Push);
+        }
         enabled
     }
 
     /// Hands one message to its channel. `id` names it to the server (the
-    /// e-mail's Message-ID, the SMS request's Idempotency-Key), so a message
-    /// sent again after a crash can be told apart from a new one.
+    /// e-mail's Message-ID, the SMS request's Idempotency-Key, the push
+    /// message's tag), so a message sent again after a crash can be told
+    /// apart from a new one.
     pub(crate) async fn send(
         &self,
-        channel: Channel,
         id: uuid::Uuid,
-        address: &str,
+        destination: Destination<'_>,
         message: &Message,
+        urgent: bool,
     ) -> Result<(), Failure> {
-        match channel {
-            Channel::Email => {
+        match destination {
+            Destination::Push(device) => self.web_push(id, device, message, urgent).await,
+            Destination::Email(address) => {
                 let (transport, from) = self.email.as_ref().ok_or_else(|| {
                     Failure::transient("e-mail is not configured on this notifier")
                 })?;
@@ -135,7 +183,7 @@ impl Channels {
                     }
                 })
             }
-            Channel::Sms => {
+            Destination::Sms(address) => {
                 let (client, sms) = self
                     .sms
                     .as_ref()
@@ -157,22 +205,48 @@ impl Channels {
                     .send()
                     .await
                     .map_err(|e| Failure::transient(e.to_string()))?;
-                let status = response.status();
-                if status.is_success() {
-                    return Ok(());
-                }
-                let body = response.text().await.unwrap_or_default();
-                let detail = format!(
-                    "SMS provider answered {status}: {}",
-                    body.chars().take(500).collect::<String>()
-                );
-                // A request the provider refuses as such will be refused again.
-                if status.is_client_error() && status.as_u16() != 429 && status.as_u16() != 408 {
-                    Err(Failure::permanent(detail))
-                } else {
-                    Err(Failure::transient(detail))
-                }
+                answered(response, "SMS provider").await
             }
         }
+    }
+
+    /// A push message: the title, text and link as JSON, encrypted for the
+    /// device, with VAPID; `urgent` ones ask the push service to wake it now.
+    async fn web_push(
+        &self,
+        id: uuid::Uuid,
+        device: &Device,
+        message: &Message,
+        urgent: bool,
+    ) -> Result<(), Failure> {
+        let (client, vapid) = self
+            .push
+            .as_ref()
+            .ok_or_else(|| Failure::transient("Web Push is not configured on this notifier"))?;
+        let endpoint: url::Url = device
+            .endpoint
+            .parse()
+            .map_err(|e| Failure::permanent(format!("the push endpoint is not a URL: {e}")))?;
+        let payload = serde_json::json!({
+            "title": message.subject, "body": message.text, "url": message.link, "tag": id,
+        });
+        let body =
+            crate::push::encrypt(&device.p256dh, &device.auth, payload.to_string().as_bytes())
+                .map_err(|e| Failure::permanent(e.to_string()))?;
+        let response = client
+            .post(endpoint.clone())
+            .header(
+                "Authorization",
+                vapid.authorization(&endpoint, chrono::Utc::now().timestamp()),
+            )
+            .header("Content-Encoding", "aes128gcm")
+            .header("Content-Type", "application/octet-stream")
+            .header("TTL", "86400")
+            .header("Urgency", if urgent { "high" } else { "normal" })
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| Failure::transient(e.to_string()))?;
+        answered(response, "the push service").await
     }
 }

@@ -10,6 +10,8 @@ pub struct NotifierConfig {
     pub public_url: String,
     pub email: Option<EmailConfig>,
     pub sms: Option<SmsConfig>,
+    /// Web Push: the server's VAPID key and contact.
+    pub push: Option<crate::push::Vapid>,
     /// Attempts before a message is dead (and waits for someone to resend it).
     pub max_attempts: i32,
     /// The wait after the first failed attempt; it doubles with each one.
@@ -26,6 +28,7 @@ impl Default for NotifierConfig {
             public_url: "http://127.0.0.1:8080".to_owned(),
             email: None,
             sms: None,
+            push: None,
             max_attempts: 6,
             retry_base: Duration::from_secs(10),
             consumer: "notifier".to_owned(),

@@ -15,6 +15,7 @@ mod channels;
 mod config;
 mod intake;
 mod owed;
+pub mod push;
 mod sender;
 
 use std::sync::Arc;

@@ -33,6 +33,7 @@ type UserRow = (
     Option<String>,
     Option<NaiveTime>,
     Option<NaiveTime>,
+    Option<String>,
 );
 
 /// A client's contact: id, e-mail, when it was verified, phone, language.
@@ -46,7 +47,8 @@ type ContactRow = (
 
 const USER_COLUMNS: &str =
     "u.id, u.role, u.email, u.email_verified_at, p.email, p.sms, p.push, p.phone,
-     p.language, p.timezone, p.quiet_start, p.quiet_end
+     p.language, p.timezone, p.quiet_start, p.quiet_end,
+     (select s.endpoint from push_subscriptions s where s.user_id = u.id order by s.created_at desc limit 1)
      from users u left join notification_preferences p on p.user_id = u.id";
 
 fn user(row: UserRow, config: &NotifierConfig, channels: &[Channel], visit: Uuid) -> Recipient {
@@ -57,12 +59,13 @@ fn user(row: UserRow, config: &NotifierConfig, channels: &[Channel], visit: Uuid
         verified,
         email_on,
         sms_on,
-        _push_on,
+        push_on,
         phone,
         language,
         timezone,
         quiet_start,
         quiet_end,
+        device,
     ) = row;
     let timezone = timezone
         .and_then(|tz| tz.parse::<Tz>().ok())
@@ -73,6 +76,10 @@ fn user(row: UserRow, config: &NotifierConfig, channels: &[Channel], visit: Uuid
     }
     if let (true, Some(phone)) = (sms_on.unwrap_or(false), phone) {
         addresses.push((Channel::Sms, phone));
+    }
+    // Push goes to the device the person subscribed last.
+    if let (true, Some(endpoint)) = (push_on.unwrap_or(true), device) {
+        addresses.push((Channel::Push, endpoint));
     }
     addresses.retain(|(channel, _)| channels.contains(channel));
     let public = config.public_url.trim_end_matches('/');

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
-use crate::channels::{Channel, Channels, Failure};
+use crate::channels::{Channel, Channels, Destination, Device, Failure};
 use crate::config::NotifierConfig;
 
 /// Messages one sender claims at a time.
@@ -27,7 +27,16 @@ pub fn backoff(attempts: i32, base: Duration) -> Duration {
         .min(Duration::from_secs(3600))
 }
 
-type Claimed = (Uuid, String, String, String, String, serde_json::Value, i32);
+type Claimed = (
+    Uuid,
+    String,
+    String,
+    String,
+    String,
+    serde_json::Value,
+    i32,
+    bool,
+);
 
 pub(crate) async fn run(
     db: PgPool,
@@ -61,6 +70,30 @@ pub(crate) async fn run(
     }
 }
 
+async fn device(db: &PgPool, endpoint: &str) -> Result<Option<Device>, sqlx::Error> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("select p256dh, auth from push_subscriptions where endpoint = $1")
+            .bind(endpoint)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(|(p256dh, auth)| Device {
+        endpoint: endpoint.to_owned(),
+        p256dh,
+        auth,
+    }))
+}
+
+/// A push service refused the subscription for good: it is not used again.
+async fn forget_device(db: &PgPool, endpoint: &str) {
+    if let Err(e) = sqlx::query("delete from push_subscriptions where endpoint = $1")
+        .bind(endpoint)
+        .execute(db)
+        .await
+    {
+        tracing::warn!(error = %e, "notifier: cannot forget a refused push subscription");
+    }
+}
+
 async fn claim(db: &PgPool) -> Result<Vec<Claimed>, sqlx::Error> {
     sqlx::query_as(
         "with due as (
@@ -74,7 +107,7 @@ async fn claim(db: &PgPool) -> Result<Vec<Claimed>, sqlx::Error> {
             set state = 'sending', attempts = n.attempts + 1,
                 claimed_until = now() + make_interval(secs => $2)
            from due where n.id = due.id
-         returning n.id, n.channel, n.address, n.template, n.language, n.facts, n.attempts",
+         returning n.id, n.channel, n.address, n.template, n.language, n.facts, n.attempts, n.urgent",
     )
     .bind(BATCH)
     .bind(CLAIM.as_secs_f64())
@@ -83,7 +116,7 @@ async fn claim(db: &PgPool) -> Result<Vec<Claimed>, sqlx::Error> {
 }
 
 async fn send(db: &PgPool, channels: &Channels, config: &NotifierConfig, row: Claimed) {
-    let (id, channel, address, template, language, facts, attempts) = row;
+    let (id, channel, address, template, language, facts, attempts, urgent) = row;
     let outcome = match (
         Channel::parse(&channel),
         Template::parse(&template),
@@ -95,7 +128,38 @@ async fn send(db: &PgPool, channels: &Channels, config: &NotifierConfig, row: Cl
                 Language::parse(&language).unwrap_or_default(),
                 &facts,
             );
-            channels.send(channel, id, &address, &message).await
+            match channel {
+                Channel::Email => {
+                    channels
+                        .send(id, Destination::Email(&address), &message, urgent)
+                        .await
+                }
+                Channel::Sms => {
+                    channels
+                        .send(id, Destination::Sms(&address), &message, urgent)
+                        .await
+                }
+                Channel::Push => match device(db, &address).await {
+                    Ok(Some(device)) => {
+                        let outcome = channels
+                            .send(id, Destination::Push(&device), &message, urgent)
+                            .await;
+                        if outcome.as_ref().is_err_and(|f| f.permanent) {
+                            // RFC 8030: 404 and 410 mean the subscription is gone.
+                            forget_device(db, &address).await;
+                        }
+                        outcome
+                    }
+                    Ok(None) => Err(Failure {
+                        permanent: true,
+                        detail: "the device unsubscribed from push".to_owned(),
+                    }),
+                    Err(e) => Err(Failure {
+                        permanent: false,
+                        detail: e.to_string(),
+                    }),
+                },
+            }
         }
         _ => Err(Failure {
             permanent: true,

@@ -159,6 +159,7 @@ pub fn notifier_config(smtp: &SmtpSink, sms_url: &str) -> NotifierConfig {
             auth_token: "sms-secret".to_owned(),
             from: "+13125550000".to_owned(),
         }),
+        push: None,
         max_attempts: 2,
         retry_base: Duration::from_millis(300),
         poll: Duration::from_millis(100),
@@ -614,5 +615,187 @@ async fn each_rule_sends_its_messages_once_through_real_servers(db: PgPool) {
     assert_eq!(audited as usize, rows.len());
     first.stop().await;
     second.stop().await;
+    app.shutdown().await;
+}
+
+/// The test's push endpoint (tests/support/push_endpoint.py) and the
+/// subscription it made, as a browser would hand it over.
+struct PushEndpoint {
+    file: PathBuf,
+    subscription: Value,
+    _process: tokio::process::Child,
+}
+
+impl PushEndpoint {
+    async fn start(vapid_public_key: &str) -> Self {
+        let port = free_port();
+        let file =
+            std::env::temp_dir().join(format!("homecare-push-{}.jsonl", uuid::Uuid::new_v4()));
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/push_endpoint.py"
+        );
+        let mut process = tokio::process::Command::new("python3")
+            .args([
+                script,
+                &port.to_string(),
+                file.to_str().unwrap(),
+                vapid_public_key,
+            ])
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 runs the push endpoint");
+        let mut line = String::new();
+        BufReader::new(process.stdout.take().unwrap())
+            .read_line(&mut line)
+            .await
+            .unwrap();
+        let subscription: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("the push endpoint did not start (is http_ece installed? ./dev test installs it): {line}"));
+        Self {
+            file,
+            subscription,
+            _process: process,
+        }
+    }
+
+    fn received(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.file)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}
+
+#[sqlx::test]
+async fn push_messages_are_encrypted_for_the_device_and_signed_with_vapid(db: PgPool) {
+    use base64::Engine;
+    let key: Vec<u8> = [
+        uuid::Uuid::new_v4().into_bytes(),
+        uuid::Uuid::new_v4().into_bytes(),
+    ]
+    .concat();
+    let vapid = homecare_notifier::push::Vapid::from_base64(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key),
+        "mailto:ops@agency.example",
+    )
+    .unwrap();
+    let endpoint = PushEndpoint::start(&vapid.public_key()).await;
+    let app = TestApp::start(db.clone()).await;
+    let bus = homecare_store::EventBus::connect(app.settings.bus())
+        .await
+        .unwrap();
+    let config = NotifierConfig {
+        public_url: "https://care.agency.example".to_owned(),
+        push: Some(vapid),
+        max_attempts: 2,
+        retry_base: Duration::from_millis(300),
+        poll: Duration::from_millis(100),
+        ..NotifierConfig::default()
+    };
+    let notifier = Notifier::start(db.clone(), bus, config).await.unwrap();
+    let client = app.create_client().await;
+    let maria = app.create_caregiver(&[]).await;
+    let (maria_user, token) = person(&app, "maria@agency.example", "caregiver", Some(&maria)).await;
+    let phone = authenticated_client(&token);
+    let subscribe = |body: Value| {
+        let phone = phone.clone();
+        let url = format!("{}/v1/me/push-subscriptions", app.base);
+        async move {
+            let response = phone.post(url).json(&body).send().await.unwrap();
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    // A subscription that is not a browser's is refused, field by field.
+    let (status, body) =
+        subscribe(json!({"endpoint": "ftp://x", "keys": {"p256dh": "AAAA", "auth": "AAAA"}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields: HashSet<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        HashSet::from(["endpoint", "keys.p256dh", "keys.auth"])
+    );
+    let (status, body) = subscribe(endpoint.subscription.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // A visit two hours away: Maria's phone gets it, decrypted with only the
+    // subscription's keys, the VAPID signature checked, urgent.
+    let visit = app
+        .create_visit(&client, minutes_ago(-120), minutes_ago(-180), &[])
+        .await;
+    let rows = until(&app, "the push message sent", |rows| {
+        sent(rows, &maria_user, "assigned", &["push"])
+    })
+    .await;
+    let received = endpoint.received();
+    assert_eq!(received.len(), 1, "{received:#?}");
+    let got = &received[0];
+    assert_eq!(got["problem"], Value::Null, "{got}");
+    assert_eq!(
+        (got["urgency"].as_str(), got["ttl"].as_str()),
+        (Some("high"), Some("86400"))
+    );
+    let message = &got["message"];
+    assert_eq!(message["title"], "New visit");
+    assert!(
+        message["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("You have a new visit with Eleanor P. on "),
+        "{message}"
+    );
+    assert_eq!(message["url"], "https://care.agency.example/app/");
+    assert_eq!(message["tag"], rows[0]["id"]);
+
+    // The phone unsubscribes behind our back (a newer subscription that the
+    // push service answers 410 for): the message is dead at once, and the
+    // subscription is forgotten.
+    let mut gone = endpoint.subscription.clone();
+    gone["endpoint"] = json!(
+        gone["endpoint"]
+            .as_str()
+            .unwrap()
+            .replace("/push/", "/gone/")
+    );
+    let (status, body) = subscribe(gone.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .post(
+            &format!("/v1/visits/{visit}/cancel"),
+            json!({"reason": "The client is in hospital"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rows = until(&app, "the push to a gone device dead", |rows| {
+        of(rows, &maria_user, "visit_cancelled")
+            .iter()
+            .any(|r| r["state"] == "dead")
+    })
+    .await;
+    let dead = of(&rows, &maria_user, "visit_cancelled")[0];
+    assert_eq!(dead["attempts"], 1, "not retried: {dead}");
+    assert!(
+        dead["last_error"].as_str().unwrap().contains("410"),
+        "{dead}"
+    );
+    let left: i64 =
+        sqlx::query_scalar("select count(*) from push_subscriptions where endpoint = $1")
+            .bind(gone["endpoint"].as_str().unwrap())
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(left, 0);
+    notifier.stop().await;
     app.shutdown().await;
 }

@@ -4,6 +4,7 @@ import { CallOut } from "../CallOut";
 import { EventFeed, type FeedState, type Frame } from "../events";
 import { Login } from "../Login";
 import { sendOutbox } from "./outbox";
+import { PushToggle } from "./Push";
 import { dequeue, enqueue, forget, lastSeen, queued, remember, type EvvAction, type MyVisit, type Queued } from "./store";
 
 
@@ -317,7 +318,8 @@ export function CaregiverApp() {
         <p className="app-actions">
           <button type="button" onClick={() => setCallingOut(true)}>
             Call out
-          </button>
+          </button>{" "}
+          <PushToggle />
         </p>
       )}
       {callingOut && user.caregiver_id && (

@@ -9,6 +9,14 @@
 import { sendOutbox } from "./outbox";
 
 declare const self: ServiceWorkerGlobalScope;
+/** A push message as the notifier sends it (notifier/src/channels.rs). */
+interface PushMessage {
+  title: string;
+  body: string;
+  url: string;
+  tag: string;
+}
+
 /** Background Sync's event (not in TypeScript's library yet). */
 interface SyncEvent extends ExtendableEvent {
   readonly tag: string;
@@ -87,3 +95,31 @@ self.addEventListener("sync", ((event: SyncEvent) => {
     }),
   );
 }) as EventListener);
+
+// Web Push: the notifier's message (decrypted by the browser) becomes a
+// notification; tapping it opens the app, or the page it names.
+self.addEventListener("push", (event) => {
+  const message = event.data?.json() as PushMessage | undefined;
+  if (!message) return;
+  event.waitUntil(
+    self.registration.showNotification(message.title, {
+      body: message.body,
+      tag: message.tag,
+      icon: "/app/icon.svg",
+      data: { url: message.url || "/app/" },
+    }),
+  );
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = new URL((event.notification.data as { url?: string } | null)?.url ?? "/app/", location.origin);
+  // Only our own pages open from a notification.
+  const target = url.origin === location.origin ? url.href : `${location.origin}/app/`;
+  event.waitUntil(
+    self.clients.matchAll({ type: "window" }).then((pages) => {
+      const open = pages.find((page) => page.url.startsWith(`${location.origin}/app/`));
+      return open ? open.focus() : self.clients.openWindow(target).then(() => undefined);
+    }),
+  );
+});
