@@ -16,8 +16,9 @@ use crate::config::NotifierConfig;
 
 /// Messages one sender claims at a time.
 const BATCH: i64 = 32;
-/// How long a claim holds; a sender that died is taken over after it.
-const CLAIM: Duration = Duration::from_secs(120);
+/// How long a claim holds (longer than any channel's 20 s timeout); a
+/// sender that died is taken over after it.
+const CLAIM: Duration = Duration::from_secs(60);
 
 /// The wait after failed attempt `attempts`: `base`, twice that, four
 /// times ... capped at an hour.

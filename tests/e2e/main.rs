@@ -9,7 +9,7 @@ mod auth;
 mod billing;
 mod care_plans;
 mod caregiver_app;
-mod chaos;
+pub(crate) mod chaos;
 mod codes;
 mod console;
 mod duties;
