@@ -146,7 +146,7 @@ pub struct NotifySettings {
     )]
     pub notify_from: String,
     /// SMS: the provider's API base (Twilio: https://api.twilio.com/2010-04-01).
-    #[arg(long, env = "HOMECARE_SMS_API_URL", requires_all = ["sms_account_sid", "sms_auth_token", "sms_from"])]
+    #[arg(long, env = "HOMECARE_SMS_API_URL")]
     pub sms_api_url: Option<String>,
     #[arg(long, env = "HOMECARE_SMS_ACCOUNT_SID")]
     pub sms_account_sid: Option<String>,
@@ -186,10 +186,17 @@ impl std::fmt::Debug for NotifySettings {
     }
 }
 
+/// A setting that is present and not empty.
+fn set(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|v| !v.trim().is_empty())
+}
+
 impl NotifySettings {
     pub fn vapid(&self) -> anyhow::Result<Option<homecare_notifier::push::Vapid>> {
+        // An empty value (a compose file's unset variable) means off.
         self.vapid_private_key
             .as_deref()
+            .filter(|key| !key.trim().is_empty())
             .map(|key| {
                 homecare_notifier::push::Vapid::from_base64(key, &self.vapid_subject)
                     .map_err(|e| anyhow::anyhow!("HOMECARE_VAPID_PRIVATE_KEY: {e}"))
@@ -201,23 +208,29 @@ impl NotifySettings {
         use homecare_notifier::{EmailConfig, NotifierConfig, SmsConfig};
         Ok(NotifierConfig {
             public_url: self.public_url.clone(),
-            email: self.smtp_url.clone().map(|smtp_url| EmailConfig {
+            email: set(&self.smtp_url).map(|smtp_url| EmailConfig {
                 smtp_url,
                 from: self.notify_from.clone(),
             }),
             sms: match (
-                &self.sms_api_url,
-                &self.sms_account_sid,
-                &self.sms_auth_token,
-                &self.sms_from,
+                set(&self.sms_api_url),
+                set(&self.sms_account_sid),
+                set(&self.sms_auth_token),
+                set(&self.sms_from),
             ) {
-                (Some(api_url), Some(sid), Some(token), Some(from)) => Some(SmsConfig {
-                    api_url: api_url.clone(),
-                    account_sid: sid.clone(),
-                    auth_token: token.clone(),
-                    from: from.clone(),
-                }),
-                _ => None,
+                (Some(api_url), Some(account_sid), Some(auth_token), Some(from)) => {
+                    Some(SmsConfig {
+                        api_url,
+                        account_sid,
+                        auth_token,
+                        from,
+                    })
+                }
+                (None, None, None, None) => None,
+                _ => anyhow::bail!(
+                    "SMS needs all of HOMECARE_SMS_API_URL, HOMECARE_SMS_ACCOUNT_SID, \
+                     HOMECARE_SMS_AUTH_TOKEN and HOMECARE_SMS_FROM"
+                ),
             },
             push: self.vapid()?,
             max_attempts: self.notify_max_attempts,
