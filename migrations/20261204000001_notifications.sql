@@ -115,3 +115,23 @@ end $$;
 create trigger notifications_audited after update of state on notifications
     for each row when (new.state = 'sent' and old.state <> 'sent')
     execute function audit_notification_sent();
+
+-- Escalation of an unfilled visit that starts soon: the on-call coordinator
+-- has `escalate_after_minutes` to fill it, then the rota's admin is told.
+alter table agency_settings
+    add column escalate_within_hours integer not null default 4
+        check (escalate_within_hours between 0 and 168),
+    add column escalate_after_minutes integer not null default 30
+        check (escalate_after_minutes between 1 and 1440);
+
+-- Escalations started (EscalationWorkflow, id `escalation-<visit>`), so the
+-- notifier knows which to stop when a visit is filled or cancelled.
+create table escalations (
+    visit_id     uuid not null references visits,
+    -- The unfilled alert's event id.
+    spell        text not null,
+    started_at   timestamptz not null default now(),
+    ended_at     timestamptz,
+    primary key (visit_id, spell)
+);
+create index escalations_open on escalations (visit_id) where ended_at is null;

@@ -95,7 +95,16 @@ pub async fn start_worker(settings: &Settings) -> anyhow::Result<WorkerThread> {
 /// the senders of the channels that are configured.
 pub async fn start_notifier(settings: &Settings, db: PgPool) -> anyhow::Result<Notifier> {
     let bus = EventBus::connect(settings.bus()).await?;
-    Ok(Notifier::start(db, bus, settings.notify.config()?).await?)
+    let temporal =
+        homecare_store::temporal::connect(&settings.temporal(), "homecare-notifier").await?;
+    let config = homecare_notifier::NotifierConfig {
+        escalations: Some(homecare_notifier::Escalations {
+            temporal,
+            task_queue: settings.task_queue.clone(),
+        }),
+        ..settings.notify.config()?
+    };
+    Ok(Notifier::start(db, bus, config).await?)
 }
 
 /// Everything in one process, as `homecare up` runs it.

@@ -25,7 +25,7 @@ use homecare_domain::contracts::activity_names::{
     care_plan as care_plan_names, caregiver, plan as plan_names, visit as visit_names,
 };
 use homecare_domain::contracts::{
-    AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, GenerateSchedule,
+    AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, Escalation, GenerateSchedule,
     GenerationOutcome, InvoiceLineSummary, LateCheckInAlert, PlanOutcome, PlanProposal,
     PlanRequest, RecordCancel, RecordEvv, RecordManualAssignment, RecordReschedule,
     RecordResolution, VisitRef,
@@ -136,6 +136,15 @@ impl VisitActivitiesImpl {
         done(visit::exceptions::close_missed_check_out(&self.0, visit.visit_id).await)
     }
 
+    #[activity(name = visit_names::ESCALATE_UNFILLED)]
+    pub async fn escalate_unfilled(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        escalation: Escalation,
+    ) -> Result<bool, ActivityError> {
+        done(visit::alerts::escalate_unfilled(&self.0, &escalation).await)
+    }
+
     #[activity(name = visit_names::RAISE_LATE_CHECK_IN_ALERT)]
     pub async fn raise_late_check_in_alert(
         self: Arc<Self>,
@@ -228,7 +237,7 @@ pub mod run {
     pub use crate::care_plan::generate::generate as generate_care_plans;
     pub use crate::plan::apply::apply as apply_plan;
     pub use crate::plan::solve::solve as solve_plan;
-    pub use crate::visit::alerts::raise_late_check_in_alert;
+    pub use crate::visit::alerts::{escalate_unfilled, raise_late_check_in_alert};
     pub use crate::visit::billing::{bill, create_invoice_line};
     pub use crate::visit::cancel::cancel;
     pub use crate::visit::evv::record as record_evv;

@@ -56,6 +56,7 @@ pub mod activity_names {
         pub const BILL: &str = "visit.bill";
         pub const RESOLVE_EXCEPTION: &str = "visit.resolve_exception";
         pub const CLOSE_MISSED_CHECK_OUT: &str = "visit.close_missed_check_out";
+        pub const ESCALATE_UNFILLED: &str = "visit.escalate_unfilled";
     }
 
     /// A caregiver's steps (`CaregiverActivities`).
@@ -74,7 +75,7 @@ pub mod activity_names {
         pub const APPLY: &str = "plan.apply";
     }
 
-    pub const ALL: [&str; 15] = [
+    pub const ALL: [&str; 16] = [
         visit::ASSIGN_CAREGIVER,
         visit::RECORD_CHECK_IN,
         visit::RECORD_CHECK_OUT,
@@ -86,6 +87,7 @@ pub mod activity_names {
         visit::BILL,
         visit::RESOLVE_EXCEPTION,
         visit::CLOSE_MISSED_CHECK_OUT,
+        visit::ESCALATE_UNFILLED,
         caregiver::APPLY_CALL_OUT,
         plan::SOLVE,
         plan::APPLY,
@@ -291,6 +293,22 @@ pub struct RecordEvv {
 pub struct RecordCancel {
     pub visit_id: Uuid,
     pub reason: String,
+}
+
+/// An unfilled visit the on-call coordinator has had `waited_minutes` to
+/// fill: escalate it if it is still unfilled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    pub visit_id: Uuid,
+    pub waited_minutes: i64,
+    /// The unfilled alert's event id: one escalation per unfilled spell, so
+    /// a retried activity raises it once.
+    pub spell: String,
+}
+
+/// `escalation-<visit id>`: the escalation of an unfilled visit (one at a time).
+pub fn escalation_workflow_id(visit_id: Uuid) -> String {
+    format!("escalation-{visit_id}")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -142,6 +142,8 @@ events! {
         "A coordinator resolved an exception.";
     VisitHeld(VisitHeld) = "homecare.visit.held", visit.visit_id,
         "The completed visit is held before billing by open exceptions.";
+    EscalationAlert(AlertEscalated) = "homecare.alert.escalated", visit.visit_id,
+        "An unfilled visit starting soon was not filled by the on-call coordinator in time: the agency's admin is told.";
     OverAuthorizationAlert(AlertOverAuthorization) = "homecare.alert.over_authorization", care_plan_id,
         "A care plan's visits would bill more units in a period than its authorization allows, before any of them is worked.";
 }
@@ -171,6 +173,7 @@ impl EventKind {
             Self::LateCheckInAlert => "alert.late_check_in".to_owned(),
             Self::UnfilledAlert => "alert.unfilled".to_owned(),
             Self::OverAuthorizationAlert => "alert.over_authorization".to_owned(),
+            Self::EscalationAlert => "alert.escalated".to_owned(),
             Self::PlanCompleted => "plan.{plan_id}.completed".to_owned(),
             other => {
                 let event = other.event_type().rsplit('.').next().unwrap_or_default();

@@ -25,6 +25,8 @@ pub enum Audience {
     OnCall,
     /// A client's contacts who opted in to visit news.
     ClientContacts(Uuid),
+    /// Whom the rota escalates to from whoever is on call (an admin).
+    Escalation,
 }
 
 /// One message's kind; its wording is in [`render`].
@@ -46,6 +48,8 @@ pub enum Template {
     MissedCheckOut,
     /// On call: a completed visit's billing is held by EVV exceptions.
     Held,
+    /// Escalation: an unfilled visit nobody filled in time.
+    Escalated,
     /// A client's contact: the caregiver arrived.
     CheckedIn,
     /// A client's contact: the caregiver left.
@@ -62,6 +66,7 @@ impl Template {
         Self::LateCheckIn,
         Self::MissedCheckOut,
         Self::Held,
+        Self::Escalated,
         Self::CheckedIn,
         Self::CheckedOut,
     ];
@@ -76,6 +81,7 @@ impl Template {
             Self::LateCheckIn => "late_check_in",
             Self::MissedCheckOut => "missed_check_out",
             Self::Held => "held",
+            Self::Escalated => "escalated",
             Self::CheckedIn => "checked_in",
             Self::CheckedOut => "checked_out",
         }
@@ -215,6 +221,12 @@ pub fn notices(event: &Event, at: DateTime<Utc>) -> Vec<Notice> {
             false,
         )],
         Event::VisitHeld(e) => vec![notice(&e.visit, Audience::OnCall, Template::Held, false)],
+        Event::EscalationAlert(e) => vec![notice(
+            &e.visit,
+            Audience::Escalation,
+            Template::Escalated,
+            true,
+        )],
         Event::ExceptionRaised(_)
         | Event::ExceptionResolved(_)
         | Event::InvoiceCreated(_)
@@ -344,6 +356,12 @@ pub fn render(template: Template, language: Language, facts: &Facts) -> Message 
             "Visit held for review",
             format!("The visit with {client} on {time} is held by EVV exceptions."),
         ),
+        (Language::English, Template::Escalated) => (
+            "Unfilled visit escalated",
+            format!(
+                "The visit with {client} on {time} is still unfilled; the on-call coordinator has not filled it."
+            ),
+        ),
         (Language::English, Template::CheckedIn) => (
             "Caregiver arrived",
             format!("The caregiver has arrived for {client}'s visit ({time})."),
@@ -385,6 +403,12 @@ pub fn render(template: Template, language: Language, facts: &Facts) -> Message 
         (Language::Spanish, Template::Held) => (
             "Visita retenida",
             format!("La visita con {client} el {time} está retenida por excepciones de EVV."),
+        ),
+        (Language::Spanish, Template::Escalated) => (
+            "Visita sin cubrir escalada",
+            format!(
+                "La visita con {client} el {time} sigue sin cubrir; el coordinador de guardia no la cubrió."
+            ),
         ),
         (Language::Spanish, Template::CheckedIn) => (
             "Llegó el cuidador",

@@ -12,6 +12,8 @@ pub struct NotifierConfig {
     pub sms: Option<SmsConfig>,
     /// Web Push: the server's VAPID key and contact.
     pub push: Option<crate::push::Vapid>,
+    /// Where escalation workflows run (none: unfilled visits are not escalated).
+    pub escalations: Option<crate::escalation::Escalations>,
     /// Attempts before a message is dead (and waits for someone to resend it).
     pub max_attempts: i32,
     /// The wait after the first failed attempt; it doubles with each one.
@@ -29,6 +31,7 @@ impl Default for NotifierConfig {
             email: None,
             sms: None,
             push: None,
+            escalations: None,
             max_attempts: 6,
             retry_base: Duration::from_secs(10),
             consumer: "notifier".to_owned(),

@@ -88,7 +88,17 @@ pub(crate) async fn run(
                     continue;
                 }
             };
-            match owed::record(&db, &config, &channels, &envelope).await {
+            let recorded = match owed::record(&db, &config, &channels, &envelope).await {
+                Ok(count) => match (&config.escalations, envelope.event()) {
+                    (Some(escalations), Ok(event)) => escalations
+                        .follow(&db, &event, &envelope.id, chrono::Utc::now())
+                        .await
+                        .map(|()| count),
+                    _ => Ok(count),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            match recorded {
                 Ok(count) => {
                     if count > 0 {
                         wake.notify_one();

@@ -13,6 +13,7 @@
 
 mod channels;
 mod config;
+mod escalation;
 mod intake;
 mod owed;
 pub mod push;
@@ -27,6 +28,7 @@ use tokio::task::JoinHandle;
 
 pub use channels::Channel;
 pub use config::{EmailConfig, NotifierConfig, NotifierError, SmsConfig};
+pub use escalation::Escalations;
 pub use sender::backoff;
 
 /// A running notifier: its intake and its sender, stopped together.

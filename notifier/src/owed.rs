@@ -124,12 +124,18 @@ async fn recipients(
             .fetch_all(db)
             .await?,
         ),
-        Audience::OnCall => {
-            // Whoever the rota names for the hour the event happened, in the
-            // rota's own time zone; with nobody on call, every active admin.
-            let on_call: Vec<UserRow> = sqlx::query_as(&format!(
+        Audience::OnCall | Audience::Escalation => {
+            // Whoever the rota names for the hour the event happened (or whom
+            // it escalates to), in the rota's own time zone; with nobody
+            // named, every active admin.
+            let column = if notice.audience == Audience::OnCall {
+                "user_id"
+            } else {
+                "escalate_to"
+            };
+            let named: Vec<UserRow> = sqlx::query_as(&format!(
                 "select {USER_COLUMNS} where u.active and u.id in (
-                     select user_id from on_call r
+                     select {column} from on_call r
                       where r.weekday = extract(isodow from $1 at time zone r.timezone)
                         and extract(hour from $1 at time zone r.timezone) >= r.start_hour
                         and extract(hour from $1 at time zone r.timezone) < r.end_hour)"
@@ -137,7 +143,7 @@ async fn recipients(
             .bind(at)
             .fetch_all(db)
             .await?;
-            if on_call.is_empty() {
+            if named.is_empty() {
                 users(
                     sqlx::query_as(&format!(
                         "select {USER_COLUMNS} where u.active and u.role = 'admin'"
@@ -146,7 +152,7 @@ async fn recipients(
                     .await?,
                 )
             } else {
-                users(on_call)
+                users(named)
             }
         }
         Audience::ClientContacts(client) => {

@@ -925,3 +925,148 @@ async fn a_notifier_killed_mid_batch_loses_nothing_and_makes_no_message_twice(db
     );
     app.shutdown().await;
 }
+
+#[sqlx::test]
+async fn an_unfilled_visit_is_escalated_to_the_admin_unless_filled_in_time(db: PgPool) {
+    let smtp = SmtpSink::start().await;
+    let (sms_url, _sms) = sms_stand_in().await;
+    let app = TestApp::start(db.clone()).await;
+    let bus = homecare_store::EventBus::connect(app.settings.bus())
+        .await
+        .unwrap();
+    let config = NotifierConfig {
+        escalations: Some(homecare_notifier::Escalations {
+            temporal: app.temporal.clone(),
+            task_queue: app.settings.task_queue.clone(),
+        }),
+        ..notifier_config(&smtp, &sms_url)
+    };
+    let notifier = Notifier::start(db.clone(), bus, config).await.unwrap();
+    // The agency escalates unfilled visits starting within 4 hours after a minute.
+    let (status, mut agency) = app.get("/v1/agency").await;
+    assert_eq!(status, StatusCode::OK, "{agency}");
+    agency["escalate_after_minutes"] = json!(0);
+    let (status, body) = app.put("/v1/agency", agency.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "escalate_after_minutes");
+    agency["escalate_after_minutes"] = json!(1);
+    agency["escalate_within_hours"] = json!(4);
+    let (status, body) = app.put("/v1/agency", agency).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (dana, _) = person(&app, "dana@agency.example", "coordinator", None).await;
+    let (alex, _) = person(&app, "alex@agency.example", "admin", None).await;
+    sqlx::query("update users set email_verified_at = now()")
+        .execute(&db)
+        .await
+        .unwrap();
+    let (status, rota) = app
+        .put(
+            "/v1/on-call",
+            json!({"timezone": "America/Chicago", "shifts": (1..=7).map(|d| json!(
+                {"weekday": d, "start_hour": 0, "end_hour": 24, "user_id": dana, "escalate_to": alex}))
+                .collect::<Vec<_>>()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rota}");
+
+    // Two visits nobody can take, in an hour and in two; a visit next week too.
+    let client = app.create_client().await;
+    let left = app
+        .create_visit(
+            &client,
+            minutes_ago(-60),
+            minutes_ago(-120),
+            &["hoyer_lift"],
+        )
+        .await;
+    let filled = app
+        .create_visit(
+            &client,
+            minutes_ago(-120),
+            minutes_ago(-180),
+            &["trach_care"],
+        )
+        .await;
+    let next_week = app
+        .create_visit(
+            &client,
+            minutes_ago(-7 * 24 * 60),
+            minutes_ago(-7 * 24 * 60 - 60),
+            &["hoyer_lift"],
+        )
+        .await;
+    let rows = until(
+        &app,
+        "the on-call coordinator told of three unfilled visits",
+        |rows| {
+            of(rows, &dana, "unfilled")
+                .iter()
+                .filter(|r| r["state"] == "sent")
+                .count()
+                == 3
+        },
+    )
+    .await;
+    assert!(of(&rows, &alex, "escalated").is_empty());
+    // A caregiver who can take one of them joins in time and the coordinator
+    // books her (if the engine has not already): its escalation stops at once.
+    let ana = app
+        .create_caregiver_from(json!({"name": "Ana Ruiz", "skills": ["trach_care"]}))
+        .await;
+    let (status, body) = app
+        .put(
+            &format!("/v1/visits/{filled}/assignment"),
+            json!({"caregiver_ids": [ana]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stopped = app
+        .temporal
+        .get_workflow_handle::<homecare_workflows::EscalationWorkflow>(
+            homecare_domain::contracts::escalation_workflow_id(filled.parse().unwrap()),
+        );
+    let escalated: bool = tokio::time::timeout(EVENT_WAIT, async {
+        loop {
+            if let Ok(result) = stopped.get_result(Default::default()).await {
+                break result;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the filled visit's escalation ends at once");
+    assert!(!escalated, "a filled visit is not escalated");
+
+    // The other is still unfilled a minute later: the admin is told.
+    let rows = until(&app, "the admin told of the visit left unfilled", |rows| {
+        of(rows, &alex, "escalated")
+            .iter()
+            .any(|r| r["state"] == "sent")
+    })
+    .await;
+    let escalated: Vec<&Value> = of(&rows, &alex, "escalated");
+    assert_eq!(escalated.len(), 1, "{escalated:#?}");
+    assert_eq!(escalated[0]["urgent"], true);
+    let mail = smtp
+        .messages()
+        .into_iter()
+        .find(|m| m["subject"] == "Unfilled visit escalated")
+        .expect("the escalation e-mail");
+    assert_eq!(mail["to"][0], "alex@agency.example");
+    assert!(
+        mail["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("?visit={left}")),
+        "{mail}"
+    );
+    // Next week's visit is not escalated: it is outside the agency's window.
+    let open: i64 = sqlx::query_scalar("select count(*) from escalations where visit_id = $1")
+        .bind(next_week.parse::<uuid::Uuid>().unwrap())
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(open, 0);
+    notifier.stop().await;
+    app.shutdown().await;
+}

@@ -12,7 +12,9 @@ use std::time::Duration;
 use homecare_activities::{Steps, VisitStarter};
 use homecare_store::temporal::{self, TemporalSettings};
 use homecare_store::{EventBus, EventBusConfig, Store};
-use homecare_workflows::{CallOutWorkflow, CarePlanWorkflow, PlanDayWorkflow, VisitWorkflow};
+use homecare_workflows::{
+    CallOutWorkflow, CarePlanWorkflow, EscalationWorkflow, PlanDayWorkflow, VisitWorkflow,
+};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio::sync::oneshot;
@@ -73,6 +75,8 @@ pub fn worker_options(task_queue: &str, steps: Steps) -> Result<WorkerOptions, W
         .register_workflow::<PlanDayWorkflow>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
         .register_workflow::<CarePlanWorkflow>()
+        .map_err(|e| WorkerError::Worker(e.to_string()))?
+        .register_workflow::<EscalationWorkflow>()
         .map_err(|e| WorkerError::Worker(e.to_string()))?
         .register_activities(visit)
         .register_activities(caregiver)
@@ -294,6 +298,10 @@ mod tests {
             same_contract(
                 VisitActivities::close_missed_check_out,
                 VisitActivitiesImpl::close_missed_check_out,
+            ),
+            same_contract(
+                VisitActivities::escalate_unfilled,
+                VisitActivitiesImpl::escalate_unfilled,
             ),
             same_contract(
                 CaregiverActivities::apply_call_out,

@@ -6,7 +6,7 @@
 
 use homecare_domain::contracts::activity_names::{care_plan, caregiver, plan, visit};
 use homecare_domain::contracts::{
-    AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, GenerateSchedule,
+    AssignmentOutcome, BillingOutcome, CallOut, CallOutOutcome, Escalation, GenerateSchedule,
     GenerationOutcome, InvoiceLineSummary, LateCheckInAlert, PlanOutcome, PlanProposal,
     PlanRequest, RecordCancel, RecordEvv, RecordManualAssignment, RecordReschedule,
     RecordResolution, VisitRef,
@@ -69,6 +69,13 @@ impl VisitActivities {
     /// Returns false when the caregiver checked in meanwhile and no alert was needed.
     #[activity(name = visit::RAISE_LATE_CHECK_IN_ALERT)]
     pub fn raise_late_check_in_alert(_alert: LateCheckInAlert) -> Result<bool, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Raises the escalation alert for a visit still unfilled; false when it
+    /// was filled or cancelled meanwhile.
+    #[activity(name = visit::ESCALATE_UNFILLED)]
+    pub fn escalate_unfilled(_escalation: Escalation) -> Result<bool, ActivityError> {
         unimplemented!()
     }
 

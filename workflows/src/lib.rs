@@ -6,6 +6,7 @@
 pub mod call_out;
 pub mod care_plan;
 pub mod contracts;
+pub mod escalation;
 pub mod join;
 pub mod plan;
 pub mod visit;
@@ -13,5 +14,6 @@ pub mod visit;
 pub use call_out::CallOutWorkflow;
 pub use care_plan::CarePlanWorkflow;
 pub use contracts::{CarePlanActivities, CaregiverActivities, PlanActivities, VisitActivities};
+pub use escalation::EscalationWorkflow;
 pub use plan::PlanDayWorkflow;
 pub use visit::VisitWorkflow;

@@ -85,6 +85,23 @@ pub struct Agency {
     #[serde(default = "default_true")]
     #[schema(default = true)]
     pub missing_duty_raises_exception: bool,
+    /// An unfilled visit starting within this many hours is escalated if the
+    /// on-call coordinator does not fill it in time (0: never; default 4).
+    #[serde(default = "default_escalate_within_hours")]
+    #[schema(minimum = 0, maximum = 168, default = 4)]
+    pub escalate_within_hours: i32,
+    /// How long the on-call coordinator has before the admin is told (default 30).
+    #[serde(default = "default_escalate_after_minutes")]
+    #[schema(minimum = 1, maximum = 1440, default = 30)]
+    pub escalate_after_minutes: i32,
+}
+
+fn default_escalate_within_hours() -> i32 {
+    4
+}
+
+fn default_escalate_after_minutes() -> i32 {
+    30
 }
 
 fn default_horizon_days() -> i32 {
@@ -168,6 +185,16 @@ impl Agency {
             "missed_check_out_after_minutes",
             "must be 1 to 10080",
         );
+        errors.check(
+            (0..=168).contains(&agency.escalate_within_hours),
+            "escalate_within_hours",
+            "must be 0 to 168",
+        );
+        errors.check(
+            (1..=1440).contains(&agency.escalate_after_minutes),
+            "escalate_after_minutes",
+            "must be 1 to 1440",
+        );
         errors.into_result()
     }
 }
@@ -176,7 +203,7 @@ const AGENCY_COLUMNS: &str = "name, npi, tax_id, taxonomy, address_line, city, s
     submitter_id, contact_name, contact_phone, claims_production, geofence_radius_meters,
     late_check_in_minutes, early_check_out_minutes, over_scheduled_minutes,
     missed_check_out_after_minutes, overtime_after_minutes_per_week, schedule_horizon_days,
-    missing_duty_raises_exception";
+    missing_duty_raises_exception, escalate_within_hours, escalate_after_minutes";
 
 /// The agency's settings.
 #[utoipa::path(get, path = "/agency", tag = "billing", operation_id = "show_agency",
@@ -206,7 +233,8 @@ async fn update_agency(
                 contact_phone = $11, claims_production = $12, geofence_radius_meters = $13,
                 late_check_in_minutes = $14, early_check_out_minutes = $15, over_scheduled_minutes = $16,
                 missed_check_out_after_minutes = $17, overtime_after_minutes_per_week = $18,
-                schedule_horizon_days = $19, missing_duty_raises_exception = $20, updated_at = now()
+                schedule_horizon_days = $19, missing_duty_raises_exception = $20,
+                escalate_within_hours = $21, escalate_after_minutes = $22, updated_at = now()
          returning {AGENCY_COLUMNS}"
     ))
     .bind(agency.name.trim())
@@ -229,6 +257,8 @@ async fn update_agency(
     .bind(agency.overtime_after_minutes_per_week)
     .bind(agency.schedule_horizon_days)
     .bind(agency.missing_duty_raises_exception)
+    .bind(agency.escalate_within_hours)
+    .bind(agency.escalate_after_minutes)
     .fetch_one(&state.db)
     .await?;
     Ok(Json(updated))

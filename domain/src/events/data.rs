@@ -175,6 +175,16 @@ pub struct AlertLateCheckIn {
     pub minutes_after_start: i64,
 }
 
+/// `homecare.alert.escalated`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AlertEscalated {
+    #[serde(flatten)]
+    pub visit: VisitSummary,
+    /// How long the on-call coordinator had to fill it.
+    pub waited_minutes: i64,
+}
+
 /// `homecare.visit.rescheduled`: `visit` has the new times.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
