@@ -135,3 +135,15 @@ create table escalations (
     primary key (visit_id, spell)
 );
 create index escalations_open on escalations (visit_id) where ended_at is null;
+
+-- A person proving they read their e-mail address: the link's token, stored
+-- as its SHA-256 digest, good once for a day.
+create table email_verifications (
+    digest      bytea primary key check (length(digest) = 32),
+    user_id     uuid not null references users,
+    email       text not null,
+    created_at  timestamptz not null default now(),
+    expires_at  timestamptz not null,
+    used_at     timestamptz
+);
+create index email_verifications_user on email_verifications (user_id);

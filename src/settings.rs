@@ -417,6 +417,7 @@ impl Settings {
                 ..BEARER_THROTTLE
             },
             vapid_public_key: self.notify.vapid()?.map(|vapid| vapid.public_key()),
+            public_url: self.notify.public_url.clone(),
         })
     }
 

@@ -253,9 +253,10 @@ pub fn allowed_roles(method: &Method, path: &str) -> &'static [Role] {
         "/v1/events" | "/v1/auth/me" => EVERYONE,
         "/v1/users" | "/v1/users/{id}" => ADMIN,
         "/v1/me/visits" => &[Caregiver],
-        "/v1/me/notification-preferences" | "/v1/me/push-subscriptions" | "/v1/push/key" => {
-            EVERYONE
-        }
+        "/v1/me/notification-preferences"
+        | "/v1/me/push-subscriptions"
+        | "/v1/me/email-verification"
+        | "/v1/push/key" => EVERYONE,
         "/v1/notifications" | "/v1/notifications/{id}/resend" | "/v1/on-call" => SCHEDULING,
         "/v1/visits" | "/v1/visits/{id}" | "/v1/caregivers/{id}" | "/v1/call-outs/{id}" if read => {
             STAFF_AND_OWN

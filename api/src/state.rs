@@ -35,6 +35,8 @@ pub struct ApiConfig {
     /// The VAPID public key browsers subscribe to Web Push with (base64url),
     /// when the notifier sends push messages.
     pub vapid_public_key: Option<String>,
+    /// Where people open the console and the app (links in e-mails).
+    pub public_url: String,
 }
 
 #[derive(Clone)]

@@ -54,6 +54,9 @@ pub enum Template {
     CheckedIn,
     /// A client's contact: the caregiver left.
     CheckedOut,
+    /// A person asked to prove they read their e-mail address (`Facts::link`
+    /// is the verification link; the visit facts are empty).
+    VerifyEmail,
 }
 
 impl Template {
@@ -69,6 +72,7 @@ impl Template {
         Self::Escalated,
         Self::CheckedIn,
         Self::CheckedOut,
+        Self::VerifyEmail,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +88,7 @@ impl Template {
             Self::Escalated => "escalated",
             Self::CheckedIn => "checked_in",
             Self::CheckedOut => "checked_out",
+            Self::VerifyEmail => "verify_email",
         }
     }
 
@@ -355,6 +360,16 @@ pub fn render(template: Template, language: Language, facts: &Facts) -> Message 
         (Language::English, Template::Held) => (
             "Visit held for review",
             format!("The visit with {client} on {time} is held by EVV exceptions."),
+        ),
+        (Language::English, Template::VerifyEmail) => (
+            "Confirm your e-mail address",
+            "Open this link to receive homecare notifications at this address (it works for 24 hours):"
+                .to_owned(),
+        ),
+        (Language::Spanish, Template::VerifyEmail) => (
+            "Confirme su correo electrónico",
+            "Abra este enlace para recibir avisos de homecare en esta dirección (válido 24 horas):"
+                .to_owned(),
         ),
         (Language::English, Template::Escalated) => (
             "Unfilled visit escalated",

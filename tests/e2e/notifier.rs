@@ -267,12 +267,6 @@ async fn each_rule_sends_its_messages_once_through_real_servers(db: PgPool) {
     let (maria_user, maria_token) =
         person(&app, "maria@agency.example", "caregiver", Some(&maria)).await;
     let (dana_user, _) = person(&app, "dana@agency.example", "coordinator", None).await;
-    // Addresses proven by their owners (the verification flow is not built
-    // yet, see docs/architecture.md); Ruth's is not, so she gets SMS only.
-    sqlx::query("update users set email_verified_at = now() where email in ('maria@agency.example', 'dana@agency.example')")
-        .execute(&db)
-        .await
-        .unwrap();
     set_preferences(
         &app,
         &maria_token,
@@ -280,6 +274,63 @@ async fn each_rule_sends_its_messages_once_through_real_servers(db: PgPool) {
                "timezone": "America/Chicago", "quiet_hours": null}),
     )
     .await;
+    // Maria proves her address: the link arrives by e-mail (in Spanish) and
+    // works once. Dana's and James's addresses are marked verified directly
+    // (the same column); Ruth's is not, so she gets SMS only.
+    let response = authenticated_client(&maria_token)
+        .post(format!("{}/v1/me/email-verification", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let deadline = tokio::time::Instant::now() + EVENT_WAIT;
+    let mail = loop {
+        if let Some(mail) = smtp
+            .messages()
+            .into_iter()
+            .find(|m| m["to"][0] == "maria@agency.example")
+        {
+            break mail;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no verification e-mail"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(mail["subject"], "Confirme su correo electrónico");
+    // The link points at HOMECARE_PUBLIC_URL; the test's API listens elsewhere.
+    let link = mail["text"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .find_map(|w| {
+            w.split_once("/v1/auth/verify-email?token=")
+                .map(|(_, token)| token)
+        })
+        .map(|token| format!("{}/v1/auth/verify-email?token={token}", app.base))
+        .expect("a verification link");
+    let opened = reqwest::get(&link).await.unwrap();
+    assert_eq!(opened.status(), StatusCode::OK);
+    assert!(opened.text().await.unwrap().contains("verified"));
+    assert_eq!(
+        reqwest::get(&link).await.unwrap().status(),
+        StatusCode::BAD_REQUEST,
+        "a link works once"
+    );
+    let preferences: Value = authenticated_client(&maria_token)
+        .get(format!("{}/v1/me/notification-preferences", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(preferences["email_verified"], true, "{preferences}");
+    sqlx::query("update users set email_verified_at = now() where email = 'dana@agency.example'")
+        .execute(&db)
+        .await
+        .unwrap();
     let (status, rota) = app
         .put(
             "/v1/on-call",
