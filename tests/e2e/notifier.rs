@@ -315,7 +315,7 @@ async fn each_rule_sends_its_messages_once_through_real_servers(db: PgPool) {
     assert!(opened.text().await.unwrap().contains("verified"));
     assert_eq!(
         reqwest::get(&link).await.unwrap().status(),
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "a link works once"
     );
     let preferences: Value = authenticated_client(&maria_token)

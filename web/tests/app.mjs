@@ -72,10 +72,6 @@ const nearCard = app.locator(`[data-visit="${near}"]`);
 await nearCard.getByRole("heading", { name: /Eleanor P\./ }).waitFor();
 assert.equal(await app.getByText("Eleanor Park").count(), 0, "only the first name and last initial");
 await app.getByTestId("app-connection").filter({ hasText: "Live" }).waitFor();
-// Web Push is set up (./dev makes a VAPID key): the app offers to subscribe.
-// (Headless Chromium has no push service to subscribe with; the notifier's
-// e2e test sends to an endpoint that decrypts like a browser.)
-await app.getByRole("button", { name: "Get notifications on this phone" }).waitFor();
 await axe(app, "my visits");
 await shot(app, "app-visits");
 console.log("app: signed in; today's visits shown with the client's first name and initial");

@@ -131,8 +131,9 @@ pub(super) async fn confirm(
             "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>E-mail verified</title>\
              <p>Your e-mail address is verified: homecare notifications will reach it.</p></html>",
         )),
-        None => Err(ApiError::BadRequest(
-            "this verification link is used, expired or not ours: ask for a new one".to_owned(),
+        None => Err(ApiError::field(
+            "token",
+            "this verification link is used, expired or not ours: ask for a new one",
         )),
     }
 }
