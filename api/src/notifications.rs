@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveTime, Utc};
-use homecare_domain::notify::{Language, Template};
+use homecare_domain::notify::{Channel, Language, Template};
 use homecare_domain::validation::{self, FieldErrors};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -45,14 +45,6 @@ pub enum NotificationState {
     Dead,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum NotificationChannel {
-    Email,
-    Sms,
-    Push,
-}
-
 /// One message owed to one recipient on one channel for one event.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Notification {
@@ -61,7 +53,7 @@ pub struct Notification {
     pub event_type: String,
     /// `user:<id>` or `contact:<id>`.
     pub recipient: String,
-    pub channel: NotificationChannel,
+    pub channel: Channel,
     /// The e-mail address or phone number it goes to.
     pub address: String,
     pub template: Template,

@@ -29,6 +29,32 @@ pub enum Audience {
     Escalation,
 }
 
+/// The ways a message goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Sms,
+    Push,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+            Self::Push => "push",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Email, Self::Sms, Self::Push]
+            .into_iter()
+            .find(|c| c.as_str() == name)
+    }
+}
+
 /// One message's kind; its wording is in [`render`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -3,38 +3,13 @@
 
 use std::time::Duration;
 
+pub use homecare_domain::notify::Channel;
 use homecare_domain::notify::Message;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::config::{NotifierConfig, NotifierError, SmsConfig};
 use crate::push::Vapid;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Channel {
-    Email,
-    Sms,
-    Push,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Sms => "sms",
-            Self::Push => "push",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "email" => Some(Self::Email),
-            "sms" => Some(Self::Sms),
-            "push" => Some(Self::Push),
-            _ => None,
-        }
-    }
-}
 
 /// Why a message was not handed over; a permanent failure is not retried.
 #[derive(Debug)]

@@ -88,15 +88,19 @@ pub(crate) async fn run(
                     continue;
                 }
             };
-            let recorded = match owed::record(&db, &config, &channels, &envelope).await {
-                Ok(count) => match (&config.escalations, envelope.event()) {
-                    (Some(escalations), Ok(event)) => escalations
-                        .follow(&db, &event, &envelope.id, chrono::Utc::now())
-                        .await
-                        .map(|()| count),
-                    _ => Ok(count),
+            // An event of a type this build does not know owes nothing.
+            let recorded = match envelope.event() {
+                Err(_) => Ok(0),
+                Ok(event) => match owed::record(&db, &config, &channels, &envelope, &event).await {
+                    Err(e) => Err(e.to_string()),
+                    Ok(count) => match &config.escalations {
+                        Some(escalations) => escalations
+                            .follow(&db, &event, &envelope.id, chrono::Utc::now())
+                            .await
+                            .map(|()| count),
+                        None => Ok(count),
+                    },
                 },
-                Err(e) => Err(e.to_string()),
             };
             match recorded {
                 Ok(count) => {

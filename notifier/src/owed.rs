@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
-use homecare_domain::EventEnvelope;
 use homecare_domain::notify::{self, Audience, Facts, Language, Notice, QuietHours};
+use homecare_domain::{Event, EventEnvelope};
+use homecare_store::notifications::{Owed, owe};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -193,73 +194,60 @@ pub(crate) async fn record(
     config: &NotifierConfig,
     channels: &[Channel],
     envelope: &EventEnvelope,
+    event: &Event,
 ) -> Result<usize, sqlx::Error> {
-    let Ok(event) = envelope.event() else {
+    let notices = notify::notices(event, envelope.time);
+    // Every notice of an event is about the same visit, hence the same client.
+    let Some(first) = notices.first() else {
         return Ok(0);
     };
-    let notices = notify::notices(&event, envelope.time);
-    if notices.is_empty() {
+    let client: Option<(String, String)> =
+        sqlx::query_as("select name, timezone from clients where id = $1")
+            .bind(first.client_id)
+            .fetch_optional(db)
+            .await?;
+    let Some((name, timezone)) = client else {
         return Ok(0);
-    }
+    };
+    let (client, timezone) = (
+        notify::short_name(&name),
+        timezone.parse().unwrap_or(Tz::UTC),
+    );
     let now = Utc::now();
-    let mut rows = Vec::new();
+    let mut owed = Vec::new();
     for notice in &notices {
-        let client: Option<(String, String)> =
-            sqlx::query_as("select name, timezone from clients where id = $1")
-                .bind(notice.client_id)
-                .fetch_optional(db)
-                .await?;
-        let Some((name, timezone)) = client else {
-            continue;
-        };
         for recipient in recipients(db, config, channels, notice, envelope.time).await? {
             let facts = Facts {
-                client: notify::short_name(&name),
+                client: client.clone(),
                 scheduled_start: notice.scheduled_start,
-                timezone: timezone.parse().unwrap_or(Tz::UTC),
+                timezone,
                 link: recipient.link.clone(),
             };
             let due = match (notice.urgent, recipient.quiet) {
                 (false, Some(quiet)) => quiet.release(now),
                 _ => now,
             };
-            for (channel, address) in &recipient.addresses {
-                rows.push((
-                    recipient.key.clone(),
-                    *channel,
-                    address.clone(),
-                    notice.template,
-                    recipient.language,
-                    notice.urgent,
-                    serde_json::to_value(&facts).expect("facts serialise"),
-                    due,
-                ));
-            }
+            owed.push((notice, recipient, facts, due));
         }
     }
     let mut tx = db.begin().await?;
     let mut inserted = 0;
-    for (recipient, channel, address, template, language, urgent, facts, due) in rows {
-        inserted += sqlx::query(
-            "insert into notifications (id, event_id, event_type, recipient, channel, address, template,
-                                        language, urgent, facts, next_attempt_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             on conflict (event_id, recipient, channel) do nothing",
-        )
-        .bind(Uuid::new_v4())
-        .bind(&envelope.id)
-        .bind(&envelope.event_type)
-        .bind(recipient)
-        .bind(channel.as_str())
-        .bind(address)
-        .bind(template.as_str())
-        .bind(language.as_str())
-        .bind(urgent)
-        .bind(facts)
-        .bind(due)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected() as usize;
+    for (notice, recipient, facts, due) in &owed {
+        for (channel, address) in &recipient.addresses {
+            let row = Owed {
+                event_id: &envelope.id,
+                event_type: &envelope.event_type,
+                recipient: &recipient.key,
+                channel: *channel,
+                address,
+                template: notice.template,
+                language: recipient.language,
+                urgent: notice.urgent,
+                facts,
+                due: *due,
+            };
+            inserted += usize::from(owe(&mut tx, &row).await?);
+        }
     }
     tx.commit().await?;
     Ok(inserted)

@@ -14,6 +14,7 @@ pub mod care_plans;
 pub mod claims;
 pub mod codec;
 pub mod evv;
+pub mod notifications;
 mod outbox;
 pub mod policy;
 pub mod scheduling;

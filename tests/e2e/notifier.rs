@@ -25,13 +25,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::helpers::{EVENT_WAIT, TestApp, authenticated_client, minutes_ago};
 
-/// A real SMTP server (tests/support/smtp_sink.py), killed when dropped.
-pub struct SmtpSink {
-    pub port: u16,
-    file: PathBuf,
-    _process: tokio::process::Child,
-}
-
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -40,42 +33,79 @@ fn free_port() -> u16 {
         .port()
 }
 
-impl SmtpSink {
-    pub async fn start() -> Self {
+/// A test server in Python (tests/support/), killed when dropped: it listens
+/// on `port`, appends what it receives to `file` as JSON lines and prints one
+/// line when it is ready.
+struct SupportServer {
+    port: u16,
+    file: PathBuf,
+    ready: String,
+    _process: tokio::process::Child,
+}
+
+impl SupportServer {
+    async fn start(script: &str, extra: &[&str], missing: &str) -> Self {
         let port = free_port();
         let file =
-            std::env::temp_dir().join(format!("homecare-smtp-{}.jsonl", uuid::Uuid::new_v4()));
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
+            std::env::temp_dir().join(format!("homecare-{script}-{}.jsonl", uuid::Uuid::new_v4()));
+        let path = format!("{}/tests/support/{script}", env!("CARGO_MANIFEST_DIR"));
+        let port_arg = port.to_string();
         let mut process = tokio::process::Command::new("python3")
-            .args([script, &port.to_string(), file.to_str().unwrap()])
+            .args([path.as_str(), &port_arg, file.to_str().unwrap()])
+            .args(extra)
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .expect("python3 runs the SMTP server");
+            .unwrap_or_else(|e| panic!("python3 runs {script}: {e}"));
         let mut ready = String::new();
         BufReader::new(process.stdout.take().unwrap())
             .read_line(&mut ready)
             .await
             .unwrap();
-        assert_eq!(
-            ready.trim(),
-            "ready",
-            "the SMTP server did not start: is aiosmtpd installed (./dev test installs it)?"
+        assert!(
+            !ready.trim().is_empty(),
+            "{script} did not start: {missing}"
         );
         Self {
             port,
             file,
+            ready,
             _process: process,
         }
     }
 
-    /// Every message received so far.
-    pub fn messages(&self) -> Vec<Value> {
+    /// Everything received so far.
+    fn records(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.file)
             .unwrap_or_default()
             .lines()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect()
+    }
+}
+
+/// A real SMTP server (tests/support/smtp_sink.py, aiosmtpd).
+pub struct SmtpSink(SupportServer);
+
+impl SmtpSink {
+    pub async fn start() -> Self {
+        let server = SupportServer::start(
+            "smtp_sink.py",
+            &[],
+            "is aiosmtpd installed (./dev test installs it)?",
+        )
+        .await;
+        assert_eq!(server.ready.trim(), "ready");
+        Self(server)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.0.port
+    }
+
+    /// Every message received so far.
+    pub fn messages(&self) -> Vec<Value> {
+        self.0.records()
     }
 }
 
@@ -150,7 +180,7 @@ pub fn notifier_config(smtp: &SmtpSink, sms_url: &str) -> NotifierConfig {
     NotifierConfig {
         public_url: "https://care.agency.example".to_owned(),
         email: Some(EmailConfig {
-            smtp_url: format!("smtp://127.0.0.1:{}", smtp.port),
+            smtp_url: format!("smtp://127.0.0.1:{}", smtp.port()),
             from: "Agency <notifications@agency.example>".to_owned(),
         }),
         sms: Some(SmsConfig {
@@ -198,6 +228,20 @@ async fn person(
             .expect("signed in")
             .to_owned(),
     )
+}
+
+/// The same person on call round the clock, all week, escalating to `escalate_to`.
+async fn on_call_all_week(app: &TestApp, user: &str, escalate_to: Option<&str>) {
+    let shifts: Vec<Value> = (1..=7)
+        .map(|day| json!({"weekday": day, "start_hour": 0, "end_hour": 24, "user_id": user, "escalate_to": escalate_to}))
+        .collect();
+    let (status, rota) = app
+        .put(
+            "/v1/on-call",
+            json!({"timezone": "America/Chicago", "shifts": shifts}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rota}");
 }
 
 async fn set_preferences(app: &TestApp, token: &str, body: Value) {
@@ -331,15 +375,7 @@ async fn each_rule_sends_its_messages_once_through_real_servers(db: PgPool) {
         .execute(&db)
         .await
         .unwrap();
-    let (status, rota) = app
-        .put(
-            "/v1/on-call",
-            json!({"timezone": "America/Chicago", "shifts": (1..=7).map(|d| json!(
-                {"weekday": d, "start_hour": 0, "end_hour": 24, "user_id": dana_user, "escalate_to": null}))
-                .collect::<Vec<_>>()}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{rota}");
+    on_call_all_week(&app, &dana_user, None).await;
     for (name, phone, updates) in [
         ("Ruth Park", "+13125550199", true),
         ("Sam Park", "+13125550198", false),
@@ -672,51 +708,27 @@ async fn each_rule_sends_its_messages_once_through_real_servers(db: PgPool) {
 /// The test's push endpoint (tests/support/push_endpoint.py) and the
 /// subscription it made, as a browser would hand it over.
 struct PushEndpoint {
-    file: PathBuf,
+    server: SupportServer,
     subscription: Value,
-    _process: tokio::process::Child,
 }
 
 impl PushEndpoint {
     async fn start(vapid_public_key: &str) -> Self {
-        let port = free_port();
-        let file =
-            std::env::temp_dir().join(format!("homecare-push-{}.jsonl", uuid::Uuid::new_v4()));
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/push_endpoint.py"
-        );
-        let mut process = tokio::process::Command::new("python3")
-            .args([
-                script,
-                &port.to_string(),
-                file.to_str().unwrap(),
-                vapid_public_key,
-            ])
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("python3 runs the push endpoint");
-        let mut line = String::new();
-        BufReader::new(process.stdout.take().unwrap())
-            .read_line(&mut line)
-            .await
-            .unwrap();
-        let subscription: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|_| panic!("the push endpoint did not start (is http_ece installed? ./dev test installs it): {line}"));
+        let server = SupportServer::start(
+            "push_endpoint.py",
+            &[vapid_public_key],
+            "is http_ece installed (./dev test installs it)?",
+        )
+        .await;
+        let subscription = serde_json::from_str(&server.ready).expect("the subscription");
         Self {
-            file,
+            server,
             subscription,
-            _process: process,
         }
     }
 
     fn received(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.file)
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
+        self.server.records()
     }
 }
 
@@ -868,7 +880,7 @@ async fn a_notifier_killed_mid_batch_loses_nothing_and_makes_no_message_twice(db
     let smtp = SmtpSink::start().await;
     let app = TestApp::start(db.clone()).await;
     let database = app.database().await;
-    let smtp_url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let smtp_url = format!("smtp://127.0.0.1:{}", smtp.port());
     let notifier = || {
         crate::chaos::spawn_homecare(
             &app,
@@ -1010,15 +1022,7 @@ async fn an_unfilled_visit_is_escalated_to_the_admin_unless_filled_in_time(db: P
         .execute(&db)
         .await
         .unwrap();
-    let (status, rota) = app
-        .put(
-            "/v1/on-call",
-            json!({"timezone": "America/Chicago", "shifts": (1..=7).map(|d| json!(
-                {"weekday": d, "start_hour": 0, "end_hour": 24, "user_id": dana, "escalate_to": alex}))
-                .collect::<Vec<_>>()}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{rota}");
+    on_call_all_week(&app, &dana, Some(&alex)).await;
 
     // Two visits nobody can take, in an hour and in two; a visit next week too.
     let client = app.create_client().await;

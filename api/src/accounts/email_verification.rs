@@ -9,7 +9,8 @@ use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::Html;
 use chrono::{DateTime, Duration, Utc};
-use homecare_domain::notify::{Facts, Language, Template};
+use homecare_domain::notify::{Channel, Facts, Language, Template};
+use homecare_store::notifications::{Owed, owe};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -74,19 +75,24 @@ pub(super) async fn request(
     .execute(&mut *tx)
     .await?;
     // Owed like any message: the notifier's senders deliver it.
-    sqlx::query(
-        "insert into notifications (id, event_id, event_type, recipient, channel, address, template,
-                                    language, urgent, facts, next_attempt_at)
-         values ($1, $2, 'homecare.account.email_verification', $3, 'email', $4, $5, $6, true, $7, now())",
+    owe(
+        &mut tx,
+        &Owed {
+            event_id: &format!("email-verification:{}", hex::encode(&token_digest[..16])),
+            event_type: "homecare.account.email_verification",
+            recipient: &format!("user:{user}"),
+            channel: Channel::Email,
+            address: &email,
+            template: Template::VerifyEmail,
+            language: language
+                .as_deref()
+                .and_then(Language::parse)
+                .unwrap_or_default(),
+            urgent: true,
+            facts: &facts,
+            due: now,
+        },
     )
-    .bind(Uuid::new_v4())
-    .bind(format!("email-verification:{}", hex::encode(&token_digest[..16])))
-    .bind(format!("user:{user}"))
-    .bind(&email)
-    .bind(Template::VerifyEmail.as_str())
-    .bind(language.as_deref().and_then(Language::parse).unwrap_or_default().as_str())
-    .bind(serde_json::to_value(&facts).expect("facts serialise"))
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok((
